@@ -19,6 +19,7 @@ pub mod http;
 pub mod media;
 pub mod pipeline;
 pub mod pool;
+pub mod queue;
 pub mod source;
 pub mod stats;
 pub mod time;
