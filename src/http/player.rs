@@ -92,23 +92,33 @@ mod tests {
         assert!(!t.contains("//cdn"), "external URL");
     }
 
+    /// The embedded hls.js is exactly npm's file when `npm ci --prefix web` ran, else absent.
     #[test]
-    fn hlsjs_matches_build_state() {
+    fn hlsjs_matches_node_modules() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/web/node_modules/hls.js/dist/hls.min.js"
+        );
+        let on_disk = std::fs::read(path).ok();
+        assert_eq!(hlsjs(), on_disk.as_deref(), "rebuild after npm ci?");
+        assert_eq!(hlsjs().is_some(), HLSJS_BUNDLED);
+        let version = format!("\"{HLSJS_VERSION}\"");
         match hlsjs() {
             Some(js) => {
-                assert!(HLSJS_BUNDLED);
-                assert!(!HLSJS_VERSION.is_empty());
                 assert!(js.len() > 100_000, "hls.min.js is {} bytes", js.len());
-                let version = format!("\"{HLSJS_VERSION}\"");
                 assert!(
                     js.windows(version.len()).any(|w| w == version.as_bytes()),
                     "hls.min.js does not carry its version {version}"
                 );
             }
-            None => {
-                assert!(!HLSJS_BUNDLED);
-                assert!(HLSJS_VERSION.is_empty());
-            }
+            None => assert_eq!(version, "\"\""),
         }
+    }
+
+    /// The page served is the file in the source tree.
+    #[test]
+    fn page_is_web_index_html() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/web/index.html");
+        assert_eq!(page_html(), std::fs::read(path).expect("web/index.html"));
     }
 }
