@@ -37,10 +37,10 @@ pub struct Cli {
     /// Configuration file (TOML); without it every setting takes its default.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// HTTP listen address, overrides [http] listen.
+    /// HTTP listen address, (overrides http.listen in the file).
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
     pub listen: Option<String>,
-    /// Output directory for the playlist and segments, overrides [hls] dir.
+    /// Output directory for the playlist and segments, (overrides hls.dir).
     #[arg(long, value_name = "DIR", value_parser = parse_dir)]
     pub dir: Option<PathBuf>,
     /// Stop after this many seconds of media (a number > 0, fractions allowed).
@@ -49,7 +49,7 @@ pub struct Cli {
     /// Do not pace test sources to real time: produce media as fast as the encoder allows.
     #[arg(long)]
     pub fast: bool,
-    /// Log level, overrides [log] level.
+    /// Log level, (overrides log.level).
     #[arg(long, value_name = "LEVEL", value_parser = LOG_LEVELS)]
     pub log_level: Option<String>,
     /// A subcommand instead of streaming.
@@ -101,8 +101,7 @@ impl Cli {
     /// any other rule the settings break is reported as by [`Settings::validate`].
     pub fn apply_overrides(&self, s: &mut Settings) -> Result<(), ConfigError> {
         let flag = |name: &str, value: &str, msg: String| {
-            ConfigError::new(Some(format!("--{name} {value}")), None, msg)
-                .with_origin(COMMAND_LINE)
+            ConfigError::new(Some(format!("--{name} {value}")), None, msg).with_origin(COMMAND_LINE)
         };
         if let Some(listen) = &self.listen {
             parse_listen(listen).map_err(|m| flag("listen", listen, m))?;
@@ -138,7 +137,11 @@ impl Cli {
 /// `hlscam check-config FILE`: prints the effective settings to stdout and returns 0, or prints
 /// the error to stderr and returns [`EXIT_CONFIG_ERROR`].
 pub fn check_config(file: &Path) -> i32 {
-    check_config_to(file, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+    check_config_to(
+        file,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
 }
 
 /// [`check_config`] writing to the given streams (for tests).

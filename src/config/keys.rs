@@ -92,14 +92,20 @@ pub(crate) static KEYS: &[Key] = &[
         name: "source",
         kind: Kind::Names(VIDEO_SOURCES),
         get: |s| sval(s.video.source.as_str()),
-        set: |s, v| { s.video.source = name(v, VideoSourceKind::from_name)?; Ok(()) },
+        set: |s, v| {
+            s.video.source = name(v, VideoSourceKind::from_name)?;
+            Ok(())
+        },
     },
     Key {
         section: "video",
         name: "device",
         kind: Kind::Str,
         get: |s| sval(&s.video.device),
-        set: |s, v| { s.video.device = text(v)?.to_owned(); Ok(()) },
+        set: |s, v| {
+            s.video.device = text(v)?.to_owned();
+            Ok(())
+        },
     },
     Key {
         section: "video",
@@ -110,7 +116,10 @@ pub(crate) static KEYS: &[Key] = &[
             even: true,
         },
         get: |s| ival(s.video.width),
-        set: |s, v| { s.video.width = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.video.width = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "video",
@@ -121,133 +130,186 @@ pub(crate) static KEYS: &[Key] = &[
             even: true,
         },
         get: |s| ival(s.video.height),
-        set: |s, v| { s.video.height = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.video.height = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "video",
         name: "fps",
         kind: range(1, 120),
         get: |s| ival(s.video.fps),
-        set: |s, v| { s.video.fps = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.video.fps = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "video",
         name: "encoder",
         kind: Kind::Names(ENCODERS),
         get: |s| sval(s.video.encoder.as_str()),
-        set: |s, v| { s.video.encoder = name(v, EncoderKind::from_name)?; Ok(()) },
+        set: |s, v| {
+            s.video.encoder = name(v, EncoderKind::from_name)?;
+            Ok(())
+        },
     },
     Key {
         section: "video",
         name: "bitrate_kbps",
         kind: range(100, 50000),
         get: |s| ival(s.video.bitrate_kbps),
-        set: |s, v| { s.video.bitrate_kbps = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.video.bitrate_kbps = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "video",
         name: "threads",
         kind: range(0, 16),
         get: |s| ival(s.video.threads),
-        set: |s, v| { s.video.threads = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.video.threads = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "audio",
         name: "source",
         kind: Kind::Names(AUDIO_SOURCES),
         get: |s| sval(s.audio.source.as_str()),
-        set: |s, v| { s.audio.source = name(v, AudioSourceKind::from_name)?; Ok(()) },
+        set: |s, v| {
+            s.audio.source = name(v, AudioSourceKind::from_name)?;
+            Ok(())
+        },
     },
     Key {
         section: "audio",
         name: "device",
         kind: Kind::Str,
         get: |s| sval(&s.audio.device),
-        set: |s, v| { s.audio.device = text(v)?.to_owned(); Ok(()) },
+        set: |s, v| {
+            s.audio.device = text(v)?.to_owned();
+            Ok(())
+        },
     },
     Key {
         section: "audio",
         name: "sample_rate",
         kind: Kind::Rate,
         get: |s| ival(s.audio.sample_rate),
-        set: |s, v| { s.audio.sample_rate = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.audio.sample_rate = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "audio",
         name: "channels",
         kind: range(1, 2),
         get: |s| ival(s.audio.channels),
-        set: |s, v| { s.audio.channels = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.audio.channels = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "audio",
         name: "bitrate_kbps",
         kind: range(16, 320),
         get: |s| ival(s.audio.bitrate_kbps),
-        set: |s, v| { s.audio.bitrate_kbps = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.audio.bitrate_kbps = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "hls",
         name: "dir",
         kind: Kind::Path { non_empty: true },
         get: |s| pval(&s.hls.dir),
-        set: |s, v| { s.hls.dir = text(v)?.into(); Ok(()) },
+        set: |s, v| {
+            s.hls.dir = text(v)?.into();
+            Ok(())
+        },
     },
     Key {
         section: "hls",
         name: "segment_seconds",
         kind: range(1, 10),
         get: |s| ival(s.hls.segment_seconds),
-        set: |s, v| { s.hls.segment_seconds = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.hls.segment_seconds = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "hls",
         name: "window",
         kind: range(6, 60),
         get: |s| ival(s.hls.window),
-        set: |s, v| { s.hls.window = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.hls.window = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "hls",
         name: "state_file",
         kind: Kind::Path { non_empty: false },
         get: |s| pval(&s.hls.state_file),
-        set: |s, v| { s.hls.state_file = text(v)?.into(); Ok(()) },
+        set: |s, v| {
+            s.hls.state_file = text(v)?.into();
+            Ok(())
+        },
     },
     Key {
         section: "http",
         name: "listen",
         kind: Kind::Addr,
         get: |s| sval(&s.http.listen),
-        set: |s, v| { s.http.listen = text(v)?.to_owned(); Ok(()) },
+        set: |s, v| {
+            s.http.listen = text(v)?.to_owned();
+            Ok(())
+        },
     },
     Key {
         section: "http",
         name: "max_connections",
         kind: range(1, 1024),
         get: |s| ival(s.http.max_connections),
-        set: |s, v| { s.http.max_connections = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.http.max_connections = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "http",
         name: "timeout_seconds",
         kind: range(1, 300),
         get: |s| ival(s.http.timeout_seconds),
-        set: |s, v| { s.http.timeout_seconds = int(v)?; Ok(()) },
+        set: |s, v| {
+            s.http.timeout_seconds = int(v)?;
+            Ok(())
+        },
     },
     Key {
         section: "log",
         name: "level",
         kind: Kind::Names(&LOG_LEVELS),
         get: |s| sval(&s.log.level),
-        set: |s, v| { s.log.level = text(v)?.to_owned(); Ok(()) },
+        set: |s, v| {
+            s.log.level = text(v)?.to_owned();
+            Ok(())
+        },
     },
 ];
 
 /// The key `section.name`, if there is one.
 pub(crate) fn find(section: &str, name: &str) -> Option<&'static Key> {
-    KEYS.iter()
-        .find(|k| k.section == section && k.name == name)
+    KEYS.iter().find(|k| k.section == section && k.name == name)
 }
 
 /// The keys of `section`, comma-separated, in file order.
@@ -437,7 +499,12 @@ mod tests {
         let d = Settings::default();
         for k in KEYS {
             let mut s = Settings::default();
-            assert!((k.set)(&mut s, &(k.get)(&d)).is_ok(), "{}.{}", k.section, k.name);
+            assert!(
+                (k.set)(&mut s, &(k.get)(&d)).is_ok(),
+                "{}.{}",
+                k.section,
+                k.name
+            );
             assert_eq!(s, d);
         }
         assert_eq!(KEYS.len(), 21);
@@ -451,10 +518,19 @@ mod tests {
         let mut s = Settings::default();
         let fps = key("video", "fps");
         assert!(matches!((fps.set)(&mut s, &sval("x")), Err(Reject::Type)));
-        assert!(matches!((fps.set)(&mut s, &Value::Integer(-1)), Err(Reject::Range)));
+        assert!(matches!(
+            (fps.set)(&mut s, &Value::Integer(-1)),
+            Err(Reject::Range)
+        ));
         let src = key("video", "source");
-        assert!(matches!((src.set)(&mut s, &sval("webcam")), Err(Reject::Range)));
-        assert!(matches!((src.set)(&mut s, &Value::Integer(1)), Err(Reject::Type)));
+        assert!(matches!(
+            (src.set)(&mut s, &sval("webcam")),
+            Err(Reject::Range)
+        ));
+        assert!(matches!(
+            (src.set)(&mut s, &Value::Integer(1)),
+            Err(Reject::Type)
+        ));
         assert_eq!(s, Settings::default());
     }
 

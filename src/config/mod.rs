@@ -369,7 +369,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(subject: Option<String>, at: Option<(usize, usize)>, message: String) -> Self {
+    pub(crate) fn new(
+        subject: Option<String>,
+        at: Option<(usize, usize)>,
+        message: String,
+    ) -> Self {
         ConfigError {
             origin: None,
             subject,

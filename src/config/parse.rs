@@ -37,11 +37,7 @@ fn syntax(text: &str, e: &toml::de::Error) -> ConfigError {
         .filter(|l| !l.is_empty())
         .collect();
     let at = e.span().map(|r: Range<usize>| line_col(text, r.start));
-    ConfigError::new(
-        Some("TOML syntax error".to_owned()),
-        at,
-        message.join("; "),
-    )
+    ConfigError::new(Some("TOML syntax error".to_owned()), at, message.join("; "))
 }
 
 /// Parses and validates `text` (origin left unset).
@@ -154,7 +150,12 @@ mod tests {
     #[test]
     fn earliest_prefers_the_first_position() {
         let e = |m: &str| ConfigError::new(None, None, m.to_owned());
-        let got = earliest(vec![(9, e("b")), (3, e("a")), (3, e("c")), (usize::MAX, e("d"))]);
+        let got = earliest(vec![
+            (9, e("b")),
+            (3, e("a")),
+            (3, e("c")),
+            (usize::MAX, e("d")),
+        ]);
         assert_eq!(got.unwrap().message(), "a");
         assert!(earliest(Vec::new()).is_none());
     }
