@@ -37,10 +37,10 @@ pub struct Cli {
     /// Configuration file (TOML); without it every setting takes its default.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// HTTP listen address, (overrides http.listen in the file).
+    /// HTTP listen address (overrides http.listen in the file).
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
     pub listen: Option<String>,
-    /// Output directory for the playlist and segments, (overrides hls.dir).
+    /// Output directory for the playlist and segments (overrides hls.dir).
     #[arg(long, value_name = "DIR", value_parser = parse_dir)]
     pub dir: Option<PathBuf>,
     /// Stop after this many seconds of media (a number > 0, fractions allowed).
@@ -49,7 +49,7 @@ pub struct Cli {
     /// Do not pace test sources to real time: produce media as fast as the encoder allows.
     #[arg(long)]
     pub fast: bool,
-    /// Log level, (overrides log.level).
+    /// Log level (overrides log.level).
     #[arg(long, value_name = "LEVEL", value_parser = LOG_LEVELS)]
     pub log_level: Option<String>,
     /// A subcommand instead of streaming.

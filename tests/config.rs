@@ -669,3 +669,22 @@ fn cli_subcommands() {
     assert!(cli_err(&["devices", "--xml"]).contains("unexpected argument '--xml'"));
     assert!(cli_err(&["frobnicate"]).contains("unrecognized subcommand 'frobnicate'"));
 }
+
+#[test]
+fn cli_definition_is_consistent_and_documents_every_flag() {
+    use clap::CommandFactory;
+    Cli::command().debug_assert();
+    let help = Cli::command().render_help().to_string();
+    for flag in [
+        "--config <FILE>",
+        "--listen <ADDR:PORT>",
+        "--dir <DIR>",
+        "--duration <SECS>",
+        "--fast",
+        "--log-level <LEVEL>",
+        "check-config",
+        "devices",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}
