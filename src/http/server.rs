@@ -1,8 +1,9 @@
 //! Accept loop, connection cap and shutdown.
 //!
 //! One accept thread plus at most `max_connections` connection threads (one per open
-//! connection, 1 MiB stacks, mostly untouched: gzip needs ~300 KiB in debug builds). When the cap is reached the accept thread stops calling
-//! `accept` until a connection ends: further clients wait in the kernel's listen backlog (128
+//! connection; 1 MiB stacks, mostly never touched: 256 KiB overflowed in a debug build while
+//! gzipping the playlist). When the cap is reached the accept thread stops calling `accept`
+//! until a connection ends: further clients wait in the kernel's listen backlog (128
 //! on Linux with std) instead of being refused, and are served in arrival order. Every open
 //! connection ends within a bounded time unless it keeps completing requests (see
 //! [`super::conn`] for the deadlines), so a waiting client is reached after at most about
