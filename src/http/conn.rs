@@ -303,7 +303,7 @@ pub(crate) fn send(
 /// `Content-Length` on 1xx/204/304 (RFC 9110 §8.6). Also checks that tiny_http chose
 /// `Content-Length` framing.
 fn fix_head(out: &mut Vec<u8>, status: u16, close: bool) -> io::Result<()> {
-    let bad = || io::Error::new(io::ErrorKind::Other, "unexpected response head");
+    let bad = || io::Error::other("unexpected response head");
     if !out.ends_with(b"\r\n\r\n") || find_sub(out, b"\r\nTransfer-Encoding:").is_some() {
         return Err(bad());
     }

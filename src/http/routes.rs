@@ -196,7 +196,7 @@ pub fn accepts_gzip(value: &str) -> bool {
         for p in parts {
             let p = p.trim();
             if p.len() >= 2 && p[..2].eq_ignore_ascii_case("q=") {
-                return p[2..].trim().parse::<f32>().map_or(false, |q| q > 0.0);
+                return p[2..].trim().parse::<f32>().is_ok_and(|q| q > 0.0);
             }
         }
         true
