@@ -496,3 +496,154 @@ fn write_pes(
     }
     count
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::adts::write_adts_header;
+    use crate::ts::packet::Packet;
+    use crate::ts::pes::PesPacket;
+
+    /// (pid, pusi, payload) of every packet, through our own checked views.
+    fn packets(ts: &[u8]) -> Vec<(u16, bool, Vec<u8>)> {
+        ts.chunks(PACKET_LEN)
+            .map(|c| {
+                let p = Packet::new_checked(c).unwrap();
+                (p.pid(), p.pusi(), p.payload().to_vec())
+            })
+            .collect()
+    }
+
+    /// PES packets on `pid`, reassembled: (pts, dts, payload).
+    fn pes(ts: &[u8], pid: u16) -> Vec<(u64, Option<u64>, Vec<u8>)> {
+        let mut v: Vec<Vec<u8>> = Vec::new();
+        for (p, start, payload) in packets(ts) {
+            if p != pid || payload.is_empty() {
+                continue;
+            }
+            if start {
+                v.push(payload);
+            } else {
+                v.last_mut().unwrap().extend_from_slice(&payload);
+            }
+        }
+        v.iter()
+            .map(|b| {
+                let p = PesPacket::new_checked(&b[..]).unwrap();
+                (p.pts().unwrap(), p.dts(), p.payload().to_vec())
+            })
+            .collect()
+    }
+
+    const SPS: [u8; 5] = [0x67, 0x42, 0xC0, 0x1E, 0xAB];
+    const PPS: [u8; 3] = [0x68, 0xCE, 0x3C];
+
+    fn au(data: &[u8], t: u64, key: bool) -> VideoAu<'_> {
+        VideoAu { data, pts: Pts90k(t), dts: Pts90k(t), key }
+    }
+
+    #[test]
+    fn inserts_aud_and_parameter_sets_once() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        let mut out = Vec::new();
+        let idr1 = [&[0, 0, 0, 1][..], &SPS, &[0, 0, 1], &PPS, &[0, 0, 1, 0x65, 0x88, 0x80]].concat();
+        let p_frame = [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x41, 0x9A];
+        let idr2 = [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x65, 0x88, 0x84];
+        m.push_video(&au(&idr1, 9000, true), &mut out).unwrap();
+        m.push_video(&au(&p_frame, 12000, false), &mut out).unwrap();
+        m.push_video(&au(&idr2, 15000, true), &mut out).unwrap();
+        let v = pes(&out, 0x100);
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0].2, [&AUD_NAL[..], &idr1].concat(), "AUD prepended, SPS/PPS kept once");
+        assert_eq!(v[1].2, p_frame, "AUD present: nothing added");
+        let want = [&AUD_NAL[..], &START_CODE, &SPS, &START_CODE, &PPS, &idr2[6..]].concat();
+        assert_eq!(v[2].2, want, "remembered SPS/PPS after the encoder's AUD");
+        assert_eq!((v[2].0, v[2].1), (15000, None));
+        // PAT, PMT first.
+        let p = packets(&out);
+        assert_eq!((p[0].0, p[1].0), (0, 0x1000));
+    }
+
+    #[test]
+    fn refuses_bad_input_without_writing() {
+        let mut m = TsMuxer::new(MuxConfig { audio_pid: None, ..MuxConfig::default() });
+        let mut out = Vec::new();
+        let idr = [0, 0, 1, 0x65, 0x88];
+        assert_eq!(m.push_video(&au(&idr, 0, true), &mut out), Err(MuxError::NoSpsPps));
+        assert_eq!(m.push_video(&au(&[], 0, false), &mut out), Err(MuxError::EmptyAccessUnit));
+        assert_eq!(m.push_video(&au(&[9, 9, 9], 0, false), &mut out), Err(MuxError::NotAnnexB));
+        let a = AudioAu { data: &[0xFF; 7], pts: Pts90k(0) };
+        assert_eq!(m.push_audio(&a, &mut out), Err(MuxError::AudioPidNotConfigured));
+        let late = VideoAu { data: &idr, pts: Pts90k(0), dts: Pts90k(10), key: false };
+        assert_eq!(m.push_video(&late, &mut out), Err(MuxError::PtsBeforeDts));
+        assert!(out.is_empty());
+        m.push_video(&au(&idr[..], 100, false), &mut out).unwrap();
+        assert_eq!(m.push_video(&au(&idr, 100, false), &mut out), Err(MuxError::TimestampBackwards));
+        let mut m = TsMuxer::new(MuxConfig::default());
+        let a = AudioAu { data: &[0xFF, 0xF1, 0x50, 0x80, 0x01, 0xFF, 0xFC], pts: Pts90k(0) };
+        assert_eq!(m.push_audio(&a, &mut out), Err(MuxError::BadAdts));
+    }
+
+    #[test]
+    fn audio_batches_within_bound_and_pcr_bridges_gaps() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        let mut out = Vec::new();
+        let mut frame = [0x11u8; 200];
+        let mut h = [0; 7];
+        write_adts_header(&mut h, 1, 3, 1, 200); // 48 kHz: 1920 ticks per frame
+        frame[..7].copy_from_slice(&h);
+        for i in 0..20u64 {
+            let a = AudioAu { data: &frame, pts: Pts90k(90_000 + i * 1920) };
+            m.push_audio(&a, &mut out).unwrap();
+        }
+        m.flush_audio(&mut out);
+        let a = pes(&out, 0x101);
+        // 100 ms holds 4 frames of 21.3 ms (a fifth would end at 106.7 ms).
+        assert_eq!(a.iter().map(|p| p.2.len() / 200).collect::<Vec<_>>(), [4, 4, 4, 4, 4]);
+        assert_eq!(a[1].0, 90_000 + 4 * 1920);
+        // Audio only: PCR-only packets on the video PID, ≤ 40 ms apart, each ≤ the pending PTS.
+        let pcrs: Vec<u64> = out
+            .chunks(PACKET_LEN)
+            .filter_map(|c| Packet::new_checked(c).unwrap().pcr())
+            .map(|p| p.0 / 300)
+            .collect();
+        assert!(pcrs.len() >= 8, "{pcrs:?}");
+        assert!(pcrs.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= 3600));
+        let cc: Vec<u8> = out
+            .chunks(PACKET_LEN)
+            .map(|c| Packet::new_checked(c).unwrap())
+            .filter(|p| p.pid() == 0x101)
+            .map(|p| p.cc())
+            .collect();
+        assert!(cc.windows(2).all(|w| w[1] == (w[0] + 1) & 15));
+    }
+
+    #[test]
+    fn continuity_survives_write_psi_and_last_packet_is_stuffed() {
+        let mut m = TsMuxer::new(MuxConfig { audio_pid: None, ..MuxConfig::default() });
+        let mut out = Vec::new();
+        let big = [&[0, 0, 0, 1, 0x41][..], &[0x77; 1000]].concat();
+        for i in 0..40u64 {
+            if i % 10 == 0 {
+                m.write_psi(&mut out);
+            }
+            m.push_video(&au(&big, 3000 * (i + 1), false), &mut out).unwrap();
+        }
+        assert_eq!(m.packets_written() as usize, out.len() / PACKET_LEN);
+        let mut last = None;
+        for c in out.chunks(PACKET_LEN) {
+            let p = Packet::new_checked(c).unwrap();
+            if p.pid() == 0x100 {
+                if let Some(l) = last {
+                    assert_eq!(p.cc(), (l + 1) & 15);
+                }
+                last = Some(p.cc());
+                if p.pusi() {
+                    assert!(p.pcr().is_some());
+                }
+            }
+        }
+        let v = pes(&out, 0x100);
+        assert!(v.iter().all(|p| p.2 == [&AUD_NAL[..], &big].concat()));
+    }
+}
