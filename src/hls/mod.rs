@@ -239,12 +239,18 @@ impl<S: SegmentStore> HlsOutput<S> {
             }
         }
         let muxed = self.mux.push_video(au, &mut self.writer);
-        if let Some(e) = self.writer.take_new_error() {
+        // At most one error per call: the publication's, else the new segment's, else the
+        // muxer's. `segments_dropped` counts every dropped segment.
+        let fresh = self.writer.take_new_error();
+        if let Some(e) = fresh {
             log::warn!("HLS: {e}; dropping this segment");
+        }
+        let published = result?;
+        if let Some(e) = fresh {
             return Err(e.into());
         }
         muxed?;
-        result
+        Ok(published)
     }
 
     /// Feeds one audio frame (interleaved with video by DTS).
@@ -324,6 +330,11 @@ impl<S: SegmentStore> HlsOutput<S> {
     pub fn store_mut(&mut self) -> &mut S {
         self.writer.store_mut()
     }
+    /// Consumes the output, returning its store (tests reopen on it to simulate a restart).
+    pub fn into_store(self) -> S {
+        let HlsOutput { writer, .. } = self;
+        writer.into_store()
+    }
     /// TS packets the muxer has produced (including those of dropped segments).
     pub fn packets_written(&self) -> u64 {
         self.mux.packets_written()
@@ -339,15 +350,12 @@ impl<S: SegmentStore> HlsOutput<S> {
     fn publish(&mut self, closed: Closed, endlist: bool) -> Result<Option<Published>, HlsError> {
         let (seq, bytes) = match self.writer.commit() {
             Ok(r) => r,
-            Err(e) => {
+            Err((e, new)) => {
                 self.dropped += 1;
                 self.lost = true;
                 log::warn!("HLS: dropped segment {} ({e})", self.next_seq);
-                // Reported when the write failed; a failed rename is new.
-                return match e.op {
-                    StoreOp::Commit => Err(e.into()),
-                    _ => Ok(None),
-                };
+                // An error already returned when the write failed is not returned twice.
+                return if new { Err(e.into()) } else { Ok(None) };
             }
         };
         self.next_seq = seq + 1;

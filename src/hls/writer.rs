@@ -46,6 +46,11 @@ impl<S: SegmentStore> SegmentWriter<S> {
         &mut self.store
     }
 
+    /// Consumes the writer, returning the store (an open partial segment stays as it is).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// Opens `.seg<seq>.ts.part`. On failure the error is latched and the segment is discarded.
     pub fn begin(&mut self, seq: u64) {
         self.len = 0;
@@ -88,17 +93,24 @@ impl<S: SegmentStore> SegmentWriter<S> {
     }
 
     /// Flushes and renames the open segment into place; on any error (latched or from the rename)
-    /// deletes the partial file instead. Returns `(seq, bytes)` of the committed segment.
-    pub fn commit(&mut self) -> Result<(u64, u64), StoreError> {
-        let seq = self.seq.take().ok_or(StoreError {
+    /// deletes the partial file instead. Returns `(seq, bytes)` of the committed segment, or the
+    /// error and whether it is new (not yet returned by [`Self::take_new_error`]).
+    pub fn commit(&mut self) -> Result<(u64, u64), (StoreError, bool)> {
+        let no_segment = StoreError {
             op: super::store::StoreOp::Commit,
             seq: 0,
             errno: libc::EBADF,
-        })?;
+        };
+        let seq = self.seq.ok_or((no_segment, true))?;
         self.flush();
+        self.seq = None;
         let result = match self.error {
-            Some(e) => Err(e),
-            None => self.store.commit_segment(seq).map(|()| (seq, self.bytes)),
+            Some(e) => Err((e, self.unreported)),
+            None => self
+                .store
+                .commit_segment(seq)
+                .map(|()| (seq, self.bytes))
+                .map_err(|e| (e, true)),
         };
         if result.is_err() {
             self.store.abort_segment(seq);
@@ -165,7 +177,7 @@ mod tests {
         assert!(e.is_disk_full());
         assert_eq!(e.seq, 4);
         assert!(w.take_new_error().is_none());
-        assert_eq!(w.commit().unwrap_err(), e);
+        assert_eq!(w.commit().unwrap_err(), (e, false));
         assert_eq!(
             w.store().events,
             vec![StoreEvent::Begin(4), StoreEvent::Abort(4)]
