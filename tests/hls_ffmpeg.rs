@@ -26,7 +26,10 @@ struct Media {
 }
 
 fn ffmpeg(args: &[&str]) {
-    let o = Command::new("ffmpeg").args(args).output().expect("ffmpeg runs");
+    let o = Command::new("ffmpeg")
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -37,14 +40,43 @@ fn generate(dir: &Path) -> Media {
     let mut args = vec!["-y", "-v", "error"];
     args.extend(lavfi);
     args.extend([
-        "-t", "7", "-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-        "-bf", "0", "-x264-params", "aud=1", "-bsf:v", "h264_mp4toannexb", "-an", "-f", "h264",
+        "-t",
+        "7",
+        "-c:v",
+        "libx264",
+        "-g",
+        "30",
+        "-keyint_min",
+        "30",
+        "-sc_threshold",
+        "0",
+        "-bf",
+        "0",
+        "-x264-params",
+        "aud=1",
+        "-bsf:v",
+        "h264_mp4toannexb",
+        "-an",
+        "-f",
+        "h264",
     ]);
     args.push(v.to_str().unwrap());
     ffmpeg(&args);
     ffmpeg(&[
-        "-y", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000", "-t", "7",
-        "-c:a", "aac", "-f", "adts", a.to_str().unwrap(),
+        "-y",
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:sample_rate=48000",
+        "-t",
+        "7",
+        "-c:a",
+        "aac",
+        "-f",
+        "adts",
+        a.to_str().unwrap(),
     ]);
     let video = std::fs::read(&v).unwrap();
     let audio = std::fs::read(&a).unwrap();
@@ -132,26 +164,55 @@ fn check_segment(path: &Path) -> u64 {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", path.display());
-    assert!(o.stderr.is_empty(), "{}: {}", path.display(), String::from_utf8_lossy(&o.stderr));
-    let streams = probe(&["-show_entries", "stream=codec_type", "-of", "csv=p=0"], path);
+    assert!(
+        o.stderr.is_empty(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let streams = probe(
+        &["-show_entries", "stream=codec_type", "-of", "csv=p=0"],
+        path,
+    );
     assert!(streams.lines().any(|l| l == "video"), "{streams}");
     assert!(streams.lines().any(|l| l == "audio"), "{streams}");
     let first = probe(
         &[
-            "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_entries",
-            "frame=key_frame,pict_type", "-of", "csv=p=0",
+            "-select_streams",
+            "v:0",
+            "-read_intervals",
+            "%+#1",
+            "-show_entries",
+            "frame=key_frame,pict_type",
+            "-of",
+            "csv=p=0",
         ],
         path,
     );
-    assert_eq!(first.lines().next(), Some("1,I"), "{}: {first}", path.display());
+    assert_eq!(
+        first.lines().next(),
+        Some("1,I"),
+        "{}: {first}",
+        path.display()
+    );
     let n = probe(
         &[
-            "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames",
-            "-of", "csv=p=0",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
         ],
         path,
     );
-    n.lines().next().unwrap_or("").trim().parse().expect("frame count")
+    n.lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .expect("frame count")
 }
 
 /// Checks the playlist rules; returns it.
@@ -170,7 +231,12 @@ fn check_playlist(dir: &Path, target: u64, window: usize, endlist: bool) -> m3u8
     for (i, s) in pl.segments.iter().enumerate() {
         assert_eq!(s.uri, format!("seg{}.ts", pl.media_sequence + i as u64));
         assert!(s.program_date_time.is_some(), "PDT on {}", s.uri);
-        assert!((s.duration as f64).round() as u64 <= target, "{} lasts {}", s.uri, s.duration);
+        assert!(
+            (s.duration as f64).round() as u64 <= target,
+            "{} lasts {}",
+            s.uri,
+            s.duration
+        );
         assert!(dir.join(&s.uri).is_file());
     }
     pl
@@ -245,7 +311,10 @@ fn restart_continues_numbering_and_window() {
     let pl = check_playlist(&dir, 1, 6, false);
     assert_eq!(pl.media_sequence, 1);
     let uris: Vec<&str> = pl.segments.iter().map(|s| s.uri.as_str()).collect();
-    assert_eq!(uris, ["seg1.ts", "seg2.ts", "seg3.ts", "seg4.ts", "seg5.ts", "seg6.ts"]);
+    assert_eq!(
+        uris,
+        ["seg1.ts", "seg2.ts", "seg3.ts", "seg4.ts", "seg5.ts", "seg6.ts"]
+    );
     let flags: Vec<bool> = pl.segments.iter().map(|s| s.discontinuity).collect();
     assert_eq!(flags, [false, false, false, true, false, false]);
     // The adopted segments are the previous run's files, untouched.

@@ -45,7 +45,10 @@ fn check_events_from(existing: &[u64], events: &[StoreEvent], slots: usize) -> V
             StoreEvent::Playlist(text) => {
                 listed = playlist_segments(text);
                 for s in &listed {
-                    assert!(committed.contains(s), "playlist names seg{s} before it is complete");
+                    assert!(
+                        committed.contains(s),
+                        "playlist names seg{s} before it is complete"
+                    );
                 }
                 out.push("P".into());
             }
@@ -56,7 +59,11 @@ fn check_events_from(existing: &[u64], events: &[StoreEvent], slots: usize) -> V
                 out.push(format!("R{n}"));
             }
         }
-        assert!(committed.len() <= slots, "{} segment files", committed.len());
+        assert!(
+            committed.len() <= slots,
+            "{} segment files",
+            committed.len()
+        );
     }
     out
 }
@@ -135,7 +142,10 @@ fn final_segment_duration_adds_one_frame() {
     assert_eq!(w.len(), 2);
     assert_eq!(w[1].duration, Pts90k(17 * 3000));
     let pl = out.store().playlist().unwrap();
-    assert!(pl.contains("#EXTINF:0.567,\nseg1.ts\n#EXT-X-ENDLIST\n"), "{pl}");
+    assert!(
+        pl.contains("#EXTINF:0.567,\nseg1.ts\n#EXT-X-ENDLIST\n"),
+        "{pl}"
+    );
 }
 
 #[test]
@@ -167,7 +177,10 @@ fn full_disk_drops_the_segment_and_keeps_the_playlist() {
     let p = s.run(&mut out, 200);
     assert_eq!(p[0].seq, 4, "numbers of dropped segments are reused");
     let pl = out.store().playlist().unwrap();
-    assert!(pl.contains("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME"), "{pl}");
+    assert!(
+        pl.contains("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME"),
+        "{pl}"
+    );
     let got = check_events(&out.store().events, total_slots(6, 2));
     let tail = got.join(" ");
     assert!(tail.contains("C3 P S B4 A4 A4"), "{tail}");
@@ -189,7 +202,10 @@ fn failed_rename_and_failed_playlist_write() {
     let e = err.expect("rename failure reported");
     assert!(!e.is_disk_full());
     assert_eq!(e.raw_os_error(), Some(libc::EIO));
-    assert_eq!(e.to_string(), "renaming segment seg1.ts: Input/output error (os error 5)");
+    assert_eq!(
+        e.to_string(),
+        "renaming segment seg1.ts: Input/output error (os error 5)"
+    );
     assert_eq!(playlist_segments(out.store().playlist().unwrap()), vec![0]);
 
     // Playlist replacement fails: the segment is complete and listed at the next publish.
@@ -263,7 +279,10 @@ fn restart_continues_the_playlist() {
     let pl = out.store().playlist().unwrap();
     assert_eq!(playlist_segments(pl), (6..12).collect::<Vec<_>>());
     assert!(pl.contains("#EXT-X-MEDIA-SEQUENCE:6\n"), "{pl}");
-    assert!(pl.contains("seg9.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME"), "{pl}");
+    assert!(
+        pl.contains("seg9.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME"),
+        "{pl}"
+    );
     let got = check_events_from(&existing, &out.store().events, total_slots(6, 2));
     // Adopted window written first, then the old run's retired segments deleted.
     assert_eq!(got[..3], ["P", "S", "R0"]);
@@ -276,9 +295,15 @@ fn corrupt_state_starts_fresh_above_existing_files() {
     store.files.insert("seg40.ts".into(), vec![1]);
     store.files.insert("seg41.ts".into(), vec![1]);
     store.files.insert(".seg42.ts.part".into(), vec![1]);
-    store.files.insert("live.m3u8".into(), b"#EXTM3U\nseg40.ts\n".to_vec());
+    store
+        .files
+        .insert("live.m3u8".into(), b"#EXTM3U\nseg40.ts\n".to_vec());
     let mut out = open(store);
-    assert!(out.store().files.is_empty(), "{:?}", out.store().files.keys());
+    assert!(
+        out.store().files.is_empty(),
+        "{:?}",
+        out.store().files.keys()
+    );
     assert_eq!(out.media_sequence(), 42);
     let mut s = Synth::new(3000, 60);
     let p = s.run(&mut out, 61);
@@ -292,12 +317,11 @@ fn corrupt_state_starts_fresh_above_existing_files() {
 fn configuration_is_validated() {
     for (secs, window) in [(2, 5), (2, 33), (0, 6)] {
         let e = HlsOutput::with_store(HlsConfig::new("/x", secs, window), MemStore::new())
-            .err()
-            .expect("rejected");
+            .expect_err("rejected");
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
     }
     let mut c = cfg();
     c.segment_duration = Pts90k(135_000);
-    let e = HlsOutput::with_store(c, MemStore::new()).err().unwrap();
+    let e = HlsOutput::with_store(c, MemStore::new()).unwrap_err();
     assert!(e.to_string().contains("whole number of seconds"), "{e}");
 }

@@ -43,9 +43,15 @@ fn check_segment_start(seg: &[u8], name: &str) {
     assert_eq!(seg.len() % 188, 0);
     let mut r = TsPacketReader::new(Cursor::new(seg));
     let p0 = r.read_ts_packet().unwrap().unwrap();
-    assert!(matches!(p0.payload, Some(TsPayload::Pat(_))), "{name}: PAT first");
+    assert!(
+        matches!(p0.payload, Some(TsPayload::Pat(_))),
+        "{name}: PAT first"
+    );
     let p1 = r.read_ts_packet().unwrap().unwrap();
-    assert!(matches!(p1.payload, Some(TsPayload::Pmt(_))), "{name}: PMT second");
+    assert!(
+        matches!(p1.payload, Some(TsPayload::Pmt(_))),
+        "{name}: PMT second"
+    );
     // The next packet with a payload on the video PID starts the IDR's PES.
     let mut es = Vec::new();
     let mut started = false;
@@ -59,7 +65,9 @@ fn check_segment_start(seg: &[u8], name: &str) {
                     break;
                 }
                 assert!(
-                    p.adaptation_field.as_ref().is_some_and(|a| a.random_access_indicator),
+                    p.adaptation_field
+                        .as_ref()
+                        .is_some_and(|a| a.random_access_indicator),
                     "{name}: RAI on the IDR's first packet"
                 );
                 assert_eq!(pes.header.stream_id.as_u8(), 0xE0);
@@ -75,7 +83,10 @@ fn check_segment_start(seg: &[u8], name: &str) {
     let types = nal_types(&es);
     assert_eq!(types[0], 9, "{name}: AUD first: {types:?}");
     let idr = types.iter().position(|&t| t == 5).expect("IDR slice");
-    assert!(types[..idr].contains(&7) && types[..idr].contains(&8), "{name}: {types:?}");
+    assert!(
+        types[..idr].contains(&7) && types[..idr].contains(&8),
+        "{name}: {types:?}"
+    );
 }
 
 fn check_cc(stream: &[u8]) -> usize {
@@ -113,8 +124,9 @@ fn random_streams_keep_segment_invariants() {
         let max_gop = (3 * target / frame).max(2);
         let ctx = format!("case {case}: frame {frame}, target {target_secs}s, base {base}");
 
-        let mut out = HlsOutput::with_store(HlsConfig::new("/unused", target_secs, 6), MemStore::new())
-            .unwrap();
+        let mut out =
+            HlsOutput::with_store(HlsConfig::new("/unused", target_secs, 6), MemStore::new())
+                .unwrap();
         let mut vbuf = Vec::new();
         let mut abuf = Vec::new();
         let frames = 12 * target / frame;
@@ -127,7 +139,11 @@ fn random_streams_keep_segment_invariants() {
             while audio && base + k * AAC_TICKS <= pts.0 {
                 make_adts(&mut abuf, 100 + rng.below(200) as usize);
                 let apts = Pts90k(base + k * AAC_TICKS);
-                out.push_audio(&AudioAu { data: &abuf, pts: apts }).unwrap();
+                out.push_audio(&AudioAu {
+                    data: &abuf,
+                    pts: apts,
+                })
+                .unwrap();
                 k += 1;
             }
             let key = i == next_idr || (i > lead && out.wants_keyframe());
@@ -135,7 +151,12 @@ fn random_streams_keep_segment_invariants() {
                 next_idr = i + 1 + rng.below(max_gop);
             }
             make_video_au(&mut vbuf, key, 200 + rng.below(3000) as usize, i as u8);
-            let au = VideoAu { data: &vbuf, pts, dts: pts, key };
+            let au = VideoAu {
+                data: &vbuf,
+                pts,
+                dts: pts,
+                key,
+            };
             if let Some(p) = out.push_video(&au, t0() + pts.to_duration()).unwrap() {
                 let bytes = out.store().files[&format!("seg{}.ts", p.seq)].clone();
                 assert_eq!(bytes.len() as u64, p.bytes);
@@ -144,18 +165,29 @@ fn random_streams_keep_segment_invariants() {
         }
         out.finish(true).unwrap();
         let last = *out.window().last().expect("something published");
-        segs.push((last.seq, out.store().files[&format!("seg{}.ts", last.seq)].clone(), last.duration));
+        segs.push((
+            last.seq,
+            out.store().files[&format!("seg{}.ts", last.seq)].clone(),
+            last.duration,
+        ));
 
         let mut stream = Vec::new();
         let mut total = 0;
         for (i, (seq, bytes, dur)) in segs.iter().enumerate() {
             assert_eq!(*seq, i as u64, "{ctx}");
-            assert!(dur.0 < target + 45_000, "{ctx}: seg{seq} lasts {dur} > target + 0.5 s");
+            assert!(
+                dur.0 < target + 45_000,
+                "{ctx}: seg{seq} lasts {dur} > target + 0.5 s"
+            );
             check_segment_start(bytes, &format!("{ctx} seg{seq}"));
             stream.extend_from_slice(bytes);
             total += dur.0;
         }
-        assert_eq!(total, (frames - lead) * frame, "{ctx}: EXTINF sum ≠ media time");
+        assert_eq!(
+            total,
+            (frames - lead) * frame,
+            "{ctx}: EXTINF sum ≠ media time"
+        );
         assert_eq!(out.segments_overlong(), 0, "{ctx}");
         assert_eq!(check_cc(&stream) as u64, out.packets_written(), "{ctx}");
         segments_checked += segs.len();

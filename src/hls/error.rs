@@ -80,9 +80,7 @@ impl From<StoreError> for HlsError {
 
 impl From<MuxError> for HlsError {
     fn from(e: MuxError) -> Self {
-        HlsError {
-            repr: Repr::Mux(e),
-        }
+        HlsError { repr: Repr::Mux(e) }
     }
 }
 

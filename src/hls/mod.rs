@@ -53,6 +53,7 @@ pub const MIN_WINDOW: usize = 6;
 pub const DEFAULT_STATE_NAME: &str = ".hlscam-state";
 
 /// Settings of the HLS output.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HlsConfig {
     /// Output directory (tmpfs in production); created if missing.
     pub dir: PathBuf,
@@ -145,6 +146,20 @@ pub struct HlsOutput<S: SegmentStore = FileStore> {
     overlong: u64,
 }
 
+impl<S: SegmentStore> std::fmt::Debug for HlsOutput<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HlsOutput")
+            .field("target_secs", &self.target_secs)
+            .field("next_seq", &self.next_seq)
+            .field("media_seq", &self.ring.media_seq())
+            .field("disc_seq", &self.ring.disc_seq())
+            .field("window", &self.ring.len())
+            .field("published", &self.published)
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
+}
+
 impl HlsOutput<FileStore> {
     /// Creates the directory, loads the state, adopts the previous run's window and removes
     /// every other segment file.
@@ -192,9 +207,11 @@ impl<S: SegmentStore> HlsOutput<S> {
         if out.ring.is_empty() {
             out.writer.store_mut().remove_playlist()?;
         } else {
-            out.write_playlist(false).map_err(|e| setup_err("writing playlist", e))?;
+            out.write_playlist(false)
+                .map_err(|e| setup_err("writing playlist", e))?;
         }
-        out.write_state().map_err(|e| setup_err("writing state", e))?;
+        out.write_state()
+            .map_err(|e| setup_err("writing state", e))?;
         for &seq in &restart.remove {
             out.writer
                 .store_mut()
@@ -421,7 +438,10 @@ impl<S: SegmentStore> HlsOutput<S> {
             self.ring.entries(),
         );
         debug_assert!(r.is_ok());
-        let r = self.writer.store_mut().write_state(self.state_buf.as_bytes());
+        let r = self
+            .writer
+            .store_mut()
+            .write_state(self.state_buf.as_bytes());
         if let Err(e) = &r {
             log::warn!("HLS: {e}");
         }

@@ -130,7 +130,13 @@ mod tests {
         }
     }
 
-    fn store_with(next: u64, media: u64, disc: u64, entries: &[SegmentEntry], files: &[u64]) -> MemStore {
+    fn store_with(
+        next: u64,
+        media: u64,
+        disc: u64,
+        entries: &[SegmentEntry],
+        files: &[u64],
+    ) -> MemStore {
         let mut st = MemStore::new();
         let mut b = StateBuf::new();
         encode(&mut b, 2, next, media, disc, entries.iter()).unwrap();
@@ -167,7 +173,10 @@ mod tests {
         let entries: Vec<_> = (10..16).map(|s| entry(s, s == 11)).collect();
         let mut st = store_with(16, 10, 5, &entries, &[10, 11, 13, 14, 15]);
         let p = plan(&mut st, 2, 6).unwrap();
-        assert_eq!(p.adopted.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![13, 14, 15]);
+        assert_eq!(
+            p.adopted.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![13, 14, 15]
+        );
         assert_eq!((p.media_seq, p.disc_seq, p.next_seq), (13, 6, 16));
         assert_eq!(p.remove, vec![10, 11]);
     }

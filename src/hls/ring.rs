@@ -125,7 +125,8 @@ impl Ring {
     }
 
     /// Adds a newly committed segment at the live edge; moves the oldest window segment, if the
-    /// window overflows, to the retired list with its §6.2.2 deadline.
+    /// window overflows, to the retired list with its §6.2.2 deadline. The caller must drain
+    /// [`Ring::pop_expired`] after every publish (that keeps the retired list below capacity).
     pub fn publish(&mut self, e: SegmentEntry) {
         if self.window.is_empty() {
             self.media_seq = e.seq;

@@ -238,7 +238,12 @@ mod tests {
         let frames: Vec<(u64, bool)> = (0..200u64).map(|i| (i * 3000, i % 45 == 5)).collect();
         let steps = run(&mut s, &frames);
         assert!(steps[..5].iter().all(|s| *s == VideoStep::Drop));
-        assert_eq!(steps[5], VideoStep::Start { discontinuity: false });
+        assert_eq!(
+            steps[5],
+            VideoStep::Start {
+                discontinuity: false
+            }
+        );
         let cuts: Vec<(usize, Closed)> = steps
             .iter()
             .enumerate()
@@ -280,7 +285,9 @@ mod tests {
         assert_eq!(s.open_span(), Some(Pts90k((i - 1) * 3000)));
         assert_eq!(i * 3000, 216_000);
         let step = s.video(Pts90k(i * 3000), true, UNIX_EPOCH);
-        assert!(matches!(step, VideoStep::Cut { closed, .. } if closed.duration == Pts90k(216_000)));
+        assert!(
+            matches!(step, VideoStep::Cut { closed, .. } if closed.duration == Pts90k(216_000))
+        );
         assert!(!s.wants_keyframe());
     }
 
@@ -315,7 +322,12 @@ mod tests {
         s.mark_discontinuity();
         assert_eq!(
             run(&mut s, &[(0, false), (3000, true)]),
-            vec![VideoStep::Drop, VideoStep::Start { discontinuity: true }]
+            vec![
+                VideoStep::Drop,
+                VideoStep::Start {
+                    discontinuity: true
+                }
+            ]
         );
     }
 }

@@ -240,13 +240,13 @@ mod tests {
         let cases = [
             String::new(),
             "garbage".to_owned(),
-            good[..good.len() - 4].to_owned(),                // truncated: no `end`
-            good.replace("next 12", "next x"),                 // bad number
-            good.replace("seg 11", "seg 13"),                  // gap
-            good.replace(" 0\nend", " 2\nend"),                // bad flag
-            good.replace("next 12", "next 11"),                // behind the window
-            format!("{good}extra\n"),                          // trailing data
-            good.replace("target 2\n", ""),                    // missing field
+            good[..good.len() - 4].to_owned(), // truncated: no `end`
+            good.replace("next 12", "next x"), // bad number
+            good.replace("seg 11", "seg 13"),  // gap
+            good.replace(" 0\nend", " 2\nend"), // bad flag
+            good.replace("next 12", "next 11"), // behind the window
+            format!("{good}extra\n"),          // trailing data
+            good.replace("target 2\n", ""),    // missing field
         ];
         for c in &cases {
             assert!(decode(c.as_bytes()).is_err(), "accepted {c:?}");

@@ -308,7 +308,8 @@ impl FileStore {
                 HlsError::config(format!("state file {} has no name", state_file.display()))
             })?
             .as_bytes();
-        let state_name = CString::new(base).map_err(|_| HlsError::config("state file name has NUL"))?;
+        let state_name =
+            CString::new(base).map_err(|_| HlsError::config("state file name has NUL"))?;
         let mut part = base.to_vec();
         part.extend_from_slice(b".part");
         let state_part_name =
@@ -442,10 +443,9 @@ impl SegmentStore for FileStore {
     fn remove_playlist(&mut self) -> Result<(), HlsError> {
         let p = self.dir.join(PLAYLIST_NAME);
         match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(HlsError::setup(
-                format!("removing {}", p.display()),
-                e,
-            )),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(HlsError::setup(format!("removing {}", p.display()), e))
+            }
             _ => Ok(()),
         }
     }
@@ -507,7 +507,11 @@ impl MemStore {
     }
     /// Sequence numbers of the complete segments currently stored.
     pub fn segments(&self) -> Vec<u64> {
-        let mut v: Vec<u64> = self.files.keys().filter_map(|k| parse_segment_name(k)).collect();
+        let mut v: Vec<u64> = self
+            .files
+            .keys()
+            .filter_map(|k| parse_segment_name(k))
+            .collect();
         v.sort_unstable();
         v
     }
@@ -588,8 +592,9 @@ impl SegmentStore for MemStore {
     fn write_state(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         self.fault(StoreOp::State, 0)?;
         self.state = Some(bytes.to_vec());
-        self.events
-            .push(StoreEvent::State(String::from_utf8_lossy(bytes).into_owned()));
+        self.events.push(StoreEvent::State(
+            String::from_utf8_lossy(bytes).into_owned(),
+        ));
         Ok(())
     }
     fn load_state(&mut self) -> Result<Option<Vec<u8>>, HlsError> {
@@ -633,7 +638,10 @@ mod tests {
         assert_eq!(parse_segment_name("seg.ts"), None);
         assert_eq!(parse_segment_name("seg1.ts.part"), None);
         assert_eq!(parse_segment_name("segx.ts"), None);
-        assert_eq!(NameBuf::segment(42, true).cstr().to_bytes(), b".seg42.ts.part");
+        assert_eq!(
+            NameBuf::segment(42, true).cstr().to_bytes(),
+            b".seg42.ts.part"
+        );
         let max = NameBuf::segment(u64::MAX, true);
         assert_eq!(max.cstr().to_bytes(), b".seg18446744073709551615.ts.part");
     }

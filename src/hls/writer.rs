@@ -154,7 +154,10 @@ mod tests {
             w.put(&pkt);
         }
         assert!(w.store().has_part());
-        assert_eq!(w.commit().unwrap(), (3, (WRITE_BUF_LEN + PACKET_LEN) as u64));
+        assert_eq!(
+            w.commit().unwrap(),
+            (3, (WRITE_BUF_LEN + PACKET_LEN) as u64)
+        );
         assert_eq!(
             w.store().events,
             vec![

@@ -23,7 +23,9 @@ pub fn make_video_au(buf: &mut Vec<u8>, key: bool, size: usize, tag: u8) {
     buf.clear();
     buf.extend_from_slice(&[0, 0, 0, 1, 0x09, 0xF0]);
     if key {
-        buf.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1E, 0xDA, 0x02, 0x80, 0xBF, 0xE5]);
+        buf.extend_from_slice(&[
+            0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1E, 0xDA, 0x02, 0x80, 0xBF, 0xE5,
+        ]);
         buf.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xCE, 0x3C, 0x80]);
         buf.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84]);
     } else {
@@ -108,7 +110,11 @@ impl Synth {
             || (self.gop > 0 && self.frame % self.gop == 0)
             || self.frame == 0
             || (self.honour_keyframe_requests && out.wants_keyframe());
-        let size = if key { 6000 } else { 900 + (self.frame % 13) as usize * 50 };
+        let size = if key {
+            6000
+        } else {
+            900 + (self.frame % 13) as usize * 50
+        };
         make_video_au(&mut self.vbuf, key, size, self.frame as u8);
         let wall = t0() + Pts90k(self.frame * self.frame_ticks).to_duration();
         let au = VideoAu {
