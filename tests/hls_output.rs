@@ -161,7 +161,6 @@ fn full_disk_drops_the_segment_and_keeps_the_playlist() {
             Ok(p) => assert!(p.is_none(), "published while the disk is full"),
             Err(e) => {
                 assert!(e.is_disk_full(), "{e}");
-                assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
                 errors += 1;
             }
         }
