@@ -52,6 +52,9 @@ pub struct Cli {
     /// Log level (overrides log.level).
     #[arg(long, value_name = "LEVEL", value_parser = LOG_LEVELS)]
     pub log_level: Option<String>,
+    /// After a finished `--duration` run, keep serving the final stream this many seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+    pub linger: Option<f64>,
     /// A subcommand instead of streaming.
     #[command(subcommand)]
     pub command: Option<Command>,

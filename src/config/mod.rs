@@ -107,7 +107,7 @@ macro_rules! kind_enum {
 kind_enum! {
     /// Where video comes from (`[video] source`).
     VideoSourceKind {
-        /// Probe: a V4L2 camera if one answers, else rpicam, else the test pattern.
+        /// Probe: the V4L2 camera at `device` if it answers, else the first usable camera, else the test pattern.
         #[default]
         Auto = "auto",
         /// A V4L2 capture device (`[video] device`).
@@ -137,7 +137,7 @@ kind_enum! {
 kind_enum! {
     /// Where audio comes from (`[audio] source`).
     AudioSourceKind {
-        /// ALSA `device` if it opens, else no audio.
+        /// ALSA `device` if it opens, else the built-in test tone.
         #[default]
         Auto = "auto",
         /// An ALSA capture PCM (`[audio] device`).
