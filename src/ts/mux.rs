@@ -407,13 +407,16 @@ impl TsMuxer {
             }
             self.audio[self.audio_len..self.audio_len + frame.len()].copy_from_slice(frame);
             self.audio_len += frame.len();
-            // Keep the clock running through audio-only stretches.
-            let target = pts.saturating_sub(self.pcr_delay).min(self.audio_pts);
-            if self.last_pcr.is_none() {
-                self.write_pcr_only(target, out);
-            } else {
-                self.bridge_pcr(target, out);
-            }
+        }
+        // Keep the clock running through audio-only stretches. The target follows the AU's
+        // first PTS, not its later frames: the caller interleaves by that timestamp, so a
+        // video AU with a DTS below the later frames may still come.
+        let target = au.pts.saturating_sub(self.pcr_delay);
+        let target = if self.audio_len > 0 { target.min(self.audio_pts) } else { target };
+        if self.last_pcr.is_none() {
+            self.write_pcr_only(target, out);
+        } else {
+            self.bridge_pcr(target, out);
         }
         Ok(())
     }
