@@ -364,3 +364,88 @@ fn muxer_output_parses_and_keeps_the_rules() {
     let wrapped = wrapped.get();
     assert!(wrapped > 10, "only {wrapped} runs crossed the 33-bit wrap");
 }
+
+/// Real H.264 (libx264, AUD on, no B-frames) and AAC from ffmpeg, muxed across the 33-bit wrap
+/// with a segment cut at every IDR, then decoded by ffprobe/ffmpeg: no error output, both
+/// streams present, every video frame decoded.
+#[test]
+fn ffmpeg_decodes_muxed_real_streams() {
+    use hlscam::codec::adts::AdtsFrames;
+    use hlscam::codec::h264::{find_start_code, is_idr, NAL_AUD};
+    use std::process::Command;
+
+    let dir = std::env::temp_dir().join(format!("hlscam-ts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ff = |args: &[&str]| {
+        let o = Command::new("ffmpeg")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("ffmpeg must be installed (/usr/bin/ffmpeg) for this test");
+        assert!(o.status.success(), "ffmpeg {:?}: {}", args, String::from_utf8_lossy(&o.stderr));
+    };
+    ff(&["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", "2",
+        "-c:v", "libx264", "-g", "30", "-x264-params", "aud=1:bframes=0", "-bsf:v",
+        "h264_mp4toannexb", "-f", "h264", "in.h264"]);
+    ff(&["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t",
+        "2", "-ac", "1", "-c:a", "aac", "-b:a", "96k", "-f", "adts", "in.aac"]);
+    let h264 = std::fs::read(dir.join("in.h264")).unwrap();
+    let aac = std::fs::read(dir.join("in.aac")).unwrap();
+
+    // Split the byte stream into access units at each AUD.
+    let mut cuts = vec![];
+    let mut from = 0;
+    while let Some((p, l)) = find_start_code(&h264, from) {
+        if h264.get(p + l).is_some_and(|b| b & 0x1F == NAL_AUD) {
+            cuts.push(p);
+        }
+        from = p + l;
+    }
+    cuts.push(h264.len());
+    let aus: Vec<&[u8]> = cuts.windows(2).map(|w| &h264[w[0]..w[1]]).collect();
+    assert_eq!(aus.len(), 60);
+    let frames: Vec<&[u8]> = AdtsFrames::new(&aac).map(|r| r.unwrap().1).collect();
+    assert!(frames.len() > 80);
+
+    let start = WRAP - 90_000;
+    let mut m = TsMuxer::new(MuxConfig::default());
+    let mut out = Vec::new();
+    let mut ai = 0;
+    for (i, au) in aus.iter().enumerate() {
+        let dts = start + i as u64 * 3000;
+        while ai < frames.len() && start + ai as u64 * 1920 < dts {
+            let a = AudioAu { data: frames[ai], pts: Pts90k(start + ai as u64 * 1920) };
+            m.push_audio(&a, &mut out).unwrap();
+            ai += 1;
+        }
+        let key = is_idr(au);
+        if key {
+            m.flush_audio(&mut out);
+            m.write_psi(&mut out);
+        }
+        let v = VideoAu { data: au, pts: Pts90k(dts), dts: Pts90k(dts), key };
+        m.push_video(&v, &mut out).unwrap();
+    }
+    m.flush_audio(&mut out);
+    std::fs::write(dir.join("out.ts"), &out).unwrap();
+
+    let o = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries",
+            "stream=codec_name,codec_type,nb_read_frames", "-of", "csv=p=0", "out.ts"])
+        .current_dir(&dir)
+        .output()
+        .expect("ffprobe must be installed");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success() && stderr.is_empty(), "ffprobe errors: {stderr}");
+    assert!(stdout.contains("h264,video,60"), "{stdout}");
+    assert!(stdout.contains("aac,audio,"), "{stdout}");
+    let o = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", "out.ts", "-f", "null", "-"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success() && stderr.is_empty(), "ffmpeg decode errors: {stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
