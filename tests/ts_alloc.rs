@@ -52,14 +52,18 @@ impl PacketSink for RingSink {
         self.buf[self.at..self.at + PACKET_LEN].copy_from_slice(pkt);
         self.at = (self.at + PACKET_LEN) % self.buf.len();
         self.packets += 1;
-        self.sum = self.sum.wrapping_add(pkt[3] as u64 + pkt[PACKET_LEN - 1] as u64);
+        self.sum = self
+            .sum
+            .wrapping_add(pkt[3] as u64 + pkt[PACKET_LEN - 1] as u64);
     }
 }
 
 #[test]
 fn muxing_allocates_nothing_after_new() {
     // All inputs built up front.
-    let sps_pps = [0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1E, 0xAB, 0, 0, 0, 1, 0x68, 0xCE, 0x3C];
+    let sps_pps = [
+        0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1E, 0xAB, 0, 0, 0, 1, 0x68, 0xCE, 0x3C,
+    ];
     let mut idr = sps_pps.to_vec();
     idr.extend_from_slice(&[0, 0, 1, 0x65]);
     idr.extend((0..40_000u32).map(|i| (i % 251) as u8 | 1));
@@ -73,13 +77,21 @@ fn muxing_allocates_nothing_after_new() {
     aac[256..263].copy_from_slice(&h);
 
     let mut mux = TsMuxer::new(MuxConfig::default());
-    let mut sink = RingSink { buf: vec![0; 1000 * PACKET_LEN].into_boxed_slice(), at: 0, packets: 0, sum: 0 };
+    let mut sink = RingSink {
+        buf: vec![0; 1000 * PACKET_LEN].into_boxed_slice(),
+        at: 0,
+        packets: 0,
+        sum: 0,
+    };
     let mut audio_t = 0u64;
     let mut run = |mux: &mut TsMuxer, sink: &mut RingSink, from: u64, to: u64| {
         for i in from..to {
             let t = i * 3000;
             while audio_t < t {
-                let a = AudioAu { data: &aac, pts: Pts90k(audio_t) };
+                let a = AudioAu {
+                    data: &aac,
+                    pts: Pts90k(audio_t),
+                };
                 mux.push_audio(&a, sink).unwrap();
                 audio_t += 2 * 1920;
             }
@@ -94,12 +106,17 @@ fn muxing_allocates_nothing_after_new() {
                 (true, false) => &idr_bare,
                 _ => &p,
             };
-            let au = VideoAu { data, pts: Pts90k(t + 3000), dts: Pts90k(t), key };
+            let au = VideoAu {
+                data,
+                pts: Pts90k(t + 3000),
+                dts: Pts90k(t),
+                key,
+            };
             mux.push_video(&au, sink).unwrap();
         }
     };
     run(&mut mux, &mut sink, 0, 120); // warm-up
-    // Prove the counter counts on this thread.
+                                      // Prove the counter counts on this thread.
     WATCH.with(|w| w.set(true));
     drop(std::hint::black_box(vec![1u8; 10]));
     assert_eq!(ALLOCS.load(Ordering::SeqCst), 1);

@@ -36,8 +36,18 @@ struct Scenario {
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    let frame = (0usize..5000, any::<bool>(), any::<bool>(), prop::bool::weighted(0.03))
-        .prop_map(|(size, aud, param_sets, empty)| Frame { size, aud, param_sets, empty });
+    let frame = (
+        0usize..5000,
+        any::<bool>(),
+        any::<bool>(),
+        prop::bool::weighted(0.03),
+    )
+        .prop_map(|(size, aud, param_sets, empty)| Frame {
+            size,
+            aud,
+            param_sets,
+            empty,
+        });
     let audio = prop::option::weighted(
         0.8,
         (
@@ -78,11 +88,18 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
     let start = WRAP - s.before_wrap;
     let mut m = TsMuxer::new(MuxConfig::default());
     let mut out = Vec::new();
-    let mut ex = Expect { video: vec![], audio: vec![], psi_at: vec![] };
+    let mut ex = Expect {
+        video: vec![],
+        audio: vec![],
+        psi_at: vec![],
+    };
     // Build the audio AUs.
     let mut audio_aus: Vec<(u64, Vec<u8>)> = vec![];
     if let Some((sri, per_au, sizes)) = &s.audio {
-        let rate = [96_000u64, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000, 11_025, 8_000][*sri as usize];
+        let rate = [
+            96_000u64, 88_200, 64_000, 48_000, 44_100, 32_000, 24_000, 22_050, 16_000, 12_000,
+            11_025, 8_000,
+        ][*sri as usize];
         let mut samples = 0u64;
         for chunk in sizes.chunks(*per_au) {
             let au_pts = start + samples * 90_000 / rate;
@@ -96,7 +113,8 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
                 // The muxer's contract: frame PTS follow the sample count from the AU's PTS.
                 let pts = au_pts + in_au * 90_000 / rate;
                 in_au += 1024;
-                ex.audio.push((pts, au_pts + in_au * 90_000 / rate, f.clone()));
+                ex.audio
+                    .push((pts, au_pts + in_au * 90_000 / rate, f.clone()));
                 samples += 1024;
                 data.extend_from_slice(&f);
             }
@@ -110,13 +128,21 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
         let dts = start + i as u64 * 90_000 / s.fps;
         // Audio up to this frame's DTS goes first (the pipeline interleaves by timestamp).
         while ai < audio_aus.len() && audio_aus[ai].0 < dts {
-            let a = AudioAu { data: &audio_aus[ai].1, pts: Pts90k(audio_aus[ai].0) };
+            let a = AudioAu {
+                data: &audio_aus[ai].1,
+                pts: Pts90k(audio_aus[ai].0),
+            };
             m.push_audio(&a, &mut out).unwrap();
             ai += 1;
         }
         let key = i % s.gop == 0;
         if f.empty {
-            let au = VideoAu { data: &[], pts: Pts90k(dts), dts: Pts90k(dts), key };
+            let au = VideoAu {
+                data: &[],
+                pts: Pts90k(dts),
+                dts: Pts90k(dts),
+                key,
+            };
             let before = out.len();
             assert_eq!(m.push_video(&au, &mut out), Err(MuxError::EmptyAccessUnit));
             assert_eq!(out.len(), before);
@@ -140,7 +166,11 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
         au.extend_from_slice(&[0, 0, 1, if key { 0x65 } else { 0x41 }]);
         au.extend((0..f.size).map(|k| (k as u8 ^ s.fill).max(1)));
         // Expected PES payload: AUD first, remembered parameter sets after it on IDRs.
-        let (head, rest) = if f.aud { (&au[..6], &au[6..]) } else { (&AUD[..], &au[..]) };
+        let (head, rest) = if f.aud {
+            (&au[..6], &au[6..])
+        } else {
+            (&AUD[..], &au[..])
+        };
         let mut want = head.to_vec();
         if key && !with_ps {
             want.extend_from_slice(last_sps.as_ref().unwrap());
@@ -154,12 +184,20 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
             ex.psi_at.push(out.len());
             m.write_psi(&mut out);
         }
-        let v = VideoAu { data: &au, pts: Pts90k(pts), dts: Pts90k(dts), key };
+        let v = VideoAu {
+            data: &au,
+            pts: Pts90k(pts),
+            dts: Pts90k(dts),
+            key,
+        };
         m.push_video(&v, &mut out).unwrap();
         ex.video.push((dts, pts, key, want));
     }
     while ai < audio_aus.len() {
-        let a = AudioAu { data: &audio_aus[ai].1, pts: Pts90k(audio_aus[ai].0) };
+        let a = AudioAu {
+            data: &audio_aus[ai].1,
+            pts: Pts90k(audio_aus[ai].0),
+        };
         m.push_audio(&a, &mut out).unwrap();
         ai += 1;
     }
@@ -199,7 +237,10 @@ fn check(s: &Scenario, ts: &[u8], ex: &Expect) -> Result<(), TestCaseError> {
     let mut pat_at: Vec<usize> = vec![];
     let mut pes_index_at_pat: Vec<usize> = vec![];
     let mut idx = 0usize;
-    while let Some(p) = r.read_ts_packet().map_err(|e| TestCaseError::fail(format!("parse: {e}")))? {
+    while let Some(p) = r
+        .read_ts_packet()
+        .map_err(|e| TestCaseError::fail(format!("parse: {e}")))?
+    {
         let pid = p.header.pid.as_u16();
         let c = p.header.continuity_counter.as_u8();
         let has_payload = p.payload.is_some();
@@ -264,7 +305,11 @@ fn check(s: &Scenario, ts: &[u8], ex: &Expect) -> Result<(), TestCaseError> {
     }
     // PAT then PMT are the first two packets after every write_psi.
     for &off in &ex.psi_at {
-        prop_assert!(pat_at.contains(&(off / PACKET_LEN)), "no PAT at write_psi offset {}", off);
+        prop_assert!(
+            pat_at.contains(&(off / PACKET_LEN)),
+            "no PAT at write_psi offset {}",
+            off
+        );
     }
     prop_assert_eq!(pat_at.first().copied(), Some(0));
     // PSI repeat: every PES is less than 0.5 s after the first PES that followed the last PAT.
@@ -275,13 +320,22 @@ fn check(s: &Scenario, ts: &[u8], ex: &Expect) -> Result<(), TestCaseError> {
         }
         let stamp = pes[first].dts;
         for p in &pes[first..end] {
-            prop_assert!(p.dts < stamp + 45_000, "PSI gap: PES at {} after PSI stamp {}", p.dts, stamp);
+            prop_assert!(
+                p.dts < stamp + 45_000,
+                "PSI gap: PES at {} after PSI stamp {}",
+                p.dts,
+                stamp
+            );
         }
     }
     // PCR spacing and PCR ≤ every PTS/DTS that follows it.
     prop_assert!(!pcrs.is_empty());
     for w in pcrs.windows(2) {
-        prop_assert!(w[1].1 >= w[0].1 && w[1].1 - w[0].1 <= 40 * 27_000, "PCR gap {:?}", w);
+        prop_assert!(
+            w[1].1 >= w[0].1 && w[1].1 - w[0].1 <= 40 * 27_000,
+            "PCR gap {:?}",
+            w
+        );
     }
     let video: Vec<&Pes> = pes.iter().filter(|p| p.pid == VIDEO).collect();
     let audio: Vec<&Pes> = pes.iter().filter(|p| p.pid == AUDIO).collect();
@@ -305,7 +359,13 @@ fn check(s: &Scenario, ts: &[u8], ex: &Expect) -> Result<(), TestCaseError> {
             pi += 1;
         }
         if let Some(pcr) = last_pcr {
-            prop_assert!(pcr <= p.dts * 300, "PCR {} after DTS {} (pid {:#x})", pcr / 300, p.dts, p.pid);
+            prop_assert!(
+                pcr <= p.dts * 300,
+                "PCR {} after DTS {} (pid {:#x})",
+                pcr / 300,
+                p.dts,
+                p.pid
+            );
         }
     }
     // Video: payloads, timestamps, RAI + PCR on IDRs.
@@ -321,8 +381,12 @@ fn check(s: &Scenario, ts: &[u8], ex: &Expect) -> Result<(), TestCaseError> {
     let mut fi = 0;
     let mut prev_pts = None;
     for a in &audio {
-        prop_assert_eq!(a.len_field as usize, a.data.len() + 8, "audio PES length exact");
-        prop_assert!(prev_pts.is_none_or(|p| a.pts > p));
+        prop_assert_eq!(
+            a.len_field as usize,
+            a.data.len() + 8,
+            "audio PES length exact"
+        );
+        prop_assert!(prev_pts.map_or(true, |p| a.pts > p));
         prev_pts = Some(a.pts);
         prop_assert_eq!(a.pts, ex.audio[fi].0);
         let mut off = 0;
@@ -346,7 +410,12 @@ fn check(s: &Scenario, ts: &[u8], ex: &Expect) -> Result<(), TestCaseError> {
 
 #[test]
 fn muxer_output_parses_and_keeps_the_rules() {
-    let cfg = Config { cases: 96, rng_algorithm: RngAlgorithm::ChaCha, failure_persistence: None, ..Config::default() };
+    let cfg = Config {
+        cases: 96,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        failure_persistence: None,
+        ..Config::default()
+    };
     let seed: [u8; 32] = *b"hlscam ts muxer property seed 01";
     let mut runner = TestRunner::new_with_rng(cfg, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
     let wrapped = std::cell::Cell::new(0);
@@ -382,13 +451,55 @@ fn ffmpeg_decodes_muxed_real_streams() {
             .current_dir(&dir)
             .output()
             .expect("ffmpeg must be installed (/usr/bin/ffmpeg) for this test");
-        assert!(o.status.success(), "ffmpeg {:?}: {}", args, String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "ffmpeg {:?}: {}",
+            args,
+            String::from_utf8_lossy(&o.stderr)
+        );
     };
-    ff(&["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", "2",
-        "-c:v", "libx264", "-g", "30", "-x264-params", "aud=1:bframes=0", "-bsf:v",
-        "h264_mp4toannexb", "-f", "h264", "in.h264"]);
-    ff(&["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t",
-        "2", "-ac", "1", "-c:a", "aac", "-b:a", "96k", "-f", "adts", "in.aac"]);
+    ff(&[
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=30",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-g",
+        "30",
+        "-x264-params",
+        "aud=1:bframes=0",
+        "-bsf:v",
+        "h264_mp4toannexb",
+        "-f",
+        "h264",
+        "in.h264",
+    ]);
+    ff(&[
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+        "-t",
+        "2",
+        "-ac",
+        "1",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-f",
+        "adts",
+        "in.aac",
+    ]);
     let h264 = std::fs::read(dir.join("in.h264")).unwrap();
     let aac = std::fs::read(dir.join("in.aac")).unwrap();
 
@@ -414,7 +525,10 @@ fn ffmpeg_decodes_muxed_real_streams() {
     for (i, au) in aus.iter().enumerate() {
         let dts = start + i as u64 * 3000;
         while ai < frames.len() && start + ai as u64 * 1920 < dts {
-            let a = AudioAu { data: frames[ai], pts: Pts90k(start + ai as u64 * 1920) };
+            let a = AudioAu {
+                data: frames[ai],
+                pts: Pts90k(start + ai as u64 * 1920),
+            };
             m.push_audio(&a, &mut out).unwrap();
             ai += 1;
         }
@@ -423,21 +537,37 @@ fn ffmpeg_decodes_muxed_real_streams() {
             m.flush_audio(&mut out);
             m.write_psi(&mut out);
         }
-        let v = VideoAu { data: au, pts: Pts90k(dts), dts: Pts90k(dts), key };
+        let v = VideoAu {
+            data: au,
+            pts: Pts90k(dts),
+            dts: Pts90k(dts),
+            key,
+        };
         m.push_video(&v, &mut out).unwrap();
     }
     m.flush_audio(&mut out);
     std::fs::write(dir.join("out.ts"), &out).unwrap();
 
     let o = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-show_entries",
-            "stream=codec_name,codec_type,nb_read_frames", "-of", "csv=p=0", "out.ts"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,codec_type,nb_read_frames",
+            "-of",
+            "csv=p=0",
+            "out.ts",
+        ])
         .current_dir(&dir)
         .output()
         .expect("ffprobe must be installed");
     let stdout = String::from_utf8_lossy(&o.stdout).to_string();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success() && stderr.is_empty(), "ffprobe errors: {stderr}");
+    assert!(
+        o.status.success() && stderr.is_empty(),
+        "ffprobe errors: {stderr}"
+    );
     assert!(stdout.contains("h264,video,60"), "{stdout}");
     assert!(stdout.contains("aac,audio,"), "{stdout}");
     let o = Command::new("ffmpeg")
@@ -446,6 +576,9 @@ fn ffmpeg_decodes_muxed_real_streams() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success() && stderr.is_empty(), "ffmpeg decode errors: {stderr}");
+    assert!(
+        o.status.success() && stderr.is_empty(),
+        "ffmpeg decode errors: {stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
