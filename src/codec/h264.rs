@@ -182,15 +182,39 @@ mod tests {
     #[test]
     fn iterates_mixed_start_codes() {
         let s = [
-            0xAA, 0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65,
-            9, 9,
+            0xAA, 0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 0, 1, 0x68, 3, 0, 0, 1,
+            0x65, 9, 9,
         ];
         let v: Vec<_> = NalIter::new(&s).collect();
         assert_eq!(v.len(), 4);
-        assert_eq!(v[0], Nal { nal_type: 9, bytes: &[0x09, 0xF0] });
-        assert_eq!(v[1], Nal { nal_type: 7, bytes: &[0x67, 1, 2] });
-        assert_eq!(v[2], Nal { nal_type: 8, bytes: &[0x68, 3] });
-        assert_eq!(v[3], Nal { nal_type: 5, bytes: &[0x65, 9, 9] });
+        assert_eq!(
+            v[0],
+            Nal {
+                nal_type: 9,
+                bytes: &[0x09, 0xF0]
+            }
+        );
+        assert_eq!(
+            v[1],
+            Nal {
+                nal_type: 7,
+                bytes: &[0x67, 1, 2]
+            }
+        );
+        assert_eq!(
+            v[2],
+            Nal {
+                nal_type: 8,
+                bytes: &[0x68, 3]
+            }
+        );
+        assert_eq!(
+            v[3],
+            Nal {
+                nal_type: 5,
+                bytes: &[0x65, 9, 9]
+            }
+        );
         assert!(is_idr(&s));
         assert!(!is_idr(&s[..20]));
         assert_eq!(NalIter::new(&[0, 0, 1]).count(), 0);
@@ -199,7 +223,9 @@ mod tests {
 
     #[test]
     fn layout_finds_parameter_sets() {
-        let s = [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 0];
+        let s = [
+            0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 0,
+        ];
         let l = AuLayout::scan(&s);
         assert!(l.has_aud && l.has_vcl && l.starts_with_start_code);
         assert_eq!(l.after_aud, 6);

@@ -14,7 +14,11 @@ const fn make_table() -> [u32; 256] {
         let mut c = (i as u32) << 24;
         let mut k = 0;
         while k < 8 {
-            c = if c & 0x8000_0000 != 0 { (c << 1) ^ POLY } else { c << 1 };
+            c = if c & 0x8000_0000 != 0 {
+                (c << 1) ^ POLY
+            } else {
+                c << 1
+            };
             k += 1;
         }
         t[i] = c;

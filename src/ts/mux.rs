@@ -188,7 +188,14 @@ impl fmt::Debug for TsMuxer {
 
 fn psi_packet(pid: u16, section: impl FnOnce(&mut [u8]) -> usize) -> [u8; PACKET_LEN] {
     let mut p = [0xFFu8; PACKET_LEN];
-    Header { pusi: true, pid, has_adaptation: false, has_payload: true, cc: 0 }.emit(&mut p);
+    Header {
+        pusi: true,
+        pid,
+        has_adaptation: false,
+        has_payload: true,
+        cc: 0,
+    }
+    .emit(&mut p);
     p[4] = 0; // pointer_field
     section(&mut p[5..]);
     p
@@ -198,15 +205,28 @@ impl TsMuxer {
     /// A muxer with `cfg`; allocates its audio buffer here and never again.
     pub fn new(cfg: MuxConfig) -> Self {
         let pat = psi_packet(PID_PAT, |b| {
-            PatRepr { transport_stream_id: 1, program_number: cfg.program_number, pmt_pid: cfg.pmt_pid }
-                .emit(b)
+            PatRepr {
+                transport_stream_id: 1,
+                program_number: cfg.program_number,
+                pmt_pid: cfg.pmt_pid,
+            }
+            .emit(b)
         });
-        let video = EsRepr { stream_type: STREAM_TYPE_H264, pid: cfg.video_pid };
+        let video = EsRepr {
+            stream_type: STREAM_TYPE_H264,
+            pid: cfg.video_pid,
+        };
         let streams_av;
         let streams_v;
         let streams: &[EsRepr] = match cfg.audio_pid {
             Some(pid) => {
-                streams_av = [video, EsRepr { stream_type: STREAM_TYPE_AAC_ADTS, pid }];
+                streams_av = [
+                    video,
+                    EsRepr {
+                        stream_type: STREAM_TYPE_AAC_ADTS,
+                        pid,
+                    },
+                ];
                 &streams_av
             }
             None => {
@@ -215,11 +235,19 @@ impl TsMuxer {
             }
         };
         let pmt = psi_packet(cfg.pmt_pid, |b| {
-            PmtRepr { program_number: cfg.program_number, pcr_pid: cfg.video_pid, streams }.emit(b)
+            PmtRepr {
+                program_number: cfg.program_number,
+                pcr_pid: cfg.video_pid,
+                streams,
+            }
+            .emit(b)
         });
         TsMuxer {
             pcr_delay: cfg.max_audio_pes,
-            cfg: MuxConfig { pcr_interval: Pts90k(cfg.pcr_interval.0.max(1)), ..cfg },
+            cfg: MuxConfig {
+                pcr_interval: Pts90k(cfg.pcr_interval.0.max(1)),
+                ..cfg
+            },
             pat,
             pmt,
             cc_pat: 0,
@@ -278,9 +306,19 @@ impl TsMuxer {
         let mut p = [0u8; PACKET_LEN];
         // No payload: the counter repeats the last one used (§2.4.3.3).
         let cc = self.cc_video.wrapping_sub(1) & 0x0F;
-        Header { pusi: false, pid: self.cfg.video_pid, has_adaptation: true, has_payload: false, cc }
-            .emit(&mut p);
-        AdaptationField { random_access: false, pcr: Some(pcr.to_pcr()) }.emit(&mut p[4..]);
+        Header {
+            pusi: false,
+            pid: self.cfg.video_pid,
+            has_adaptation: true,
+            has_payload: false,
+            cc,
+        }
+        .emit(&mut p);
+        AdaptationField {
+            random_access: false,
+            pcr: Some(pcr.to_pcr()),
+        }
+        .emit(&mut p[4..]);
         out.put(&p);
         self.packets += 1;
         self.last_pcr = Some(pcr);
@@ -364,9 +402,23 @@ impl TsMuxer {
         parts[n] = rest;
         n += 1;
 
-        let hdr = PesHeader { stream_id: STREAM_ID_VIDEO, pts: au.pts, dts: Some(au.dts) };
-        let af = AdaptationField { random_access: au.key, pcr: Some(pcr.to_pcr()) };
-        self.packets += write_pes(out, self.cfg.video_pid, &mut self.cc_video, &hdr, &parts[..n], af);
+        let hdr = PesHeader {
+            stream_id: STREAM_ID_VIDEO,
+            pts: au.pts,
+            dts: Some(au.dts),
+        };
+        let af = AdaptationField {
+            random_access: au.key,
+            pcr: Some(pcr.to_pcr()),
+        };
+        self.packets += write_pes(
+            out,
+            self.cfg.video_pid,
+            &mut self.cc_video,
+            &hdr,
+            &parts[..n],
+            af,
+        );
         self.last_pcr = Some(pcr);
         Ok(())
     }
@@ -407,13 +459,20 @@ impl TsMuxer {
             }
             self.audio[self.audio_len..self.audio_len + frame.len()].copy_from_slice(frame);
             self.audio_len += frame.len();
-            // Keep the clock running through audio-only stretches.
-            let target = pts.saturating_sub(self.pcr_delay).min(self.audio_pts);
-            if self.last_pcr.is_none() {
-                self.write_pcr_only(target, out);
-            } else {
-                self.bridge_pcr(target, out);
-            }
+        }
+        // Keep the clock running through audio-only stretches. The target follows the AU's
+        // first PTS, not its later frames: the caller interleaves by that timestamp, so a
+        // video AU with a DTS below the later frames may still come.
+        let target = au.pts.saturating_sub(self.pcr_delay);
+        let target = if self.audio_len > 0 {
+            target.min(self.audio_pts)
+        } else {
+            target
+        };
+        if self.last_pcr.is_none() {
+            self.write_pcr_only(target, out);
+        } else {
+            self.bridge_pcr(target, out);
         }
         Ok(())
     }
@@ -425,9 +484,20 @@ impl TsMuxer {
         };
         let pts = self.audio_pts;
         self.psi_before_pes(pts, out);
-        let hdr = PesHeader { stream_id: STREAM_ID_AUDIO, pts, dts: None };
+        let hdr = PesHeader {
+            stream_id: STREAM_ID_AUDIO,
+            pts,
+            dts: None,
+        };
         let parts: [&[u8]; 1] = [&self.audio[..self.audio_len]];
-        self.packets += write_pes(out, pid, &mut self.cc_audio, &hdr, &parts, AdaptationField::default());
+        self.packets += write_pes(
+            out,
+            pid,
+            &mut self.cc_audio,
+            &hdr,
+            &parts,
+            AdaptationField::default(),
+        );
         self.audio_len = 0;
     }
 }
@@ -460,13 +530,26 @@ fn write_pes(
     let mut count = 0;
     while remaining > 0 {
         let mut p = [0u8; PACKET_LEN];
-        let field = if first { af } else { AdaptationField::default() };
+        let field = if first {
+            af
+        } else {
+            AdaptationField::default()
+        };
         let min_af = if field.is_empty() { 0 } else { field.min_len() };
         let room = 184 - min_af;
-        let (af_len, take) =
-            if remaining >= room { (min_af, room) } else { (184 - remaining, remaining) };
-        Header { pusi: first, pid, has_adaptation: af_len > 0, has_payload: true, cc: *cc }
-            .emit(&mut p);
+        let (af_len, take) = if remaining >= room {
+            (min_af, room)
+        } else {
+            (184 - remaining, remaining)
+        };
+        Header {
+            pusi: first,
+            pid,
+            has_adaptation: af_len > 0,
+            has_payload: true,
+            cc: *cc,
+        }
+        .emit(&mut p);
         if af_len > 0 {
             field.emit(&mut p[4..4 + af_len]);
         }
@@ -539,14 +622,26 @@ mod tests {
     const PPS: [u8; 3] = [0x68, 0xCE, 0x3C];
 
     fn au(data: &[u8], t: u64, key: bool) -> VideoAu<'_> {
-        VideoAu { data, pts: Pts90k(t), dts: Pts90k(t), key }
+        VideoAu {
+            data,
+            pts: Pts90k(t),
+            dts: Pts90k(t),
+            key,
+        }
     }
 
     #[test]
     fn inserts_aud_and_parameter_sets_once() {
         let mut m = TsMuxer::new(MuxConfig::default());
         let mut out = Vec::new();
-        let idr1 = [&[0, 0, 0, 1][..], &SPS, &[0, 0, 1], &PPS, &[0, 0, 1, 0x65, 0x88, 0x80]].concat();
+        let idr1 = [
+            &[0, 0, 0, 1][..],
+            &SPS,
+            &[0, 0, 1],
+            &PPS,
+            &[0, 0, 1, 0x65, 0x88, 0x80],
+        ]
+        .concat();
         let p_frame = [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x41, 0x9A];
         let idr2 = [0, 0, 0, 1, 0x09, 0xF0, 0, 0, 0, 1, 0x65, 0x88, 0x84];
         m.push_video(&au(&idr1, 9000, true), &mut out).unwrap();
@@ -554,9 +649,21 @@ mod tests {
         m.push_video(&au(&idr2, 15000, true), &mut out).unwrap();
         let v = pes(&out, 0x100);
         assert_eq!(v.len(), 3);
-        assert_eq!(v[0].2, [&AUD_NAL[..], &idr1].concat(), "AUD prepended, SPS/PPS kept once");
+        assert_eq!(
+            v[0].2,
+            [&AUD_NAL[..], &idr1].concat(),
+            "AUD prepended, SPS/PPS kept once"
+        );
         assert_eq!(v[1].2, p_frame, "AUD present: nothing added");
-        let want = [&AUD_NAL[..], &START_CODE, &SPS, &START_CODE, &PPS, &idr2[6..]].concat();
+        let want = [
+            &AUD_NAL[..],
+            &START_CODE,
+            &SPS,
+            &START_CODE,
+            &PPS,
+            &idr2[6..],
+        ]
+        .concat();
         assert_eq!(v[2].2, want, "remembered SPS/PPS after the encoder's AUD");
         assert_eq!((v[2].0, v[2].1), (15000, None));
         // PAT, PMT first.
@@ -566,21 +673,50 @@ mod tests {
 
     #[test]
     fn refuses_bad_input_without_writing() {
-        let mut m = TsMuxer::new(MuxConfig { audio_pid: None, ..MuxConfig::default() });
+        let mut m = TsMuxer::new(MuxConfig {
+            audio_pid: None,
+            ..MuxConfig::default()
+        });
         let mut out = Vec::new();
         let idr = [0, 0, 1, 0x65, 0x88];
-        assert_eq!(m.push_video(&au(&idr, 0, true), &mut out), Err(MuxError::NoSpsPps));
-        assert_eq!(m.push_video(&au(&[], 0, false), &mut out), Err(MuxError::EmptyAccessUnit));
-        assert_eq!(m.push_video(&au(&[9, 9, 9], 0, false), &mut out), Err(MuxError::NotAnnexB));
-        let a = AudioAu { data: &[0xFF; 7], pts: Pts90k(0) };
-        assert_eq!(m.push_audio(&a, &mut out), Err(MuxError::AudioPidNotConfigured));
-        let late = VideoAu { data: &idr, pts: Pts90k(0), dts: Pts90k(10), key: false };
+        assert_eq!(
+            m.push_video(&au(&idr, 0, true), &mut out),
+            Err(MuxError::NoSpsPps)
+        );
+        assert_eq!(
+            m.push_video(&au(&[], 0, false), &mut out),
+            Err(MuxError::EmptyAccessUnit)
+        );
+        assert_eq!(
+            m.push_video(&au(&[9, 9, 9], 0, false), &mut out),
+            Err(MuxError::NotAnnexB)
+        );
+        let a = AudioAu {
+            data: &[0xFF; 7],
+            pts: Pts90k(0),
+        };
+        assert_eq!(
+            m.push_audio(&a, &mut out),
+            Err(MuxError::AudioPidNotConfigured)
+        );
+        let late = VideoAu {
+            data: &idr,
+            pts: Pts90k(0),
+            dts: Pts90k(10),
+            key: false,
+        };
         assert_eq!(m.push_video(&late, &mut out), Err(MuxError::PtsBeforeDts));
         assert!(out.is_empty());
         m.push_video(&au(&idr[..], 100, false), &mut out).unwrap();
-        assert_eq!(m.push_video(&au(&idr, 100, false), &mut out), Err(MuxError::TimestampBackwards));
+        assert_eq!(
+            m.push_video(&au(&idr, 100, false), &mut out),
+            Err(MuxError::TimestampBackwards)
+        );
         let mut m = TsMuxer::new(MuxConfig::default());
-        let a = AudioAu { data: &[0xFF, 0xF1, 0x50, 0x80, 0x01, 0xFF, 0xFC], pts: Pts90k(0) };
+        let a = AudioAu {
+            data: &[0xFF, 0xF1, 0x50, 0x80, 0x01, 0xFF, 0xFC],
+            pts: Pts90k(0),
+        };
         assert_eq!(m.push_audio(&a, &mut out), Err(MuxError::BadAdts));
     }
 
@@ -593,13 +729,19 @@ mod tests {
         write_adts_header(&mut h, 1, 3, 1, 200); // 48 kHz: 1920 ticks per frame
         frame[..7].copy_from_slice(&h);
         for i in 0..20u64 {
-            let a = AudioAu { data: &frame, pts: Pts90k(90_000 + i * 1920) };
+            let a = AudioAu {
+                data: &frame,
+                pts: Pts90k(90_000 + i * 1920),
+            };
             m.push_audio(&a, &mut out).unwrap();
         }
         m.flush_audio(&mut out);
         let a = pes(&out, 0x101);
         // 100 ms holds 4 frames of 21.3 ms (a fifth would end at 106.7 ms).
-        assert_eq!(a.iter().map(|p| p.2.len() / 200).collect::<Vec<_>>(), [4, 4, 4, 4, 4]);
+        assert_eq!(
+            a.iter().map(|p| p.2.len() / 200).collect::<Vec<_>>(),
+            [4, 4, 4, 4, 4]
+        );
         assert_eq!(a[1].0, 90_000 + 4 * 1920);
         // Audio only: PCR-only packets on the video PID, ≤ 40 ms apart, each ≤ the pending PTS.
         let pcrs: Vec<u64> = out
@@ -620,14 +762,18 @@ mod tests {
 
     #[test]
     fn continuity_survives_write_psi_and_last_packet_is_stuffed() {
-        let mut m = TsMuxer::new(MuxConfig { audio_pid: None, ..MuxConfig::default() });
+        let mut m = TsMuxer::new(MuxConfig {
+            audio_pid: None,
+            ..MuxConfig::default()
+        });
         let mut out = Vec::new();
         let big = [&[0, 0, 0, 1, 0x41][..], &[0x77; 1000]].concat();
         for i in 0..40u64 {
             if i % 10 == 0 {
                 m.write_psi(&mut out);
             }
-            m.push_video(&au(&big, 3000 * (i + 1), false), &mut out).unwrap();
+            m.push_video(&au(&big, 3000 * (i + 1), false), &mut out)
+                .unwrap();
         }
         assert_eq!(m.packets_written() as usize, out.len() / PACKET_LEN);
         let mut last = None;

@@ -266,26 +266,48 @@ mod tests {
     #[test]
     fn header_bytes() {
         let mut b = [0xA5u8; PACKET_LEN];
-        Header { pusi: true, pid: 0x100, has_adaptation: false, has_payload: true, cc: 0x1F }
-            .emit(&mut b);
+        Header {
+            pusi: true,
+            pid: 0x100,
+            has_adaptation: false,
+            has_payload: true,
+            cc: 0x1F,
+        }
+        .emit(&mut b);
         assert_eq!(b[..5], [0x47, 0x41, 0x00, 0x1F, 0xA5]);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert!(p.pusi() && p.has_payload() && !p.has_adaptation());
         assert_eq!((p.pid(), p.cc()), (0x100, 0xF));
         assert_eq!(p.payload().len(), 184);
-        Header { pusi: false, pid: 0x1FFF, has_adaptation: true, has_payload: false, cc: 3 }
-            .emit(&mut b);
+        Header {
+            pusi: false,
+            pid: 0x1FFF,
+            has_adaptation: true,
+            has_payload: false,
+            cc: 3,
+        }
+        .emit(&mut b);
         assert_eq!(b[..4], [0x47, 0x1F, 0xFF, 0x23]);
     }
 
     #[test]
     fn adaptation_pcr_rai_stuffing() {
         let mut b = [0xA5u8; PACKET_LEN];
-        Header { pusi: true, pid: 0x100, has_adaptation: true, has_payload: true, cc: 0 }
-            .emit(&mut b);
+        Header {
+            pusi: true,
+            pid: 0x100,
+            has_adaptation: true,
+            has_payload: true,
+            cc: 0,
+        }
+        .emit(&mut b);
         // PCR base 2^33 + 1 (wraps to 1), extension 299.
         let pcr = Pcr27M((MASK_33 + 2) * 300 + 299);
-        AdaptationField { random_access: true, pcr: Some(pcr) }.emit(&mut b[4..14]);
+        AdaptationField {
+            random_access: true,
+            pcr: Some(pcr),
+        }
+        .emit(&mut b[4..14]);
         assert_eq!(
             b[4..15],
             [9, 0x50, 0x00, 0x00, 0x00, 0x00, 0xFF, 0x2B, 0xFF, 0xFF, 0xA5]
@@ -301,19 +323,39 @@ mod tests {
         assert_eq!(b, [0, 0xA5, 0xA5, 0xA5]);
         AdaptationField::default().emit(&mut b[..3]);
         assert_eq!(b, [2, 0x00, 0xFF, 0xA5]);
-        AdaptationField { random_access: true, pcr: None }.emit(&mut b);
+        AdaptationField {
+            random_access: true,
+            pcr: None,
+        }
+        .emit(&mut b);
         assert_eq!(b, [3, 0x40, 0xFF, 0xFF]);
     }
 
     #[test]
     fn checked_rejects() {
         let mut b = [0u8; PACKET_LEN];
-        assert_eq!(Packet::new_checked(&b[..187]).unwrap_err(), PacketError::Length);
+        assert_eq!(
+            Packet::new_checked(&b[..187]).unwrap_err(),
+            PacketError::Length
+        );
         assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), PacketError::Sync);
-        Header { pusi: false, pid: 1, has_adaptation: true, has_payload: true, cc: 0 }.emit(&mut b);
+        Header {
+            pusi: false,
+            pid: 1,
+            has_adaptation: true,
+            has_payload: true,
+            cc: 0,
+        }
+        .emit(&mut b);
         b[4] = 183;
-        assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), PacketError::AdaptationLength);
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            PacketError::AdaptationLength
+        );
         b[3] = 0;
-        assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), PacketError::ReservedControl);
+        assert_eq!(
+            Packet::new_checked(&b[..]).unwrap_err(),
+            PacketError::ReservedControl
+        );
     }
 }

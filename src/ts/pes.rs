@@ -181,7 +181,11 @@ mod tests {
     #[test]
     fn pts_only_header() {
         let mut b = [0xA5u8; 16];
-        let h = PesHeader { stream_id: STREAM_ID_AUDIO, pts: Pts90k(0x1_2345_6789), dts: None };
+        let h = PesHeader {
+            stream_id: STREAM_ID_AUDIO,
+            pts: Pts90k(0x1_2345_6789),
+            dts: None,
+        };
         h.emit(&mut b, 100);
         // 0x1_2345_6789: bits 32..30 = 100, 29..22 = 0x8D, 21..15 = 0x0A, 14..7 = 0xCF, 6..0 = 0x09
         assert_eq!(
@@ -200,7 +204,11 @@ mod tests {
         let mut b = [0xA5u8; 20];
         let pts = Pts90k((1 << 33) + 3003); // wraps to 3003
         let dts = Pts90k((1 << 33) - 1); // the last value before the wrap
-        let h = PesHeader { stream_id: STREAM_ID_VIDEO, pts, dts: Some(dts) };
+        let h = PesHeader {
+            stream_id: STREAM_ID_VIDEO,
+            pts,
+            dts: Some(dts),
+        };
         h.emit(&mut b, 70_000);
         assert_eq!(&b[..9], &[0, 0, 1, 0xE0, 0, 0, 0x84, 0xC0, 10]);
         // PTS 3003 = 0xBBB, DTS 2^33-1 (all ones).
@@ -211,16 +219,29 @@ mod tests {
         assert_eq!((p.pts(), p.dts()), (Some(3003), Some(MASK_33)));
         assert_eq!(h.packet_length(100), 113);
         // Equal DTS is not written.
-        let h = PesHeader { stream_id: STREAM_ID_VIDEO, pts, dts: Some(pts) };
+        let h = PesHeader {
+            stream_id: STREAM_ID_VIDEO,
+            pts,
+            dts: Some(pts),
+        };
         assert_eq!(h.len(), 14);
     }
 
     #[test]
     fn rejects_garbage() {
-        assert_eq!(PesPacket::new_checked(&[0u8; 4][..]).unwrap_err(), PesError::Truncated);
+        assert_eq!(
+            PesPacket::new_checked(&[0u8; 4][..]).unwrap_err(),
+            PesError::Truncated
+        );
         let b = [0, 0, 2, 0xE0, 0, 0, 0x80, 0x80, 5, 0, 0, 0, 0, 0];
-        assert_eq!(PesPacket::new_checked(&b[..]).unwrap_err(), PesError::Malformed);
+        assert_eq!(
+            PesPacket::new_checked(&b[..]).unwrap_err(),
+            PesError::Malformed
+        );
         let b = [0, 0, 1, 0xE0, 0, 0, 0x80, 0x80, 5, 0, 0];
-        assert_eq!(PesPacket::new_checked(&b[..]).unwrap_err(), PesError::Truncated);
+        assert_eq!(
+            PesPacket::new_checked(&b[..]).unwrap_err(),
+            PesError::Truncated
+        );
     }
 }

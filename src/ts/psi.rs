@@ -188,7 +188,12 @@ mod tests {
     #[test]
     fn pat_bytes() {
         let mut b = [0xA5u8; 18];
-        let n = PatRepr { transport_stream_id: 1, program_number: 1, pmt_pid: 0x1000 }.emit(&mut b);
+        let n = PatRepr {
+            transport_stream_id: 1,
+            program_number: 1,
+            pmt_pid: 0x1000,
+        }
+        .emit(&mut b);
         assert_eq!(n, 16);
         // Byte for byte what ffmpeg's mpegts muxer writes for the same table.
         assert_eq!(
@@ -208,10 +213,20 @@ mod tests {
     fn pmt_bytes() {
         let mut b = [0xA5u8; 28];
         let streams = [
-            EsRepr { stream_type: STREAM_TYPE_H264, pid: 0x100 },
-            EsRepr { stream_type: STREAM_TYPE_AAC_ADTS, pid: 0x101 },
+            EsRepr {
+                stream_type: STREAM_TYPE_H264,
+                pid: 0x100,
+            },
+            EsRepr {
+                stream_type: STREAM_TYPE_AAC_ADTS,
+                pid: 0x101,
+            },
         ];
-        let pmt = PmtRepr { program_number: 1, pcr_pid: 0x100, streams: &streams };
+        let pmt = PmtRepr {
+            program_number: 1,
+            pcr_pid: 0x100,
+            streams: &streams,
+        };
         assert_eq!(pmt.emit(&mut b), 26);
         // Byte for byte what ffmpeg's mpegts muxer writes for H.264 on 0x100 + AAC on 0x101.
         assert_eq!(
@@ -224,8 +239,14 @@ mod tests {
         assert_eq!(b[26..], [0xA5, 0xA5]);
         let mut bad = b;
         bad[13] ^= 1;
-        assert_eq!(Section::new_checked(&bad[..]).unwrap_err(), SectionError::Crc);
-        assert_eq!(Section::new_checked(&b[..20]).unwrap_err(), SectionError::Truncated);
+        assert_eq!(
+            Section::new_checked(&bad[..]).unwrap_err(),
+            SectionError::Crc
+        );
+        assert_eq!(
+            Section::new_checked(&b[..20]).unwrap_err(),
+            SectionError::Truncated
+        );
         assert_eq!(Section::new_checked(&b[..]).unwrap().data().len(), 14);
     }
 }
