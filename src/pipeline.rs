@@ -97,7 +97,10 @@ impl Pipeline {
             .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
         let fmt = video.format();
         let first_encoder = make_encoder(fmt).map_err(|e| {
-            Error::new(ErrorKind::Encoder, format!("video encoder for {fmt:?}: {e}"))
+            Error::new(
+                ErrorKind::Encoder,
+                format!("video encoder for {fmt:?}: {e}"),
+            )
         })?;
         let pool = Pool::new(RAW_QUEUE + 3, fmt.i420_len());
         let raw = Arc::new(DropOldestQueue::new(RAW_QUEUE));
@@ -341,7 +344,10 @@ fn encode_loop(
             Pop::Closed => break,
         };
         if fmt.is_some_and(|f| f != frame.format) {
-            log::info!("geometry changed to {:?}: rebuilding the encoder", frame.format);
+            log::info!(
+                "geometry changed to {:?}: rebuilding the encoder",
+                frame.format
+            );
             match make_encoder(frame.format) {
                 Ok(e) => enc = e,
                 Err(e) => {
