@@ -68,14 +68,20 @@ fn every_byte_is_written_and_in_range() {
         let mut b = vec![0x5Au8; fmt.i420_len()];
         p.render(&mut a, fmt, frame, wall, Some("NO SIGNAL: CAMERA LOST"));
         p.render(&mut b, fmt, frame, wall, Some("NO SIGNAL: CAMERA LOST"));
-        assert_eq!(a, b, "frame {frame}: some byte depends on the old buffer contents");
+        assert_eq!(
+            a, b,
+            "frame {frame}: some byte depends on the old buffer contents"
+        );
         let y = 320 * 240;
         assert!(a[..y].iter().all(|&v| (16..=235).contains(&v)));
         assert!(a[y..].iter().all(|&v| (16..=240).contains(&v)));
         // The picture is not flat: bars and text, or (flash frames) white over the black panel.
         let distinct = (0..=255u8).filter(|v| a[..y].contains(v)).count();
         let want = if frame % 30 == 0 { 2 } else { 10 };
-        assert!(distinct >= want, "frame {frame}: only {distinct} luma values");
+        assert!(
+            distinct >= want,
+            "frame {frame}: only {distinct} luma values"
+        );
     }
 }
 
@@ -92,7 +98,10 @@ fn text_panel_changes_with_counter_and_clock() {
     p.render(&mut b, fmt, 42, t0, None);
     p.render(&mut c, fmt, 41, t0 + Duration::from_millis(7), None);
     let differ = |x: &[u8], y: &[u8]| x.iter().zip(y).filter(|(p, q)| p != q).count();
-    assert!(differ(&a[panel.clone()], &b[panel.clone()]) > 100, "counter");
+    assert!(
+        differ(&a[panel.clone()], &b[panel.clone()]) > 100,
+        "counter"
+    );
     assert!(differ(&a[panel.clone()], &c[panel.clone()]) > 100, "clock");
     // Only the last millisecond digit changed (…00.000 → …00.007): the hours, minutes and
     // seconds (the left 8 characters of the clock line) are identical.
@@ -122,7 +131,11 @@ fn check_pts_sequence(fps: u32, frames: u64) {
     let start_wall = clock.wall();
     for i in 0..frames {
         let f = src.next_frame(&pool).unwrap();
-        assert_eq!(f.pts, Pts90k(i * 90_000 / fps as u64), "fps {fps} frame {i}");
+        assert_eq!(
+            f.pts,
+            Pts90k(i * 90_000 / fps as u64),
+            "fps {fps} frame {i}"
+        );
         assert_eq!(f.seq, i);
         assert_eq!(f.discontinuity, i == 0);
         assert_eq!(f.wall, start_wall + f.pts.to_duration());
@@ -247,7 +260,10 @@ fn openh264_idr_period_sps_pps_and_ffprobe_decodes() {
     let mut keys = Vec::new();
     for i in 0..frames {
         let f = src.next_frame(&pool).unwrap();
-        assert!(enc.encode(&f, &mut out).unwrap(), "frame {i} produced nothing");
+        assert!(
+            enc.encode(&f, &mut out).unwrap(),
+            "frame {i} produced nothing"
+        );
         assert_eq!((out.pts, out.dts), (f.pts, f.pts));
         assert_eq!((out.wall, out.discontinuity), (f.wall, i == 0));
         let types = nal_types(&out.data);
@@ -265,7 +281,10 @@ fn openh264_idr_period_sps_pps_and_ffprobe_decodes() {
                 !types.contains(&5) && !types.contains(&7),
                 "frame {i}: {types:?}"
             );
-            assert!(types.contains(&1), "frame {i}: no non-IDR slice in {types:?}");
+            assert!(
+                types.contains(&1),
+                "frame {i}: no non-IDR slice in {types:?}"
+            );
         }
         stream.extend_from_slice(&out.data);
     }
@@ -300,7 +319,11 @@ fn openh264_idr_period_sps_pps_and_ffprobe_decodes() {
     );
     let text = String::from_utf8(probe.stdout).unwrap();
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("frame")).collect();
-    assert_eq!(rows.len() as u64, frames, "every picture decodes, none skipped");
+    assert_eq!(
+        rows.len() as u64,
+        frames,
+        "every picture decodes, none skipped"
+    );
     let decoded_keys: Vec<u64> = rows
         .iter()
         .enumerate()
@@ -332,7 +355,11 @@ fn openh264_force_keyframe() {
             keys.push(i);
         }
     }
-    assert_eq!(keys, vec![0, 17], "period 0: only the first and the forced IDR");
+    assert_eq!(
+        keys,
+        vec![0, 17],
+        "period 0: only the first and the forced IDR"
+    );
 }
 
 // ---------------------------------------------------------------- AAC
@@ -370,10 +397,7 @@ fn encode_tone(fmt: AudioFormat, seconds: u64) -> (Vec<u8>, Pts90k, u32) {
             assert_eq!((out.frames, out.data.len()), (0, 0));
         }
     }
-    println!(
-        "aac {fmt:?}: codec delay {} samples",
-        enc.delay_samples()
-    );
+    println!("aac {fmt:?}: codec delay {} samples", enc.delay_samples());
     (stream, first.unwrap(), frames)
 }
 
@@ -412,7 +436,11 @@ fn check_aac(channels: u16) {
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect();
-    assert_eq!(pcm.len() as u64, frames as u64 * 1024, "every frame decodes");
+    assert_eq!(
+        pcm.len() as u64,
+        frames as u64 * 1024,
+        "every frame decodes"
+    );
     let secs = pcm.len() as f64 / rate as f64;
     assert!((3.0..3.2).contains(&secs), "duration {secs} s");
 
@@ -423,7 +451,7 @@ fn check_aac(channels: u16) {
     let mut last_loud: Option<usize> = None;
     for (j, &s) in pcm.iter().enumerate() {
         if (s as i32).abs() > thr {
-            if last_loud.is_none_or(|l| j - l > rate as usize / 2) {
+            if last_loud.map_or(true, |l| j - l > rate as usize / 2) {
                 onsets.push(first_pts.0 + j as u64 * 90_000 / rate);
             }
             last_loud = Some(j);

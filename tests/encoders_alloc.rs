@@ -106,7 +106,10 @@ fn no_allocation_in_steady_state() {
     // The work was done: 300 pictures with 10 IDRs, 600 AAC frames.
     assert!(vbytes - v0 > 300 * 50, "{} bytes", vbytes - v0);
     assert_eq!(aframes - a0, 600);
-    assert_eq!(allocs, 0, "{allocs} heap allocations in 300 steady-state frames");
+    assert_eq!(
+        allocs, 0,
+        "{allocs} heap allocations in 300 steady-state frames"
+    );
 
     // The counter does count: one deliberate allocation while armed is seen.
     arm(true);

@@ -123,7 +123,10 @@ impl AudioEncoder for AacEncoder {
         let ch = self.fmt.channels.max(1) as usize;
         if pcm.len() % ch != 0 {
             return Err(EncodeError {
-                msg: format!("aac: {} samples is not a multiple of {ch} channels", pcm.len()),
+                msg: format!(
+                    "aac: {} samples is not a multiple of {ch} channels",
+                    pcm.len()
+                ),
             });
         }
         self.history[self.hist_next] = (self.fed, pts);
@@ -133,9 +136,12 @@ impl AudioEncoder for AacEncoder {
 
         let mut rest = pcm;
         while !rest.is_empty() {
-            let info = self.enc.encode(rest, &mut self.scratch).map_err(|e| EncodeError {
-                msg: format!("aac: encoding {} samples at {pts}: {e}", rest.len()),
-            })?;
+            let info = self
+                .enc
+                .encode(rest, &mut self.scratch)
+                .map_err(|e| EncodeError {
+                    msg: format!("aac: encoding {} samples at {pts}: {e}", rest.len()),
+                })?;
             if info.output_size > 0 {
                 let n = self.produced;
                 self.produced += 1;
@@ -146,7 +152,8 @@ impl AudioEncoder for AacEncoder {
                     if out.frames == 0 {
                         out.pts = frame_pts;
                     }
-                    out.data.extend_from_slice(&self.scratch[..info.output_size]);
+                    out.data
+                        .extend_from_slice(&self.scratch[..info.output_size]);
                     out.frames += 1;
                 }
             } else if info.input_consumed == 0 {

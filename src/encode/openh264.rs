@@ -63,11 +63,13 @@ impl OpenH264Encoder {
             .intra_frame_period(IntraFramePeriod::from_num_frames(idr_period_frames))
             .scene_change_detect(false)
             .num_threads(threads);
-        let enc = Encoder::with_api_config(OpenH264API::from_source(), cfg).map_err(|e| {
-            EncodeError {
-                msg: format!("openh264: creating the encoder for {w}x{h}@{}: {e}", fmt.fps),
-            }
-        })?;
+        let enc =
+            Encoder::with_api_config(OpenH264API::from_source(), cfg).map_err(|e| EncodeError {
+                msg: format!(
+                    "openh264: creating the encoder for {w}x{h}@{}: {e}",
+                    fmt.fps
+                ),
+            })?;
         Ok(OpenH264Encoder {
             enc,
             fmt,
@@ -91,7 +93,10 @@ impl VideoEncoder for OpenH264Encoder {
         let f = frame.format;
         if f.width == 0 || f.height == 0 || f.width % 2 != 0 || f.height % 2 != 0 {
             return Err(EncodeError {
-                msg: format!("openh264: frame {} has odd size {}x{}", frame.seq, f.width, f.height),
+                msg: format!(
+                    "openh264: frame {} has odd size {}x{}",
+                    frame.seq, f.width, f.height
+                ),
             });
         }
         if frame.buf.len() < f.i420_len() {
@@ -113,7 +118,10 @@ impl VideoEncoder for OpenH264Encoder {
         let yuv = YUVSlices::new(frame.planes(), (w, h), (w, w / 2, w / 2));
         let ts = Timestamp::from_millis(frame.pts.as_millis_rounded());
         let bs = self.enc.encode_at(&yuv, ts).map_err(|e| EncodeError {
-            msg: format!("openh264: encoding frame {} (pts {}): {e}", frame.seq, frame.pts),
+            msg: format!(
+                "openh264: encoding frame {} (pts {}): {e}",
+                frame.seq, frame.pts
+            ),
         })?;
         self.frames += 1;
         let kind = bs.frame_type();

@@ -141,7 +141,10 @@ mod tests {
         let mut p = vec![0u8; w * h];
         draw_text(&mut p, w, w, h, 1, 2, 2, 9, b"1");
         // Glyph '1' row 6 is 0x0E: columns 1..4 set → x 3..9 at scale 2, rows 14..16.
-        assert_eq!(&p[14 * w..14 * w + 12], &[0, 0, 0, 9, 9, 9, 9, 9, 9, 0, 0, 0]);
+        assert_eq!(
+            &p[14 * w..14 * w + 12],
+            &[0, 0, 0, 9, 9, 9, 9, 9, 9, 0, 0, 0]
+        );
         // Nothing drawn outside the glyph box.
         assert!(p[..2 * w].iter().all(|&b| b == 0));
         assert!(p[16 * w..].iter().all(|&b| b == 0));
@@ -149,7 +152,11 @@ mod tests {
         let mut q = vec![0u8; w * h];
         draw_text(&mut q, w, w, h, 0, 0, 2, 9, b"88888");
         let ink: usize = q.iter().filter(|&&b| b == 9).count();
-        let one: usize = glyph(b'8').iter().map(|r| r.count_ones() as usize).sum::<usize>() * 4;
+        let one: usize = glyph(b'8')
+            .iter()
+            .map(|r| r.count_ones() as usize)
+            .sum::<usize>()
+            * 4;
         assert_eq!(ink, 3 * one, "three glyphs of width 12 fit in 40 columns");
         assert_eq!(text_width(3, 2), 34);
         assert_eq!(glyph(b'a'), glyph(b'A'));

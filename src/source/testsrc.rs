@@ -215,7 +215,17 @@ impl TestPattern {
         let panel_h = h - self.top_h;
         let (s, m) = (self.scale, self.margin);
         font::draw_text(panel, w, w, panel_h, m, s, s, Y_WHITE, &clock);
-        font::draw_text(panel, w, w, panel_h, m, s + self.line_h, s, Y_WHITE, counter);
+        font::draw_text(
+            panel,
+            w,
+            w,
+            panel_h,
+            m,
+            s + self.line_h,
+            s,
+            Y_WHITE,
+            counter,
+        );
         if let Some(msg) = message {
             let msg = msg.as_bytes();
             let fit = w.saturating_sub(2 * m) / (msg.len().max(1) * font::ADVANCE);
