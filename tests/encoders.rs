@@ -555,3 +555,57 @@ fn speed_figures() {
         aac_total.as_secs_f64() * 1e6 / (n * 2) as f64,
     );
 }
+
+#[test]
+fn aac_pts_follow_input_offset_and_gaps() {
+    let rate = 48_000u64;
+    let fmt = AudioFormat {
+        sample_rate: rate as u32,
+        channels: 1,
+    };
+    let mut enc = AacEncoder::new(fmt, 64).unwrap();
+    let delay = enc.delay_samples();
+    let pcm = vec![0i16; 1024];
+    let mut out = EncodedAudio::with_capacity(4096);
+    // Start just below the 33-bit wrap; after 100 calls the input jumps 1 s ahead (a capture gap).
+    let base = (1u64 << 33) - 90_000;
+    let gap = 90_000;
+    let input_pts = |n: u64| base + n * 1024 * 90_000 / rate + if n >= 100 { gap } else { 0 };
+    let mut produced = Vec::new();
+    for n in 0..200u64 {
+        if enc.encode(&pcm, Pts90k(input_pts(n)), &mut out).unwrap() {
+            assert_eq!(out.frames, 1);
+            produced.push(out.pts.0);
+        }
+    }
+    // Output frame m starts at input sample m·1024 (priming dropped): input call m's PTS, as
+    // long as the delay is whole frames (FDK AAC-LC: 2048).
+    assert_eq!(delay % 1024, 0, "delay {delay}");
+    let primed = (delay / 1024) as usize;
+    assert_eq!(produced.len(), 200 - primed);
+    for (m, &p) in produced.iter().enumerate() {
+        assert_eq!(p, input_pts(m as u64), "output frame {m}");
+    }
+}
+
+#[test]
+fn paced_tone_uses_the_clock() {
+    let clock = SimClock::at_2026();
+    let fmt = AudioFormat {
+        sample_rate: 8_000,
+        channels: 1,
+    };
+    let mut tone = ToneSource::new(fmt, Arc::new(clock.clone()), true);
+    let mut buf = vec![0i16; 800];
+    // Each 100 ms chunk is due when its last sample is; the sim clock is already past it.
+    for k in 0..5u64 {
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(tone.read(&mut buf).unwrap(), Pts90k(k * 9_000));
+    }
+    assert_eq!(tone.name(), "tone");
+    assert_eq!(tone.format(), fmt);
+    assert!(
+        tone.read(&mut [0i16; 3][..]).is_ok(),
+        "mono takes any length"
+    );
+}
