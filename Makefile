@@ -9,12 +9,12 @@ DIR ?= /tmp/hlscam
 # Debian packages to build and run (codecs are built from the crates' bundled sources).
 BUILD_PKGS := pkg-config libasound2-dev libclang1-14 nasm g++ gcc
 # ...and to test: decoders, a real browser, the VM harness, cross toolchains, systemd tools.
-TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 \
+TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 curl \
 	qemu-system-x86 busybox-static cpio kmod xz-utils v4l-utils alsa-utils systemd \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 
-.PHONY: build run test deps test-deps web release lint unit e2e browser vm cross check-boards systemd-check clean-out bench
+.PHONY: build run test deps test-deps web release lint unit browser browser-deps vm cross check-boards systemd-check bench
 
 # Installs only what is missing (apt-get via sudo when not root).
 define apt_install
@@ -53,7 +53,16 @@ lint:
 unit:
 	$(CARGO) test --all-targets
 
+browser-deps:
+	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund
+
+# Headless Chromium plays the real binary's stream through its own player page (native + hls.js).
+browser: browser-deps
+	$(CARGO) build
+	tests/browser_e2e.sh target/debug/hlscam
+
 test: test-deps web
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) browser
 	@echo "all test stages passed"

@@ -189,6 +189,7 @@ impl Pipeline {
         let mut a: Option<EncodedAudio> = None;
         let mut video_open = true;
         let mut video_stalled = false;
+        let mut started = false;
         let mut audio_open = inp.arx.is_some();
         loop {
             if v.is_none() && video_open {
@@ -241,7 +242,9 @@ impl Pipeline {
                     let _ = inp.afree.try_send(buf);
                 }
             } else if let Some(buf) = v.take() {
-                if buf.discontinuity {
+                // The first frame of a run is always flagged; HlsOutput itself marks a join
+                // with an earlier run, so only later switches are discontinuities here.
+                if buf.discontinuity && hls.segments_published() + u64::from(started) > 0 {
                     hls.mark_discontinuity();
                     Stats::add(&self.stats.restarts, 1);
                 }
@@ -261,6 +264,7 @@ impl Pipeline {
                     Ok(None) => {}
                     Err(e) => log::warn!("video frame at {} not muxed: {e}", buf.pts),
                 }
+                started = true;
                 if hls.wants_keyframe() {
                     force_idr.store(true, Ordering::Relaxed);
                 }
