@@ -276,7 +276,7 @@ pub struct TestSource {
 }
 
 impl TestSource {
-    /// A source of `fmt` frames timed by `clock`; media time 0 is the moment of this call.
+    /// A source of `fmt` frames timed by `clock`; media time 0 is the first `next_frame` call.
     pub fn new(fmt: VideoFormat, clock: Arc<dyn Clock>, paced: bool) -> Self {
         TestSource {
             pattern: TestPattern::new(fmt),
@@ -314,6 +314,12 @@ impl VideoSource for TestSource {
         let i = self.next;
         self.next += 1;
         let pts = Self::pts_of(i, fmt.fps);
+        if i == 0 {
+            // Media time 0 is the first frame asked for, so a consumer that starts late (encoder
+            // start-up) does not receive a burst of overdue frames.
+            self.start_mono = self.clock.monotonic();
+            self.start_wall = self.clock.wall();
+        }
         if self.paced {
             let due = self.start_mono + pts.to_duration();
             let now = self.clock.monotonic();

@@ -110,6 +110,10 @@ impl AudioSource for ToneSource {
         let rate = self.fmt.sample_rate.max(1) as u64;
         let first = self.next;
         let frames = (buf.len() / ch) as u64;
+        if first == 0 {
+            // Media time 0 is the first read (see `TestSource`): no burst after a late start.
+            self.start_mono = self.clock.monotonic();
+        }
         if self.paced && frames > 0 {
             // The last sample of the chunk is due at start + (first + frames − 1) / rate.
             let last = first + frames - 1;
