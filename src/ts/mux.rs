@@ -4,9 +4,11 @@
 //!
 //! # Contract
 //! * [`TsMuxer::new`] performs every allocation (the audio PES buffer); `push_*`, `flush_audio`
-//!   and `write_psi` never allocate: each packet is built in a stack `[u8; 188]` and handed to
-//!   the sink, the access unit is copied straight from the caller's slice (plus the remembered
-//!   parameter sets) into packets.
+//!   and `write_psi` never allocate: each packet is written straight into the slot the sink
+//!   hands out ([`PacketSink::next_slot`]), every byte of it exactly once, and the access unit
+//!   is copied straight from the caller's slice (plus the remembered parameter sets) into those
+//!   slots. Video bytes are therefore copied once; audio bytes twice (into the pending PES,
+//!   whose length must be known before its first packet, then into packets).
 //! * One muxer lives for the whole run, so continuity counters (per PID, incremented only on
 //!   packets with payload, §2.4.3.3) and the PCR continue across segment boundaries.
 //! * Timestamps are unwrapped [`Pts90k`]; only the writers reduce them to 33 bits.
@@ -49,7 +51,7 @@ use std::fmt;
 use super::packet::{AdaptationField, Header, PACKET_LEN, PID_PAT};
 use super::pes::{PesHeader, MAX_PES_PACKET_LENGTH, STREAM_ID_AUDIO, STREAM_ID_VIDEO};
 use super::psi::{EsRepr, PatRepr, PmtRepr, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
-use crate::codec::adts::AdtsFrames;
+use crate::codec::adts::{AdtsFrames, AdtsHeader, SAMPLE_RATES};
 use crate::codec::h264::{AuLayout, AUD_NAL};
 use crate::media::{AudioAu, VideoAu};
 use crate::time::{Pts90k, HZ_90K};
@@ -62,14 +64,36 @@ pub const MAX_PCR_FILL: u64 = 250;
 pub const AUDIO_PES_MAX: usize = MAX_PES_PACKET_LENGTH - 8;
 
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
+/// Payload bytes of a packet without adaptation field.
+const BODY_LEN: usize = PACKET_LEN - 4;
 
 /// Where finished packets go. Infallible: a sink that does I/O latches its own error.
+///
+/// The muxer asks for storage with [`next_slot`](Self::next_slot) and writes the packet in
+/// place, so payload bytes go from the caller's buffer to the sink's buffer in one copy.
 pub trait PacketSink {
-    /// Takes one complete 188-byte packet.
-    fn put(&mut self, pkt: &[u8; PACKET_LEN]);
+    /// Storage for the next packet, which is part of the output from this call on. Its bytes
+    /// on return are unspecified (a sink may hand out reused storage); the caller must
+    /// overwrite all 188 of them before it calls the sink again or gives up its borrow.
+    fn next_slot(&mut self) -> &mut [u8; PACKET_LEN];
+
+    /// Takes one complete 188-byte packet (copies it into [`next_slot`](Self::next_slot)).
+    #[inline]
+    fn put(&mut self, pkt: &[u8; PACKET_LEN]) {
+        *self.next_slot() = *pkt;
+    }
 }
 
+/// Appends packets. New slots are pre-filled with `0xA5`, so a writer that leaves a byte unset
+/// shows up in tests.
 impl PacketSink for Vec<u8> {
+    fn next_slot(&mut self) -> &mut [u8; PACKET_LEN] {
+        let at = self.len();
+        self.extend_from_slice(&[0xA5; PACKET_LEN]);
+        let slot: &mut [u8] = &mut self[at..];
+        slot.try_into().expect("slot is one packet long")
+    }
+
     fn put(&mut self, pkt: &[u8; PACKET_LEN]) {
         self.extend_from_slice(pkt);
     }
@@ -281,10 +305,10 @@ impl TsMuxer {
     pub fn write_psi(&mut self, out: &mut impl PacketSink) {
         self.pat[3] = 0x10 | self.cc_pat;
         self.cc_pat = (self.cc_pat + 1) & 0x0F;
-        out.put(&self.pat);
+        *out.next_slot() = self.pat;
         self.pmt[3] = 0x10 | self.cc_pmt;
         self.cc_pmt = (self.cc_pmt + 1) & 0x0F;
-        out.put(&self.pmt);
+        *out.next_slot() = self.pmt;
         self.packets += 2;
         self.psi = PsiState::Unstamped;
     }
@@ -303,23 +327,22 @@ impl TsMuxer {
 
     /// Writes an adaptation-field-only packet with a PCR on the video PID.
     fn write_pcr_only(&mut self, pcr: Pts90k, out: &mut impl PacketSink) {
-        let mut p = [0u8; PACKET_LEN];
         // No payload: the counter repeats the last one used (§2.4.3.3).
         let cc = self.cc_video.wrapping_sub(1) & 0x0F;
-        Header {
+        let (head, body) = split_slot(out.next_slot());
+        *head = Header {
             pusi: false,
             pid: self.cfg.video_pid,
             has_adaptation: true,
             has_payload: false,
             cc,
         }
-        .emit(&mut p);
+        .to_bytes();
         AdaptationField {
             random_access: false,
             pcr: Some(pcr.to_pcr()),
         }
-        .emit(&mut p[4..]);
-        out.put(&p);
+        .emit(body);
         self.packets += 1;
         self.last_pcr = Some(pcr);
     }
@@ -435,30 +458,28 @@ impl TsMuxer {
         if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
             return Err(MuxError::TimestampBackwards);
         }
-        if AdtsFrames::new(au.data).any(|r| r.is_err()) {
+        // The usual unit is one frame: its header is parsed once; several frames are all
+        // checked before any is taken, so nothing is written for a refused unit.
+        let first = AdtsHeader::parse(au.data).map_err(|_| MuxError::BadAdts)?;
+        let single = first.frame_length == au.data.len();
+        if !single && AdtsFrames::new(au.data).any(|r| r.is_err()) {
             return Err(MuxError::BadAdts);
         }
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
             self.write_psi(out);
         }
-        let mut samples: u64 = 0;
-        for (h, frame) in AdtsFrames::new(au.data).flatten() {
-            let rate = h.sample_rate as u64;
-            let pts = au.pts + Pts90k(samples * HZ_90K / rate);
-            samples += h.samples() as u64;
-            let end = au.pts + Pts90k(samples * HZ_90K / rate);
-            if self.audio_len > 0
-                && (end.saturating_sub(self.audio_pts) > self.cfg.max_audio_pes
-                    || self.audio_len + frame.len() > AUDIO_PES_MAX)
-            {
-                self.flush_audio(out);
+        if single {
+            let end = au.pts + Pts90k(samples_to_ticks(first.samples() as u64, &first));
+            self.add_audio_frame(au.pts, end, au.data, out);
+        } else {
+            let mut samples: u64 = 0;
+            for (h, frame) in AdtsFrames::new(au.data).flatten() {
+                let pts = au.pts + Pts90k(samples_to_ticks(samples, &h));
+                samples += h.samples() as u64;
+                let end = au.pts + Pts90k(samples_to_ticks(samples, &h));
+                self.add_audio_frame(pts, end, frame, out);
             }
-            if self.audio_len == 0 {
-                self.audio_pts = pts;
-            }
-            self.audio[self.audio_len..self.audio_len + frame.len()].copy_from_slice(frame);
-            self.audio_len += frame.len();
         }
         // Keep the clock running through audio-only stretches. The target follows the AU's
         // first PTS, not its later frames: the caller interleaves by that timestamp, so a
@@ -475,6 +496,29 @@ impl TsMuxer {
             self.bridge_pcr(target, out);
         }
         Ok(())
+    }
+
+    /// Appends one ADTS frame spanning `pts..end` to the pending PES, writing that PES first
+    /// when the frame would make it too long.
+    #[inline]
+    fn add_audio_frame(
+        &mut self,
+        pts: Pts90k,
+        end: Pts90k,
+        frame: &[u8],
+        out: &mut impl PacketSink,
+    ) {
+        if self.audio_len > 0
+            && (end.saturating_sub(self.audio_pts) > self.cfg.max_audio_pes
+                || self.audio_len + frame.len() > AUDIO_PES_MAX)
+        {
+            self.flush_audio(out);
+        }
+        if self.audio_len == 0 {
+            self.audio_pts = pts;
+        }
+        self.audio[self.audio_len..][..frame.len()].copy_from_slice(frame);
+        self.audio_len += frame.len();
     }
 
     /// Writes the pending audio PES, if any (before a segment cut).
@@ -511,9 +555,75 @@ fn remember(store: &mut heapless::Vec<u8, PARAM_SET_MAX>, nal: Option<&[u8]>) {
     }
 }
 
+/// `samples × 90 000 / rate` for the sample rate of `h`. Each of the 13 ADTS rates is a
+/// constant divisor here, so this is a multiply, not a 64-bit division per frame.
+#[inline]
+fn samples_to_ticks(samples: u64, h: &AdtsHeader) -> u64 {
+    let s = samples * HZ_90K;
+    macro_rules! by_index {
+        ($($i:literal)*) => {
+            match h.sample_rate_index {
+                $($i => s / SAMPLE_RATES[$i] as u64,)*
+                _ => s / h.sample_rate as u64,
+            }
+        };
+    }
+    by_index!(0 1 2 3 4 5 6 7 8 9 10 11 12)
+}
+
+/// Splits a packet slot into its 4 header bytes and 184 following bytes.
+#[inline(always)]
+fn split_slot(slot: &mut [u8; PACKET_LEN]) -> (&mut [u8; 4], &mut [u8; BODY_LEN]) {
+    let (head, body) = slot.split_at_mut(4);
+    // Cannot fail: 188 = 4 + 184.
+    (head.try_into().unwrap(), body.try_into().unwrap())
+}
+
+/// A read position in the concatenation of several byte slices.
+struct Gather<'a> {
+    parts: &'a [&'a [u8]],
+    idx: usize,
+    off: usize,
+}
+
+impl Gather<'_> {
+    /// Fills `dst` from the current position. Panics if fewer bytes remain.
+    fn fill(&mut self, mut dst: &mut [u8]) {
+        while !dst.is_empty() {
+            let part = self.parts[self.idx];
+            let src = &part[self.off..];
+            let k = src.len().min(dst.len());
+            dst[..k].copy_from_slice(&src[..k]);
+            dst = &mut dst[k..];
+            self.off += k;
+            if self.off == part.len() {
+                self.idx += 1;
+                self.off = 0;
+            }
+        }
+    }
+
+    /// Fills a whole packet body: one fixed-size copy when the current part holds it.
+    #[inline(always)]
+    fn fill_body(&mut self, dst: &mut [u8; BODY_LEN]) {
+        if let Some(src) = self
+            .parts
+            .get(self.idx)
+            .and_then(|p| p.get(self.off..))
+            .and_then(|p| p.first_chunk::<BODY_LEN>())
+        {
+            // A part left at its end is stepped over by the next `fill`.
+            *dst = *src;
+            self.off += BODY_LEN;
+        } else {
+            self.fill(dst);
+        }
+    }
+}
+
 /// Splits a PES (header + the concatenation of `parts`) into packets on `pid`; `af` goes into
-/// the first packet; the last packet is padded through its adaptation field. Returns the
-/// number of packets written.
+/// the first packet; the last packet is padded through its adaptation field. Every byte of
+/// every slot is written once. Returns the number of packets written.
 fn write_pes(
     out: &mut impl PacketSink,
     pid: u16,
@@ -523,58 +633,57 @@ fn write_pes(
     af: AdaptationField,
 ) -> u64 {
     let payload_len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut remaining = hdr.len() + payload_len;
-    let mut idx = 0;
-    let mut off = 0;
-    let mut first = true;
-    let mut count = 0;
-    while remaining > 0 {
-        let mut p = [0u8; PACKET_LEN];
-        let field = if first {
-            af
-        } else {
-            AdaptationField::default()
-        };
-        let min_af = if field.is_empty() { 0 } else { field.min_len() };
-        let room = 184 - min_af;
-        let (af_len, take) = if remaining >= room {
-            (min_af, room)
-        } else {
-            (184 - remaining, remaining)
-        };
+    let mut src = Gather {
+        parts,
+        idx: 0,
+        off: 0,
+    };
+    let header = |pusi, has_adaptation, cc| {
         Header {
-            pusi: first,
+            pusi,
             pid,
-            has_adaptation: af_len > 0,
+            has_adaptation,
             has_payload: true,
-            cc: *cc,
+            cc,
         }
-        .emit(&mut p);
-        if af_len > 0 {
-            field.emit(&mut p[4..4 + af_len]);
-        }
-        let mut at = 4 + af_len;
-        if first {
-            hdr.emit(&mut p[at..], payload_len);
-            at += hdr.len();
-        }
-        // Gather the elementary-stream bytes for the rest of the packet.
-        let mut dst = &mut p[at..4 + af_len + take];
-        while !dst.is_empty() {
-            let src = &parts[idx][off..];
-            let k = src.len().min(dst.len());
-            dst[..k].copy_from_slice(&src[..k]);
-            dst = &mut dst[k..];
-            off += k;
-            if off == parts[idx].len() {
-                idx += 1;
-                off = 0;
-            }
-        }
-        out.put(&p);
-        remaining -= take;
+        .to_bytes()
+    };
+
+    // First packet: adaptation field (PCR/RAI, or stuffing when the PES is short), PES header.
+    let hdr_len = hdr.len();
+    let min_af = if af.is_empty() { 0 } else { af.min_len() };
+    let take = payload_len.min(BODY_LEN - min_af - hdr_len);
+    let af_len = BODY_LEN - hdr_len - take;
+    let (head, body) = split_slot(out.next_slot());
+    *head = header(true, af_len > 0, *cc);
+    if af_len > 0 {
+        af.emit(&mut body[..af_len]);
+    }
+    let body = &mut body[af_len..];
+    hdr.emit(body, payload_len);
+    src.fill(&mut body[hdr_len..]);
+    *cc = (*cc + 1) & 0x0F;
+    let mut remaining = payload_len - take;
+    let mut count = 1;
+
+    // Full packets: header and one 184-byte copy each.
+    while remaining >= BODY_LEN {
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, false, *cc);
+        src.fill_body(body);
         *cc = (*cc + 1) & 0x0F;
-        first = false;
+        remaining -= BODY_LEN;
+        count += 1;
+    }
+
+    // Last packet: stuffing in the adaptation field, then the rest of the payload.
+    if remaining > 0 {
+        let af_len = BODY_LEN - remaining;
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, true, *cc);
+        AdaptationField::default().emit(&mut body[..af_len]);
+        src.fill(&mut body[af_len..]);
+        *cc = (*cc + 1) & 0x0F;
         count += 1;
     }
     count

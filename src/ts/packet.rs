@@ -191,13 +191,22 @@ pub struct Header {
 }
 
 impl Header {
-    /// Writes bytes 0..4 of `buf`. Panics if `buf` is shorter than 4 bytes.
-    pub fn emit(&self, buf: &mut [u8]) {
+    /// The four header bytes (one fixed-size store for the writer's hot loop).
+    #[inline]
+    pub const fn to_bytes(&self) -> [u8; 4] {
         let afc = ((self.has_adaptation as u8) << 1) | self.has_payload as u8;
-        buf[field::SYNC] = SYNC_BYTE;
-        buf[field::PID] = ((self.pusi as u8) << 6) | ((self.pid >> 8) as u8 & 0x1F);
-        buf[field::PID + 1] = self.pid as u8;
-        buf[field::CONTROL] = (afc << 4) | (self.cc & 0x0F);
+        [
+            SYNC_BYTE,
+            ((self.pusi as u8) << 6) | ((self.pid >> 8) as u8 & 0x1F),
+            self.pid as u8,
+            (afc << 4) | (self.cc & 0x0F),
+        ]
+    }
+
+    /// Writes bytes 0..4 of `buf`. Panics if `buf` is shorter than 4 bytes.
+    #[inline]
+    pub fn emit(&self, buf: &mut [u8]) {
+        buf[..4].copy_from_slice(&self.to_bytes());
     }
 
     /// Reads the header of a checked packet.
@@ -241,6 +250,7 @@ impl AdaptationField {
 
     /// Writes the field so that it fills exactly `buf` (length byte first, then flags, PCR and
     /// 0xFF stuffing). Panics if `buf.len() < self.min_len()` or `buf.len() > 184`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         assert!(buf.len() >= self.min_len() && buf.len() <= 184);
         buf[0] = (buf.len() - 1) as u8;
