@@ -48,10 +48,10 @@
 
 use std::fmt;
 
-use super::packet::{AdaptationField, Header, PACKET_LEN, PID_PAT};
+use super::packet::{emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_PAT};
 use super::pes::{PesHeader, MAX_PES_PACKET_LENGTH, STREAM_ID_AUDIO, STREAM_ID_VIDEO};
 use super::psi::{EsRepr, PatRepr, PmtRepr, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
-use crate::codec::adts::{AdtsFrames, AdtsHeader, SAMPLE_RATES};
+use crate::codec::adts::{AdtsFrames, AdtsHeader, SAMPLES_PER_BLOCK, SAMPLE_RATES};
 use crate::codec::h264::{AuLayout, AUD_NAL};
 use crate::media::{AudioAu, VideoAu};
 use crate::time::{Pts90k, HZ_90K};
@@ -64,8 +64,6 @@ pub const MAX_PCR_FILL: u64 = 250;
 pub const AUDIO_PES_MAX: usize = MAX_PES_PACKET_LENGTH - 8;
 
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
-/// Payload bytes of a packet without adaptation field.
-const BODY_LEN: usize = PACKET_LEN - 4;
 
 /// Where finished packets go. Infallible: a sink that does I/O latches its own error.
 ///
@@ -181,6 +179,8 @@ enum PsiState {
 pub struct TsMuxer {
     cfg: MuxConfig,
     pcr_delay: Pts90k,
+    /// `pcr_interval × (MAX_PCR_FILL + 1)`: a longer PCR gap is crossed in one step.
+    pcr_jump: u64,
     pat: [u8; PACKET_LEN],
     pmt: [u8; PACKET_LEN],
     cc_pat: u8,
@@ -193,6 +193,8 @@ pub struct TsMuxer {
     last_audio_pts: Option<Pts90k>,
     sps: heapless::Vec<u8, PARAM_SET_MAX>,
     pps: heapless::Vec<u8, PARAM_SET_MAX>,
+    /// The pending audio PES payload: `audio_len` bytes of ADTS frames, written out as one
+    /// contiguous run.
     audio: Box<[u8]>,
     audio_len: usize,
     audio_pts: Pts90k,
@@ -266,10 +268,12 @@ impl TsMuxer {
             }
             .emit(b)
         });
+        let pcr_interval = Pts90k(cfg.pcr_interval.0.max(1));
         TsMuxer {
             pcr_delay: cfg.max_audio_pes,
+            pcr_jump: pcr_interval.0.saturating_mul(MAX_PCR_FILL + 1),
             cfg: MuxConfig {
-                pcr_interval: Pts90k(cfg.pcr_interval.0.max(1)),
+                pcr_interval,
                 ..cfg
             },
             pat,
@@ -303,17 +307,21 @@ impl TsMuxer {
 
     /// Writes PAT then PMT now (call at every segment start, after [`Self::flush_audio`]).
     pub fn write_psi(&mut self, out: &mut impl PacketSink) {
-        self.pat[3] = 0x10 | self.cc_pat;
+        // Copy the stored packet, then set its counter in the copy.
+        let slot = out.next_slot();
+        *slot = self.pat;
+        slot[3] = 0x10 | self.cc_pat;
         self.cc_pat = (self.cc_pat + 1) & 0x0F;
-        *out.next_slot() = self.pat;
-        self.pmt[3] = 0x10 | self.cc_pmt;
+        let slot = out.next_slot();
+        *slot = self.pmt;
+        slot[3] = 0x10 | self.cc_pmt;
         self.cc_pmt = (self.cc_pmt + 1) & 0x0F;
-        *out.next_slot() = self.pmt;
         self.packets += 2;
         self.psi = PsiState::Unstamped;
     }
 
     /// Writes PAT/PMT if due before a PES with timestamp `t`, and stamps them.
+    #[inline]
     fn psi_before_pes(&mut self, t: Pts90k, out: &mut impl PacketSink) {
         match self.psi {
             PsiState::Never => self.write_psi(out),
@@ -349,21 +357,34 @@ impl TsMuxer {
 
     /// Brings the PCR to within `pcr_interval` of `target` with PCR-only packets; returns the
     /// PCR value to use for `target` (never below the last one).
+    #[inline]
     fn bridge_pcr(&mut self, target: Pts90k, out: &mut impl PacketSink) -> Pts90k {
-        let Some(mut last) = self.last_pcr else {
+        let Some(last) = self.last_pcr else {
             return target;
         };
+        if target > last + self.cfg.pcr_interval {
+            self.fill_pcr_gap(last, target, out)
+        } else {
+            target.max(last)
+        }
+    }
+
+    /// The gap-filling part of [`Self::bridge_pcr`], for `target > last + pcr_interval`.
+    fn fill_pcr_gap(
+        &mut self,
+        mut last: Pts90k,
+        target: Pts90k,
+        out: &mut impl PacketSink,
+    ) -> Pts90k {
         let step = self.cfg.pcr_interval;
-        if target > last + step {
-            let gaps = (target.0 - last.0 - 1) / step.0;
-            if gaps > MAX_PCR_FILL {
-                // A timeline jump: no point in thousands of packets.
-                last = Pts90k(target.0 - step.0);
-            }
-            while target > last + step {
-                last = last + step;
-                self.write_pcr_only(last, out);
-            }
+        // More than MAX_PCR_FILL packets, i.e. (target − last − 1) / step > MAX_PCR_FILL, is a
+        // timeline jump: no point in thousands of packets.
+        if target.0 - last.0 > self.pcr_jump {
+            last = Pts90k(target.0 - step.0);
+        }
+        while target > last + step {
+            last = last + step;
+            self.write_pcr_only(last, out);
         }
         target.max(last)
     }
@@ -402,28 +423,27 @@ impl TsMuxer {
         let pcr = self.bridge_pcr(target, out);
         self.psi_before_pes(au.dts, out);
 
-        let mut parts: [&[u8]; 6] = [&[]; 6];
+        // The PES payload is `prefix` (delimiter, inserted parameter sets) then `body`.
+        let mut prefix: [&[u8]; 5] = [&[]; 5];
         let mut n = 0;
-        let rest = if layout.has_aud {
-            parts[0] = &au.data[..layout.after_aud];
+        let body = if layout.has_aud {
+            prefix[0] = &au.data[..layout.after_aud];
             &au.data[layout.after_aud..]
         } else {
-            parts[0] = &AUD_NAL;
+            prefix[0] = &AUD_NAL;
             au.data
         };
         n += 1;
         if need_sps {
-            parts[n] = &START_CODE;
-            parts[n + 1] = &self.sps;
+            prefix[n] = &START_CODE;
+            prefix[n + 1] = &self.sps;
             n += 2;
         }
         if need_pps {
-            parts[n] = &START_CODE;
-            parts[n + 1] = &self.pps;
+            prefix[n] = &START_CODE;
+            prefix[n + 1] = &self.pps;
             n += 2;
         }
-        parts[n] = rest;
-        n += 1;
 
         let hdr = PesHeader {
             stream_id: STREAM_ID_VIDEO,
@@ -439,7 +459,7 @@ impl TsMuxer {
             self.cfg.video_pid,
             &mut self.cc_video,
             &hdr,
-            &parts[..n],
+            Gather::new(&prefix[..n], body),
             af,
         );
         self.last_pcr = Some(pcr);
@@ -470,7 +490,7 @@ impl TsMuxer {
             self.write_psi(out);
         }
         if single {
-            let end = au.pts + Pts90k(samples_to_ticks(first.samples() as u64, &first));
+            let end = au.pts + Pts90k(frame_ticks(&first));
             self.add_audio_frame(au.pts, end, au.data, out);
         } else {
             let mut samples: u64 = 0;
@@ -533,15 +553,20 @@ impl TsMuxer {
             pts,
             dts: None,
         };
-        let parts: [&[u8]; 1] = [&self.audio[..self.audio_len]];
-        self.packets += write_pes(
-            out,
-            pid,
-            &mut self.cc_audio,
-            &hdr,
-            &parts,
-            AdaptationField::default(),
-        );
+        let data = &self.audio[..self.audio_len];
+        self.packets += if data.len() >= BODY_LEN - hdr.len() {
+            write_contiguous_pes(out, pid, &mut self.cc_audio, &hdr, data)
+        } else {
+            let src = Gather::new(&[], data);
+            write_pes(
+                out,
+                pid,
+                &mut self.cc_audio,
+                &hdr,
+                src,
+                AdaptationField::default(),
+            )
+        };
         self.audio_len = 0;
     }
 }
@@ -555,20 +580,35 @@ fn remember(store: &mut heapless::Vec<u8, PARAM_SET_MAX>, nal: Option<&[u8]>) {
     }
 }
 
-/// `samples × 90 000 / rate` for the sample rate of `h`. Each of the 13 ADTS rates is a
-/// constant divisor here, so this is a multiply, not a 64-bit division per frame.
-#[inline]
+/// `samples × 90 000 / rate` for the sample rate of `h`.
 fn samples_to_ticks(samples: u64, h: &AdtsHeader) -> u64 {
-    let s = samples * HZ_90K;
-    macro_rules! by_index {
-        ($($i:literal)*) => {
-            match h.sample_rate_index {
-                $($i => s / SAMPLE_RATES[$i] as u64,)*
-                _ => s / h.sample_rate as u64,
-            }
-        };
+    samples * HZ_90K / h.sample_rate as u64
+}
+
+/// 90 kHz ticks of an ADTS frame of 1..=4 raw data blocks, per `sampling_frequency_index`:
+/// a table lookup instead of a division for the usual one-frame access unit.
+const FRAME_TICKS: [[u64; 4]; SAMPLE_RATES.len()] = {
+    let mut t = [[0; 4]; SAMPLE_RATES.len()];
+    let mut i = 0;
+    while i < SAMPLE_RATES.len() {
+        let mut b = 0;
+        while b < 4 {
+            t[i][b] = (b as u64 + 1) * SAMPLES_PER_BLOCK as u64 * HZ_90K / SAMPLE_RATES[i] as u64;
+            b += 1;
+        }
+        i += 1;
     }
-    by_index!(0 1 2 3 4 5 6 7 8 9 10 11 12)
+    t
+};
+
+/// Ticks of the first frame of an access unit (`samples_to_ticks(h.samples(), h)`).
+#[inline]
+fn frame_ticks(h: &AdtsHeader) -> u64 {
+    FRAME_TICKS
+        .get(h.sample_rate_index as usize)
+        .and_then(|r| r.get(h.blocks as usize - 1))
+        .copied()
+        .unwrap_or_else(|| samples_to_ticks(h.samples() as u64, h))
 }
 
 /// Splits a packet slot into its 4 header bytes and 184 following bytes.
@@ -579,65 +619,123 @@ fn split_slot(slot: &mut [u8; PACKET_LEN]) -> (&mut [u8; 4], &mut [u8; BODY_LEN]
     (head.try_into().unwrap(), body.try_into().unwrap())
 }
 
-/// A read position in the concatenation of several byte slices.
+/// A read position in a PES payload: a few short `prefix` slices, then one contiguous `body`
+/// (the bulk of the access unit, or the pending audio).
 struct Gather<'a> {
-    parts: &'a [&'a [u8]],
-    idx: usize,
+    prefix: &'a [&'a [u8]],
+    /// Offset in `prefix[0]`.
     off: usize,
+    /// The part of the body not yet read.
+    body: &'a [u8],
 }
 
-impl Gather<'_> {
+impl<'a> Gather<'a> {
+    fn new(prefix: &'a [&'a [u8]], body: &'a [u8]) -> Self {
+        Gather {
+            prefix,
+            off: 0,
+            body,
+        }
+    }
+
+    /// Bytes not yet read.
+    fn len(&self) -> usize {
+        self.prefix.iter().map(|p| p.len()).sum::<usize>() - self.off + self.body.len()
+    }
+
     /// Fills `dst` from the current position. Panics if fewer bytes remain.
     fn fill(&mut self, mut dst: &mut [u8]) {
-        while !dst.is_empty() {
-            let part = self.parts[self.idx];
+        while let (false, [part, rest @ ..]) = (dst.is_empty(), self.prefix) {
             let src = &part[self.off..];
             let k = src.len().min(dst.len());
             dst[..k].copy_from_slice(&src[..k]);
             dst = &mut dst[k..];
             self.off += k;
             if self.off == part.len() {
-                self.idx += 1;
+                self.prefix = rest;
                 self.off = 0;
             }
         }
+        let (src, rest) = self.body.split_at(dst.len());
+        dst.copy_from_slice(src);
+        self.body = rest;
     }
 
-    /// Fills a whole packet body: one fixed-size copy when the current part holds it.
+    /// Fills a whole packet body: one fixed-size copy once past the prefix.
     #[inline(always)]
     fn fill_body(&mut self, dst: &mut [u8; BODY_LEN]) {
-        if let Some(src) = self
-            .parts
-            .get(self.idx)
-            .and_then(|p| p.get(self.off..))
-            .and_then(|p| p.first_chunk::<BODY_LEN>())
-        {
-            // A part left at its end is stepped over by the next `fill`.
-            *dst = *src;
-            self.off += BODY_LEN;
-        } else {
-            self.fill(dst);
+        match (self.prefix, self.body.split_first_chunk::<BODY_LEN>()) {
+            ([], Some((src, rest))) => {
+                *dst = *src;
+                self.body = rest;
+            }
+            _ => self.fill(dst),
         }
     }
 }
 
-/// Splits a PES (header + the concatenation of `parts`) into packets on `pid`; `af` goes into
-/// the first packet; the last packet is padded through its adaptation field. Every byte of
-/// every slot is written once. Returns the number of packets written.
+/// [`write_pes`] for a payload in one slice that fills at least the first packet, with no
+/// adaptation field but the stuffing of the last packet: one 184-byte copy per full packet.
+/// Returns the number of packets written.
+fn write_contiguous_pes(
+    out: &mut impl PacketSink,
+    pid: u16,
+    cc_store: &mut u8,
+    hdr: &PesHeader,
+    data: &[u8],
+) -> u64 {
+    let header = |pusi, has_adaptation, cc| {
+        Header {
+            pusi,
+            pid,
+            has_adaptation,
+            has_payload: true,
+            cc,
+        }
+        .to_bytes()
+    };
+    let mut cc = *cc_store;
+    let hdr_len = hdr.len();
+    let (first, data) = data.split_at(BODY_LEN - hdr_len);
+    let (head, body) = split_slot(out.next_slot());
+    *head = header(true, false, cc);
+    let (pes_head, rest) = body.split_at_mut(hdr_len);
+    hdr.emit(pes_head, first.len() + data.len());
+    rest.copy_from_slice(first);
+    cc = (cc + 1) & 0x0F;
+    let mut full = data.chunks_exact(BODY_LEN);
+    let count = 1 + full.len() as u64;
+    for src in &mut full {
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, false, cc);
+        // Cannot fail: chunks of exactly BODY_LEN.
+        *body = src.try_into().unwrap();
+        cc = (cc + 1) & 0x0F;
+    }
+    let rest = full.remainder();
+    if !rest.is_empty() {
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, true, cc);
+        emit_stuffed_body(body, rest);
+        cc = (cc + 1) & 0x0F;
+    }
+    *cc_store = cc;
+    count + !rest.is_empty() as u64
+}
+
+/// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
+/// first packet; the last packet is padded through its adaptation field. Every byte of every
+/// slot is written once. Returns the number of packets written.
 fn write_pes(
     out: &mut impl PacketSink,
     pid: u16,
-    cc: &mut u8,
+    cc_store: &mut u8,
     hdr: &PesHeader,
-    parts: &[&[u8]],
+    mut src: Gather,
     af: AdaptationField,
 ) -> u64 {
-    let payload_len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut src = Gather {
-        parts,
-        idx: 0,
-        off: 0,
-    };
+    let payload_len = src.len();
+    let mut cc = *cc_store;
     let header = |pusi, has_adaptation, cc| {
         Header {
             pusi,
@@ -655,23 +753,23 @@ fn write_pes(
     let take = payload_len.min(BODY_LEN - min_af - hdr_len);
     let af_len = BODY_LEN - hdr_len - take;
     let (head, body) = split_slot(out.next_slot());
-    *head = header(true, af_len > 0, *cc);
+    *head = header(true, af_len > 0, cc);
     if af_len > 0 {
         af.emit(&mut body[..af_len]);
     }
     let body = &mut body[af_len..];
     hdr.emit(body, payload_len);
     src.fill(&mut body[hdr_len..]);
-    *cc = (*cc + 1) & 0x0F;
+    cc = (cc + 1) & 0x0F;
     let mut remaining = payload_len - take;
     let mut count = 1;
 
     // Full packets: header and one 184-byte copy each.
     while remaining >= BODY_LEN {
         let (head, body) = split_slot(out.next_slot());
-        *head = header(false, false, *cc);
+        *head = header(false, false, cc);
         src.fill_body(body);
-        *cc = (*cc + 1) & 0x0F;
+        cc = (cc + 1) & 0x0F;
         remaining -= BODY_LEN;
         count += 1;
     }
@@ -680,12 +778,13 @@ fn write_pes(
     if remaining > 0 {
         let af_len = BODY_LEN - remaining;
         let (head, body) = split_slot(out.next_slot());
-        *head = header(false, true, *cc);
+        *head = header(false, true, cc);
         AdaptationField::default().emit(&mut body[..af_len]);
         src.fill(&mut body[af_len..]);
-        *cc = (*cc + 1) & 0x0F;
+        cc = (cc + 1) & 0x0F;
         count += 1;
     }
+    *cc_store = cc;
     count
 }
 
@@ -867,6 +966,52 @@ mod tests {
             .map(|p| p.cc())
             .collect();
         assert!(cc.windows(2).all(|w| w[1] == (w[0] + 1) & 15));
+    }
+
+    #[test]
+    fn contiguous_writer_matches_general_writer() {
+        let data: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let hdr = PesHeader {
+            stream_id: STREAM_ID_AUDIO,
+            pts: Pts90k(12_345),
+            dts: None,
+        };
+        for len in (170..560).chain([1838, 1839, 1840, 2000]) {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (mut cc_a, mut cc_b) = (5u8, 5u8);
+            let src = Gather::new(&[], &data[..len]);
+            let na = write_pes(
+                &mut a,
+                0x101,
+                &mut cc_a,
+                &hdr,
+                src,
+                AdaptationField::default(),
+            );
+            let nb = write_contiguous_pes(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
+            assert_eq!(a, b, "payload of {len}");
+            assert_eq!((na, cc_a), (nb, cc_b));
+            assert_eq!(na as usize * PACKET_LEN, a.len());
+        }
+    }
+
+    #[test]
+    fn frame_ticks_table_matches_division() {
+        let mut h = [0u8; 7];
+        for idx in 0..SAMPLE_RATES.len() as u8 {
+            write_adts_header(&mut h, 1, idx, 1, 100);
+            for blocks in 0..4u8 {
+                h[6] = 0xFC | blocks;
+                let hdr = AdtsHeader::parse(&h).unwrap();
+                assert_eq!(
+                    frame_ticks(&hdr),
+                    samples_to_ticks(hdr.samples() as u64, &hdr),
+                    "index {idx}, {} blocks",
+                    blocks + 1
+                );
+            }
+        }
+        assert_eq!(FRAME_TICKS[3][0], 1920);
     }
 
     #[test]
