@@ -39,7 +39,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-/// A fixed ring of packets, overwritten in place; counts and checksums what it sees.
+/// A fixed ring of packet slots, overwritten in place; counts the slots handed out and
+/// checksums each packet once the muxer has filled it (at the next call).
 struct RingSink {
     buf: Box<[u8]>,
     at: usize,
@@ -48,13 +49,18 @@ struct RingSink {
 }
 
 impl PacketSink for RingSink {
-    fn put(&mut self, pkt: &[u8; PACKET_LEN]) {
-        self.buf[self.at..self.at + PACKET_LEN].copy_from_slice(pkt);
+    fn next_slot(&mut self) -> &mut [u8; PACKET_LEN] {
+        if self.packets > 0 {
+            let prev = (self.at + self.buf.len() - PACKET_LEN) % self.buf.len();
+            let pkt = &self.buf[prev..prev + PACKET_LEN];
+            self.sum = self
+                .sum
+                .wrapping_add(pkt[3] as u64 + pkt[PACKET_LEN - 1] as u64);
+        }
+        let at = self.at;
         self.at = (self.at + PACKET_LEN) % self.buf.len();
         self.packets += 1;
-        self.sum = self
-            .sum
-            .wrapping_add(pkt[3] as u64 + pkt[PACKET_LEN - 1] as u64);
+        (&mut self.buf[at..at + PACKET_LEN]).try_into().unwrap()
     }
 }
 

@@ -127,16 +127,24 @@ impl<S: SegmentStore> SegmentWriter<S> {
 }
 
 impl<S: SegmentStore> PacketSink for SegmentWriter<S> {
-    fn put(&mut self, pkt: &[u8; PACKET_LEN]) {
-        if self.seq.is_none() || self.error.is_some() {
-            return;
-        }
-        if self.len + PACKET_LEN > self.buf.len() {
-            self.flush();
-        }
-        self.buf[self.len..self.len + PACKET_LEN].copy_from_slice(pkt);
-        self.len += PACKET_LEN;
-        self.bytes += PACKET_LEN as u64;
+    /// A slot in the write buffer, so the muxer builds each packet in place. With no segment
+    /// open, or after a latched error, the first slot of the buffer is handed out as scratch:
+    /// its bytes are never written out (the buffer is emptied by `begin`, and `flush` drops it
+    /// while an error is latched).
+    fn next_slot(&mut self) -> &mut [u8; PACKET_LEN] {
+        let at = if self.seq.is_none() || self.error.is_some() {
+            0
+        } else {
+            if self.len + PACKET_LEN > self.buf.len() {
+                self.flush();
+            }
+            let at = self.len;
+            self.len += PACKET_LEN;
+            self.bytes += PACKET_LEN as u64;
+            at
+        };
+        let slot: &mut [u8] = &mut self.buf[at..at + PACKET_LEN];
+        slot.try_into().expect("slot is one packet long")
     }
 }
 

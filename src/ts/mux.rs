@@ -4,9 +4,11 @@
 //!
 //! # Contract
 //! * [`TsMuxer::new`] performs every allocation (the audio PES buffer); `push_*`, `flush_audio`
-//!   and `write_psi` never allocate: each packet is built in a stack `[u8; 188]` and handed to
-//!   the sink, the access unit is copied straight from the caller's slice (plus the remembered
-//!   parameter sets) into packets.
+//!   and `write_psi` never allocate: each packet is written straight into the slot the sink
+//!   hands out ([`PacketSink::next_slot`]), every byte of it exactly once, and the access unit
+//!   is copied straight from the caller's slice (plus the remembered parameter sets) into those
+//!   slots. Video bytes are therefore copied once; audio bytes twice (into the pending PES,
+//!   whose length must be known before its first packet, then into packets).
 //! * One muxer lives for the whole run, so continuity counters (per PID, incremented only on
 //!   packets with payload, §2.4.3.3) and the PCR continue across segment boundaries.
 //! * Timestamps are unwrapped [`Pts90k`]; only the writers reduce them to 33 bits.
@@ -46,10 +48,10 @@
 
 use std::fmt;
 
-use super::packet::{AdaptationField, Header, PACKET_LEN, PID_PAT};
+use super::packet::{emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_PAT};
 use super::pes::{PesHeader, MAX_PES_PACKET_LENGTH, STREAM_ID_AUDIO, STREAM_ID_VIDEO};
 use super::psi::{EsRepr, PatRepr, PmtRepr, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
-use crate::codec::adts::AdtsFrames;
+use crate::codec::adts::{AdtsFrames, AdtsHeader, SAMPLES_PER_BLOCK, SAMPLE_RATES};
 use crate::codec::h264::{AuLayout, AUD_NAL};
 use crate::media::{AudioAu, VideoAu};
 use crate::time::{Pts90k, HZ_90K};
@@ -64,12 +66,32 @@ pub const AUDIO_PES_MAX: usize = MAX_PES_PACKET_LENGTH - 8;
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
 /// Where finished packets go. Infallible: a sink that does I/O latches its own error.
+///
+/// The muxer asks for storage with [`next_slot`](Self::next_slot) and writes the packet in
+/// place, so payload bytes go from the caller's buffer to the sink's buffer in one copy.
 pub trait PacketSink {
-    /// Takes one complete 188-byte packet.
-    fn put(&mut self, pkt: &[u8; PACKET_LEN]);
+    /// Storage for the next packet, which is part of the output from this call on. Its bytes
+    /// on return are unspecified (a sink may hand out reused storage); the caller must
+    /// overwrite all 188 of them before it calls the sink again or gives up its borrow.
+    fn next_slot(&mut self) -> &mut [u8; PACKET_LEN];
+
+    /// Takes one complete 188-byte packet (copies it into [`next_slot`](Self::next_slot)).
+    #[inline]
+    fn put(&mut self, pkt: &[u8; PACKET_LEN]) {
+        *self.next_slot() = *pkt;
+    }
 }
 
+/// Appends packets. New slots are pre-filled with `0xA5`, so a writer that leaves a byte unset
+/// shows up in tests.
 impl PacketSink for Vec<u8> {
+    fn next_slot(&mut self) -> &mut [u8; PACKET_LEN] {
+        let at = self.len();
+        self.extend_from_slice(&[0xA5; PACKET_LEN]);
+        let slot: &mut [u8] = &mut self[at..];
+        slot.try_into().expect("slot is one packet long")
+    }
+
     fn put(&mut self, pkt: &[u8; PACKET_LEN]) {
         self.extend_from_slice(pkt);
     }
@@ -157,6 +179,8 @@ enum PsiState {
 pub struct TsMuxer {
     cfg: MuxConfig,
     pcr_delay: Pts90k,
+    /// `pcr_interval × (MAX_PCR_FILL + 1)`: a longer PCR gap is crossed in one step.
+    pcr_jump: u64,
     pat: [u8; PACKET_LEN],
     pmt: [u8; PACKET_LEN],
     cc_pat: u8,
@@ -169,6 +193,8 @@ pub struct TsMuxer {
     last_audio_pts: Option<Pts90k>,
     sps: heapless::Vec<u8, PARAM_SET_MAX>,
     pps: heapless::Vec<u8, PARAM_SET_MAX>,
+    /// The pending audio PES payload: `audio_len` bytes of ADTS frames, written out as one
+    /// contiguous run.
     audio: Box<[u8]>,
     audio_len: usize,
     audio_pts: Pts90k,
@@ -242,10 +268,12 @@ impl TsMuxer {
             }
             .emit(b)
         });
+        let pcr_interval = Pts90k(cfg.pcr_interval.0.max(1));
         TsMuxer {
             pcr_delay: cfg.max_audio_pes,
+            pcr_jump: pcr_interval.0.saturating_mul(MAX_PCR_FILL + 1),
             cfg: MuxConfig {
-                pcr_interval: Pts90k(cfg.pcr_interval.0.max(1)),
+                pcr_interval,
                 ..cfg
             },
             pat,
@@ -279,17 +307,21 @@ impl TsMuxer {
 
     /// Writes PAT then PMT now (call at every segment start, after [`Self::flush_audio`]).
     pub fn write_psi(&mut self, out: &mut impl PacketSink) {
-        self.pat[3] = 0x10 | self.cc_pat;
+        // Copy the stored packet, then set its counter in the copy.
+        let slot = out.next_slot();
+        *slot = self.pat;
+        slot[3] = 0x10 | self.cc_pat;
         self.cc_pat = (self.cc_pat + 1) & 0x0F;
-        out.put(&self.pat);
-        self.pmt[3] = 0x10 | self.cc_pmt;
+        let slot = out.next_slot();
+        *slot = self.pmt;
+        slot[3] = 0x10 | self.cc_pmt;
         self.cc_pmt = (self.cc_pmt + 1) & 0x0F;
-        out.put(&self.pmt);
         self.packets += 2;
         self.psi = PsiState::Unstamped;
     }
 
     /// Writes PAT/PMT if due before a PES with timestamp `t`, and stamps them.
+    #[inline]
     fn psi_before_pes(&mut self, t: Pts90k, out: &mut impl PacketSink) {
         match self.psi {
             PsiState::Never => self.write_psi(out),
@@ -303,44 +335,56 @@ impl TsMuxer {
 
     /// Writes an adaptation-field-only packet with a PCR on the video PID.
     fn write_pcr_only(&mut self, pcr: Pts90k, out: &mut impl PacketSink) {
-        let mut p = [0u8; PACKET_LEN];
         // No payload: the counter repeats the last one used (§2.4.3.3).
         let cc = self.cc_video.wrapping_sub(1) & 0x0F;
-        Header {
+        let (head, body) = split_slot(out.next_slot());
+        *head = Header {
             pusi: false,
             pid: self.cfg.video_pid,
             has_adaptation: true,
             has_payload: false,
             cc,
         }
-        .emit(&mut p);
+        .to_bytes();
         AdaptationField {
             random_access: false,
             pcr: Some(pcr.to_pcr()),
         }
-        .emit(&mut p[4..]);
-        out.put(&p);
+        .emit(body);
         self.packets += 1;
         self.last_pcr = Some(pcr);
     }
 
     /// Brings the PCR to within `pcr_interval` of `target` with PCR-only packets; returns the
     /// PCR value to use for `target` (never below the last one).
+    #[inline]
     fn bridge_pcr(&mut self, target: Pts90k, out: &mut impl PacketSink) -> Pts90k {
-        let Some(mut last) = self.last_pcr else {
+        let Some(last) = self.last_pcr else {
             return target;
         };
+        if target > last + self.cfg.pcr_interval {
+            self.fill_pcr_gap(last, target, out)
+        } else {
+            target.max(last)
+        }
+    }
+
+    /// The gap-filling part of [`Self::bridge_pcr`], for `target > last + pcr_interval`.
+    fn fill_pcr_gap(
+        &mut self,
+        mut last: Pts90k,
+        target: Pts90k,
+        out: &mut impl PacketSink,
+    ) -> Pts90k {
         let step = self.cfg.pcr_interval;
-        if target > last + step {
-            let gaps = (target.0 - last.0 - 1) / step.0;
-            if gaps > MAX_PCR_FILL {
-                // A timeline jump: no point in thousands of packets.
-                last = Pts90k(target.0 - step.0);
-            }
-            while target > last + step {
-                last = last + step;
-                self.write_pcr_only(last, out);
-            }
+        // More than MAX_PCR_FILL packets, i.e. (target − last − 1) / step > MAX_PCR_FILL, is a
+        // timeline jump: no point in thousands of packets.
+        if target.0 - last.0 > self.pcr_jump {
+            last = Pts90k(target.0 - step.0);
+        }
+        while target > last + step {
+            last = last + step;
+            self.write_pcr_only(last, out);
         }
         target.max(last)
     }
@@ -379,28 +423,27 @@ impl TsMuxer {
         let pcr = self.bridge_pcr(target, out);
         self.psi_before_pes(au.dts, out);
 
-        let mut parts: [&[u8]; 6] = [&[]; 6];
+        // The PES payload is `prefix` (delimiter, inserted parameter sets) then `body`.
+        let mut prefix: [&[u8]; 5] = [&[]; 5];
         let mut n = 0;
-        let rest = if layout.has_aud {
-            parts[0] = &au.data[..layout.after_aud];
+        let body = if layout.has_aud {
+            prefix[0] = &au.data[..layout.after_aud];
             &au.data[layout.after_aud..]
         } else {
-            parts[0] = &AUD_NAL;
+            prefix[0] = &AUD_NAL;
             au.data
         };
         n += 1;
         if need_sps {
-            parts[n] = &START_CODE;
-            parts[n + 1] = &self.sps;
+            prefix[n] = &START_CODE;
+            prefix[n + 1] = &self.sps;
             n += 2;
         }
         if need_pps {
-            parts[n] = &START_CODE;
-            parts[n + 1] = &self.pps;
+            prefix[n] = &START_CODE;
+            prefix[n + 1] = &self.pps;
             n += 2;
         }
-        parts[n] = rest;
-        n += 1;
 
         let hdr = PesHeader {
             stream_id: STREAM_ID_VIDEO,
@@ -416,7 +459,7 @@ impl TsMuxer {
             self.cfg.video_pid,
             &mut self.cc_video,
             &hdr,
-            &parts[..n],
+            Gather::new(&prefix[..n], body),
             af,
         );
         self.last_pcr = Some(pcr);
@@ -435,30 +478,28 @@ impl TsMuxer {
         if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
             return Err(MuxError::TimestampBackwards);
         }
-        if AdtsFrames::new(au.data).any(|r| r.is_err()) {
+        // The usual unit is one frame: its header is parsed once; several frames are all
+        // checked before any is taken, so nothing is written for a refused unit.
+        let first = AdtsHeader::parse(au.data).map_err(|_| MuxError::BadAdts)?;
+        let single = first.frame_length == au.data.len();
+        if !single && AdtsFrames::new(au.data).any(|r| r.is_err()) {
             return Err(MuxError::BadAdts);
         }
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
             self.write_psi(out);
         }
-        let mut samples: u64 = 0;
-        for (h, frame) in AdtsFrames::new(au.data).flatten() {
-            let rate = h.sample_rate as u64;
-            let pts = au.pts + Pts90k(samples * HZ_90K / rate);
-            samples += h.samples() as u64;
-            let end = au.pts + Pts90k(samples * HZ_90K / rate);
-            if self.audio_len > 0
-                && (end.saturating_sub(self.audio_pts) > self.cfg.max_audio_pes
-                    || self.audio_len + frame.len() > AUDIO_PES_MAX)
-            {
-                self.flush_audio(out);
+        if single {
+            let end = au.pts + Pts90k(frame_ticks(&first));
+            self.add_audio_frame(au.pts, end, au.data, out);
+        } else {
+            let mut samples: u64 = 0;
+            for (h, frame) in AdtsFrames::new(au.data).flatten() {
+                let pts = au.pts + Pts90k(samples_to_ticks(samples, &h));
+                samples += h.samples() as u64;
+                let end = au.pts + Pts90k(samples_to_ticks(samples, &h));
+                self.add_audio_frame(pts, end, frame, out);
             }
-            if self.audio_len == 0 {
-                self.audio_pts = pts;
-            }
-            self.audio[self.audio_len..self.audio_len + frame.len()].copy_from_slice(frame);
-            self.audio_len += frame.len();
         }
         // Keep the clock running through audio-only stretches. The target follows the AU's
         // first PTS, not its later frames: the caller interleaves by that timestamp, so a
@@ -477,6 +518,29 @@ impl TsMuxer {
         Ok(())
     }
 
+    /// Appends one ADTS frame spanning `pts..end` to the pending PES, writing that PES first
+    /// when the frame would make it too long.
+    #[inline]
+    fn add_audio_frame(
+        &mut self,
+        pts: Pts90k,
+        end: Pts90k,
+        frame: &[u8],
+        out: &mut impl PacketSink,
+    ) {
+        if self.audio_len > 0
+            && (end.saturating_sub(self.audio_pts) > self.cfg.max_audio_pes
+                || self.audio_len + frame.len() > AUDIO_PES_MAX)
+        {
+            self.flush_audio(out);
+        }
+        if self.audio_len == 0 {
+            self.audio_pts = pts;
+        }
+        self.audio[self.audio_len..][..frame.len()].copy_from_slice(frame);
+        self.audio_len += frame.len();
+    }
+
     /// Writes the pending audio PES, if any (before a segment cut).
     pub fn flush_audio(&mut self, out: &mut impl PacketSink) {
         let (Some(pid), true) = (self.cfg.audio_pid, self.audio_len > 0) else {
@@ -489,15 +553,20 @@ impl TsMuxer {
             pts,
             dts: None,
         };
-        let parts: [&[u8]; 1] = [&self.audio[..self.audio_len]];
-        self.packets += write_pes(
-            out,
-            pid,
-            &mut self.cc_audio,
-            &hdr,
-            &parts,
-            AdaptationField::default(),
-        );
+        let data = &self.audio[..self.audio_len];
+        self.packets += if data.len() >= BODY_LEN - hdr.len() {
+            write_contiguous_pes(out, pid, &mut self.cc_audio, &hdr, data)
+        } else {
+            let src = Gather::new(&[], data);
+            write_pes(
+                out,
+                pid,
+                &mut self.cc_audio,
+                &hdr,
+                src,
+                AdaptationField::default(),
+            )
+        };
         self.audio_len = 0;
     }
 }
@@ -511,72 +580,211 @@ fn remember(store: &mut heapless::Vec<u8, PARAM_SET_MAX>, nal: Option<&[u8]>) {
     }
 }
 
-/// Splits a PES (header + the concatenation of `parts`) into packets on `pid`; `af` goes into
-/// the first packet; the last packet is padded through its adaptation field. Returns the
-/// number of packets written.
-fn write_pes(
-    out: &mut impl PacketSink,
-    pid: u16,
-    cc: &mut u8,
-    hdr: &PesHeader,
-    parts: &[&[u8]],
-    af: AdaptationField,
-) -> u64 {
-    let payload_len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut remaining = hdr.len() + payload_len;
-    let mut idx = 0;
-    let mut off = 0;
-    let mut first = true;
-    let mut count = 0;
-    while remaining > 0 {
-        let mut p = [0u8; PACKET_LEN];
-        let field = if first {
-            af
-        } else {
-            AdaptationField::default()
-        };
-        let min_af = if field.is_empty() { 0 } else { field.min_len() };
-        let room = 184 - min_af;
-        let (af_len, take) = if remaining >= room {
-            (min_af, room)
-        } else {
-            (184 - remaining, remaining)
-        };
-        Header {
-            pusi: first,
-            pid,
-            has_adaptation: af_len > 0,
-            has_payload: true,
-            cc: *cc,
+/// `samples × 90 000 / rate` for the sample rate of `h`.
+fn samples_to_ticks(samples: u64, h: &AdtsHeader) -> u64 {
+    samples * HZ_90K / h.sample_rate as u64
+}
+
+/// 90 kHz ticks of an ADTS frame of 1..=4 raw data blocks, per `sampling_frequency_index`:
+/// a table lookup instead of a division for the usual one-frame access unit.
+const FRAME_TICKS: [[u64; 4]; SAMPLE_RATES.len()] = {
+    let mut t = [[0; 4]; SAMPLE_RATES.len()];
+    let mut i = 0;
+    while i < SAMPLE_RATES.len() {
+        let mut b = 0;
+        while b < 4 {
+            t[i][b] = (b as u64 + 1) * SAMPLES_PER_BLOCK as u64 * HZ_90K / SAMPLE_RATES[i] as u64;
+            b += 1;
         }
-        .emit(&mut p);
-        if af_len > 0 {
-            field.emit(&mut p[4..4 + af_len]);
+        i += 1;
+    }
+    t
+};
+
+/// Ticks of the first frame of an access unit (`samples_to_ticks(h.samples(), h)`).
+#[inline]
+fn frame_ticks(h: &AdtsHeader) -> u64 {
+    FRAME_TICKS
+        .get(h.sample_rate_index as usize)
+        .and_then(|r| r.get(h.blocks as usize - 1))
+        .copied()
+        .unwrap_or_else(|| samples_to_ticks(h.samples() as u64, h))
+}
+
+/// Splits a packet slot into its 4 header bytes and 184 following bytes.
+#[inline(always)]
+fn split_slot(slot: &mut [u8; PACKET_LEN]) -> (&mut [u8; 4], &mut [u8; BODY_LEN]) {
+    let (head, body) = slot.split_at_mut(4);
+    // Cannot fail: 188 = 4 + 184.
+    (head.try_into().unwrap(), body.try_into().unwrap())
+}
+
+/// A read position in a PES payload: a few short `prefix` slices, then one contiguous `body`
+/// (the bulk of the access unit, or the pending audio).
+struct Gather<'a> {
+    prefix: &'a [&'a [u8]],
+    /// Offset in `prefix[0]`.
+    off: usize,
+    /// The part of the body not yet read.
+    body: &'a [u8],
+}
+
+impl<'a> Gather<'a> {
+    fn new(prefix: &'a [&'a [u8]], body: &'a [u8]) -> Self {
+        Gather {
+            prefix,
+            off: 0,
+            body,
         }
-        let mut at = 4 + af_len;
-        if first {
-            hdr.emit(&mut p[at..], payload_len);
-            at += hdr.len();
-        }
-        // Gather the elementary-stream bytes for the rest of the packet.
-        let mut dst = &mut p[at..4 + af_len + take];
-        while !dst.is_empty() {
-            let src = &parts[idx][off..];
+    }
+
+    /// Bytes not yet read.
+    fn len(&self) -> usize {
+        self.prefix.iter().map(|p| p.len()).sum::<usize>() - self.off + self.body.len()
+    }
+
+    /// Fills `dst` from the current position. Panics if fewer bytes remain.
+    fn fill(&mut self, mut dst: &mut [u8]) {
+        while let (false, [part, rest @ ..]) = (dst.is_empty(), self.prefix) {
+            let src = &part[self.off..];
             let k = src.len().min(dst.len());
             dst[..k].copy_from_slice(&src[..k]);
             dst = &mut dst[k..];
-            off += k;
-            if off == parts[idx].len() {
-                idx += 1;
-                off = 0;
+            self.off += k;
+            if self.off == part.len() {
+                self.prefix = rest;
+                self.off = 0;
             }
         }
-        out.put(&p);
-        remaining -= take;
-        *cc = (*cc + 1) & 0x0F;
-        first = false;
+        let (src, rest) = self.body.split_at(dst.len());
+        dst.copy_from_slice(src);
+        self.body = rest;
+    }
+
+    /// Fills a whole packet body: one fixed-size copy once past the prefix.
+    #[inline(always)]
+    fn fill_body(&mut self, dst: &mut [u8; BODY_LEN]) {
+        match (self.prefix, self.body.split_first_chunk::<BODY_LEN>()) {
+            ([], Some((src, rest))) => {
+                *dst = *src;
+                self.body = rest;
+            }
+            _ => self.fill(dst),
+        }
+    }
+}
+
+/// [`write_pes`] for a payload in one slice that fills at least the first packet, with no
+/// adaptation field but the stuffing of the last packet: one 184-byte copy per full packet.
+/// Returns the number of packets written.
+fn write_contiguous_pes(
+    out: &mut impl PacketSink,
+    pid: u16,
+    cc_store: &mut u8,
+    hdr: &PesHeader,
+    data: &[u8],
+) -> u64 {
+    let header = |pusi, has_adaptation, cc| {
+        Header {
+            pusi,
+            pid,
+            has_adaptation,
+            has_payload: true,
+            cc,
+        }
+        .to_bytes()
+    };
+    let mut cc = *cc_store;
+    let hdr_len = hdr.len();
+    let (first, data) = data.split_at(BODY_LEN - hdr_len);
+    let (head, body) = split_slot(out.next_slot());
+    *head = header(true, false, cc);
+    let (pes_head, rest) = body.split_at_mut(hdr_len);
+    hdr.emit(pes_head, first.len() + data.len());
+    rest.copy_from_slice(first);
+    cc = (cc + 1) & 0x0F;
+    let mut full = data.chunks_exact(BODY_LEN);
+    let count = 1 + full.len() as u64;
+    for src in &mut full {
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, false, cc);
+        // Cannot fail: chunks of exactly BODY_LEN.
+        *body = src.try_into().unwrap();
+        cc = (cc + 1) & 0x0F;
+    }
+    let rest = full.remainder();
+    if !rest.is_empty() {
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, true, cc);
+        emit_stuffed_body(body, rest);
+        cc = (cc + 1) & 0x0F;
+    }
+    *cc_store = cc;
+    count + !rest.is_empty() as u64
+}
+
+/// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
+/// first packet; the last packet is padded through its adaptation field. Every byte of every
+/// slot is written once. Returns the number of packets written.
+fn write_pes(
+    out: &mut impl PacketSink,
+    pid: u16,
+    cc_store: &mut u8,
+    hdr: &PesHeader,
+    mut src: Gather,
+    af: AdaptationField,
+) -> u64 {
+    let payload_len = src.len();
+    let mut cc = *cc_store;
+    let header = |pusi, has_adaptation, cc| {
+        Header {
+            pusi,
+            pid,
+            has_adaptation,
+            has_payload: true,
+            cc,
+        }
+        .to_bytes()
+    };
+
+    // First packet: adaptation field (PCR/RAI, or stuffing when the PES is short), PES header.
+    let hdr_len = hdr.len();
+    let min_af = if af.is_empty() { 0 } else { af.min_len() };
+    let take = payload_len.min(BODY_LEN - min_af - hdr_len);
+    let af_len = BODY_LEN - hdr_len - take;
+    let (head, body) = split_slot(out.next_slot());
+    *head = header(true, af_len > 0, cc);
+    if af_len > 0 {
+        af.emit(&mut body[..af_len]);
+    }
+    let body = &mut body[af_len..];
+    hdr.emit(body, payload_len);
+    src.fill(&mut body[hdr_len..]);
+    cc = (cc + 1) & 0x0F;
+    let mut remaining = payload_len - take;
+    let mut count = 1;
+
+    // Full packets: header and one 184-byte copy each.
+    while remaining >= BODY_LEN {
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, false, cc);
+        src.fill_body(body);
+        cc = (cc + 1) & 0x0F;
+        remaining -= BODY_LEN;
         count += 1;
     }
+
+    // Last packet: stuffing in the adaptation field, then the rest of the payload.
+    if remaining > 0 {
+        let af_len = BODY_LEN - remaining;
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, true, cc);
+        AdaptationField::default().emit(&mut body[..af_len]);
+        src.fill(&mut body[af_len..]);
+        cc = (cc + 1) & 0x0F;
+        count += 1;
+    }
+    *cc_store = cc;
     count
 }
 
@@ -758,6 +966,52 @@ mod tests {
             .map(|p| p.cc())
             .collect();
         assert!(cc.windows(2).all(|w| w[1] == (w[0] + 1) & 15));
+    }
+
+    #[test]
+    fn contiguous_writer_matches_general_writer() {
+        let data: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let hdr = PesHeader {
+            stream_id: STREAM_ID_AUDIO,
+            pts: Pts90k(12_345),
+            dts: None,
+        };
+        for len in (170..560).chain([1838, 1839, 1840, 2000]) {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (mut cc_a, mut cc_b) = (5u8, 5u8);
+            let src = Gather::new(&[], &data[..len]);
+            let na = write_pes(
+                &mut a,
+                0x101,
+                &mut cc_a,
+                &hdr,
+                src,
+                AdaptationField::default(),
+            );
+            let nb = write_contiguous_pes(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
+            assert_eq!(a, b, "payload of {len}");
+            assert_eq!((na, cc_a), (nb, cc_b));
+            assert_eq!(na as usize * PACKET_LEN, a.len());
+        }
+    }
+
+    #[test]
+    fn frame_ticks_table_matches_division() {
+        let mut h = [0u8; 7];
+        for idx in 0..SAMPLE_RATES.len() as u8 {
+            write_adts_header(&mut h, 1, idx, 1, 100);
+            for blocks in 0..4u8 {
+                h[6] = 0xFC | blocks;
+                let hdr = AdtsHeader::parse(&h).unwrap();
+                assert_eq!(
+                    frame_ticks(&hdr),
+                    samples_to_ticks(hdr.samples() as u64, &hdr),
+                    "index {idx}, {} blocks",
+                    blocks + 1
+                );
+            }
+        }
+        assert_eq!(FRAME_TICKS[3][0], 1920);
     }
 
     #[test]

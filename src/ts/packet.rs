@@ -19,6 +19,8 @@ use crate::time::Pcr27M;
 
 /// Length of a transport packet.
 pub const PACKET_LEN: usize = super::PACKET_LEN;
+/// Bytes after the 4-byte header: the payload of a packet without adaptation field.
+pub const BODY_LEN: usize = PACKET_LEN - 4;
 /// The first byte of every packet.
 pub const SYNC_BYTE: u8 = 0x47;
 /// The PID of the program association table.
@@ -191,13 +193,22 @@ pub struct Header {
 }
 
 impl Header {
-    /// Writes bytes 0..4 of `buf`. Panics if `buf` is shorter than 4 bytes.
-    pub fn emit(&self, buf: &mut [u8]) {
+    /// The four header bytes (one fixed-size store for the writer's hot loop).
+    #[inline]
+    pub const fn to_bytes(&self) -> [u8; 4] {
         let afc = ((self.has_adaptation as u8) << 1) | self.has_payload as u8;
-        buf[field::SYNC] = SYNC_BYTE;
-        buf[field::PID] = ((self.pusi as u8) << 6) | ((self.pid >> 8) as u8 & 0x1F);
-        buf[field::PID + 1] = self.pid as u8;
-        buf[field::CONTROL] = (afc << 4) | (self.cc & 0x0F);
+        [
+            SYNC_BYTE,
+            ((self.pusi as u8) << 6) | ((self.pid >> 8) as u8 & 0x1F),
+            self.pid as u8,
+            (afc << 4) | (self.cc & 0x0F),
+        ]
+    }
+
+    /// Writes bytes 0..4 of `buf`. Panics if `buf` is shorter than 4 bytes.
+    #[inline]
+    pub fn emit(&self, buf: &mut [u8]) {
+        buf[..4].copy_from_slice(&self.to_bytes());
     }
 
     /// Reads the header of a checked packet.
@@ -241,6 +252,7 @@ impl AdaptationField {
 
     /// Writes the field so that it fills exactly `buf` (length byte first, then flags, PCR and
     /// 0xFF stuffing). Panics if `buf.len() < self.min_len()` or `buf.len() > 184`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         assert!(buf.len() >= self.min_len() && buf.len() <= 184);
         buf[0] = (buf.len() - 1) as u8;
@@ -256,6 +268,23 @@ impl AdaptationField {
         }
         buf[at..].fill(0xFF);
     }
+}
+
+/// Writes the bytes after the header of a packet whose `payload` (shorter than [`BODY_LEN`])
+/// ends the packet, behind an adaptation field of stuffing only (the same bytes as
+/// `AdaptationField::default().emit` on the first `BODY_LEN - payload.len()` bytes). Panics
+/// if `payload` is [`BODY_LEN`] bytes or longer.
+#[inline]
+pub fn emit_stuffed_body(body: &mut [u8; BODY_LEN], payload: &[u8]) {
+    let af_len = BODY_LEN - payload.len();
+    assert!(af_len > 0);
+    // One fixed-size fill, then the variable parts on top of it.
+    *body = [0xFF; BODY_LEN];
+    body[0] = (af_len - 1) as u8;
+    if af_len > 1 {
+        body[1] = 0;
+    }
+    body[af_len..].copy_from_slice(payload);
 }
 
 #[cfg(test)]
@@ -329,6 +358,26 @@ mod tests {
         }
         .emit(&mut b);
         assert_eq!(b, [3, 0x40, 0xFF, 0xFF]);
+    }
+
+    #[test]
+    fn stuffed_body_matches_adaptation_field() {
+        for n in [0usize, 1, 2, 100, 182, 183] {
+            let payload: Vec<u8> = (0..n as u8).collect();
+            let mut b = [0xA5u8; BODY_LEN];
+            emit_stuffed_body(&mut b, &payload);
+            let mut want = [0xA5u8; BODY_LEN];
+            AdaptationField::default().emit(&mut want[..BODY_LEN - n]);
+            want[BODY_LEN - n..].copy_from_slice(&payload);
+            assert_eq!(b, want, "payload of {n}");
+        }
+        assert_eq!(emit_stuffed_len_183(), [0, 7]);
+    }
+
+    fn emit_stuffed_len_183() -> [u8; 2] {
+        let mut b = [0xA5u8; BODY_LEN];
+        emit_stuffed_body(&mut b, &[7u8; 183]);
+        [b[0], b[1]]
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl PesHeader {
     }
 
     /// Writes the header into `buf[..self.len()]` with `data_alignment_indicator` set.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8], payload_len: usize) {
         let dts = self.writes_dts();
         buf[0..3].copy_from_slice(&[0, 0, 1]);
