@@ -124,3 +124,10 @@ pub trait AudioSource: Send {
     /// the media time of its first sample. Paced sources block until the samples are due.
     fn read(&mut self, buf: &mut [i16]) -> Result<Pts90k, SourceError>;
 }
+
+pub mod alsa;
+pub mod audio_clock;
+pub mod convert;
+pub mod devices;
+pub mod supervisor;
+pub mod v4l2;
