@@ -105,7 +105,7 @@ pub struct SupervisedVideo {
     fmt: VideoFormat,
     backoff: Duration,
     next_retry: Duration,
-    next_slate: Duration,
+    next_slate: Pts90k,
     slate_index: u64,
     message: String,
     pending_discontinuity: bool,
@@ -141,7 +141,7 @@ impl SupervisedVideo {
             fmt: want,
             backoff: BACKOFF_MIN,
             next_retry: Duration::ZERO,
-            next_slate: Duration::ZERO,
+            next_slate: Pts90k::ZERO,
             slate_index: 0,
             message: format!("NO SIGNAL: {label} STARTING"),
             pending_discontinuity: false,
@@ -196,7 +196,7 @@ impl SupervisedVideo {
         if self.started {
             self.pending_discontinuity = true;
         }
-        self.next_slate = self.next_slate.max(now);
+        self.next_slate = self.next_slate.max(Pts90k::from_duration(now));
     }
 
     fn try_open(&mut self) {
@@ -241,11 +241,14 @@ impl SupervisedVideo {
     }
 
     fn slate_frame(&mut self, pool: &Pool) -> Result<RawFrame, SourceError> {
-        let now = self.clock.monotonic();
-        let due = self.next_slate.max(now.saturating_sub(self.fmt.frame_ticks().to_duration()));
+        // Cadence kept in 90 kHz ticks so every slate step is exactly one frame; if we fell
+        // behind by more than a frame (a source timed out), restart the cadence from now.
+        let frame = self.fmt.frame_ticks();
+        let now_pts = Pts90k::from_duration(self.clock.monotonic());
+        let pts = self.next_slate.max(now_pts.saturating_sub(frame));
+        let due = pts.to_duration();
         self.sleeper.sleep_until(&*self.clock, due);
-        let period = Duration::from_nanos(1_000_000_000 / self.fmt.fps.max(1) as u64);
-        self.next_slate = due + period;
+        self.next_slate = pts + frame;
         let mut buf = pool.try_take().ok_or(SourceError::PoolExhausted)?;
         if buf.len() < self.fmt.i420_len() {
             return Err(SourceError::Io(format!(
@@ -261,7 +264,7 @@ impl SupervisedVideo {
         Ok(self.finish(RawFrame {
             buf,
             format: self.fmt,
-            pts: Pts90k::from_duration(due),
+            pts,
             captured: due,
             wall,
             seq: 0,

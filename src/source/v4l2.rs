@@ -369,6 +369,7 @@ struct Capture {
     /// `clock.monotonic() - CLOCK_MONOTONIC`, ns.
     offset_ns: i128,
     last_seq: Option<u32>,
+    last_pts: Option<Pts90k>,
     drops: u64,
     stats: Option<Arc<Stats>>,
     timeout: Duration,
@@ -479,6 +480,7 @@ impl Capture {
             clock,
             offset_ns,
             last_seq: None,
+            last_pts: None,
             drops: 0,
             stats: None,
             timeout,
@@ -530,8 +532,9 @@ impl Capture {
             Some(ts) => {
                 let t = ts.as_nanos() as i128 + self.offset_ns;
                 let t = Duration::from_nanos(t.max(0) as u64);
-                // A timestamp in the future or > 2 s old is not believable: use now.
-                if t > now || now - t > Duration::from_secs(2) {
+                // A timestamp in the future or older than the whole ring could hold at one
+                // frame per second is not believable (a driver with its own clock): use now.
+                if t > now || now - t > Duration::from_secs(30) {
                     now
                 } else {
                     t
@@ -539,6 +542,18 @@ impl Capture {
             }
             None => now,
         }
+    }
+
+    /// Media time of a capture time, strictly after the previous frame's.
+    fn pts_of(&mut self, captured: Duration) -> Pts90k {
+        let mut pts = Pts90k::from_duration(captured);
+        if let Some(last) = self.last_pts {
+            if pts <= last {
+                pts = Pts90k(last.0 + 1);
+            }
+        }
+        self.last_pts = Some(pts);
+        pts
     }
 
     fn wall_of(&self, captured: Duration) -> SystemTime {
@@ -573,7 +588,21 @@ impl V4l2Source {
 
     /// As [`open`](Self::open), with media time taken from `clock` (see the module docs).
     pub fn open_with_clock(device: &str, want: VideoFormat, clock: Arc<dyn Clock>) -> Result<V4l2Source, SourceError> {
-        let cap = Capture::open(device, want, &PixelFormat::RAW_PREFERENCE, clock)?;
+        Self::open_with_formats(device, want, &PixelFormat::RAW_PREFERENCE, clock)
+    }
+
+    /// As [`open_with_clock`](Self::open_with_clock), trying only `prefs` (raw formats, in
+    /// order). Tests use it to force one format.
+    pub fn open_with_formats(
+        device: &str,
+        want: VideoFormat,
+        prefs: &[PixelFormat],
+        clock: Arc<dyn Clock>,
+    ) -> Result<V4l2Source, SourceError> {
+        if prefs.contains(&PixelFormat::H264) {
+            return Err(SourceError::Io("H.264 is read with V4l2H264Source".into()));
+        }
+        let cap = Capture::open(device, want, prefs, clock)?;
         Ok(V4l2Source {
             cap,
             mjpeg: MjpegDecoder::new(),
@@ -655,7 +684,7 @@ impl VideoSource for V4l2Source {
             return Ok(RawFrame {
                 buf: lease,
                 format: self.format(),
-                pts: Pts90k::from_duration(captured),
+                pts: self.cap.pts_of(captured),
                 captured,
                 wall: self.cap.wall_of(captured),
                 seq: self.seq,
@@ -728,7 +757,7 @@ impl V4l2H264Source {
         self.cap.requeue(d.index)?;
         let captured = self.cap.captured(&d);
         Ok(H264Frame {
-            pts: Pts90k::from_duration(captured),
+            pts: self.cap.pts_of(captured),
             captured,
             wall: self.cap.wall_of(captured),
             key: d.flags & v4l_sys::V4L2_BUF_FLAG_KEYFRAME != 0 || has_idr(out),
