@@ -129,5 +129,8 @@ pub mod alsa;
 pub mod audio_clock;
 pub mod convert;
 pub mod devices;
+pub mod font;
 pub mod supervisor;
+pub mod testsrc;
+pub mod tone;
 pub mod v4l2;

@@ -39,6 +39,13 @@ pub trait Slate: Send {
     fn render(&mut self, out: &mut [u8], fmt: VideoFormat, frame_index: u64, wall: SystemTime, message: Option<&str>);
 }
 
+/// The real slate: the test source's pattern (clock, moving box) with the message burned in.
+impl Slate for super::testsrc::TestPattern {
+    fn render(&mut self, out: &mut [u8], fmt: VideoFormat, frame_index: u64, wall: SystemTime, message: Option<&str>) {
+        super::testsrc::TestPattern::render(self, out, fmt, frame_index, wall, message)
+    }
+}
+
 /// A plain slate: mid-grey luma with a bar that moves one step per frame (no text). Used when
 /// no test pattern is available; the real one is the test source's pattern.
 #[derive(Debug, Default, Clone, Copy)]
