@@ -30,21 +30,32 @@ fn jpeg_720p() -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("convert_1280x720");
-    g.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(500));
     let yuyv: Vec<u8> = (0..W * H * 2).map(|i| (i * 7 % 251) as u8).collect();
     let nv12: Vec<u8> = (0..W * H * 3 / 2).map(|i| (i * 7 % 251) as u8).collect();
     let mut out = vec![0u8; W * H * 3 / 2];
-    g.bench_function("yuyv_to_i420", |b| b.iter(|| yuyv_to_i420(black_box(&yuyv), W * 2, W, H, &mut out).unwrap()));
-    g.bench_function("nv12_to_i420", |b| b.iter(|| nv12_to_i420(black_box(&nv12), W, W, H, &mut out).unwrap()));
+    g.bench_function("yuyv_to_i420", |b| {
+        b.iter(|| yuyv_to_i420(black_box(&yuyv), W * 2, W, H, &mut out).unwrap())
+    });
+    g.bench_function("nv12_to_i420", |b| {
+        b.iter(|| nv12_to_i420(black_box(&nv12), W, W, H, &mut out).unwrap())
+    });
     let jpeg = jpeg_720p();
     let mut dec = MjpegDecoder::new();
-    g.bench_function("mjpeg_zune_to_i420", |b| b.iter(|| dec.decode(black_box(&jpeg), W, H, &mut out).unwrap()));
+    g.bench_function("mjpeg_zune_to_i420", |b| {
+        b.iter(|| dec.decode(black_box(&jpeg), W, H, &mut out).unwrap())
+    });
     let mut ycc = vec![0u8; W * H * 3];
     g.bench_function("mjpeg_zune_ycbcr", |b| {
         b.iter(|| {
-            use zune_jpeg::zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+            use zune_jpeg::zune_core::{
+                bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
+            };
             let o = DecoderOptions::new_fast().jpeg_set_out_colorspace(ColorSpace::YCbCr);
-            let mut d = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(black_box(&jpeg[..])), o);
+            let mut d =
+                zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(black_box(&jpeg[..])), o);
             d.decode_into(&mut ycc).unwrap();
         })
     });

@@ -5,7 +5,9 @@
 use hlscam::pool::Pool;
 use hlscam::source::audio_clock::AudioClock;
 use hlscam::source::convert::{i420_copy, nv12_to_i420, yuyv_to_i420, ConvertError, MjpegDecoder};
-use hlscam::source::supervisor::{GreySlate, SimSleeper, SupervisedVideo, BACKOFF_MAX, BACKOFF_MIN};
+use hlscam::source::supervisor::{
+    GreySlate, SimSleeper, SupervisedVideo, BACKOFF_MAX, BACKOFF_MIN,
+};
 use hlscam::source::{RawFrame, SourceError, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SimClock};
@@ -29,7 +31,10 @@ fn yuyv_to_i420_reference() {
     let mut dst = [0xA5u8; 12 + 1];
     yuyv_to_i420(&src, 10, 4, 2, &mut dst[..12]).unwrap();
     // Y rows, then U (avg of rows, rounded up), then V.
-    assert_eq!(&dst[..12], &[10, 11, 12, 13, 20, 21, 22, 23, 101, 51, 202, 61]);
+    assert_eq!(
+        &dst[..12],
+        &[10, 11, 12, 13, 20, 21, 22, 23, 101, 51, 202, 61]
+    );
     assert_eq!(dst[12], 0xA5, "nothing written past the picture");
 }
 
@@ -69,8 +74,14 @@ fn i420_copy_removes_stride_padding() {
 fn converters_reject_short_buffers() {
     let mut dst = vec![0xA5u8; 640 * 360 * 3 / 2];
     let src = vec![0u8; 640 * 2 * 359];
-    assert_eq!(yuyv_to_i420(&src, 1280, 640, 360, &mut dst), Err(ConvertError::ShortInput));
-    assert_eq!(nv12_to_i420(&src[..640 * 360], 640, 640, 360, &mut dst), Err(ConvertError::ShortInput));
+    assert_eq!(
+        yuyv_to_i420(&src, 1280, 640, 360, &mut dst),
+        Err(ConvertError::ShortInput)
+    );
+    assert_eq!(
+        nv12_to_i420(&src[..640 * 360], 640, 640, 360, &mut dst),
+        Err(ConvertError::ShortInput)
+    );
     assert!(dst.iter().all(|&b| b == 0xA5), "nothing written on error");
 }
 
@@ -93,7 +104,12 @@ fn ffmpeg(args: &[&str]) {
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let mse = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / a.len() as f64;
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
     if mse == 0.0 {
         99.0
     } else {
@@ -105,8 +121,24 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
 fn mjpeg_decode_matches_ffmpeg() {
     let d = tmpdir("mjpeg");
     let (jpg, yuv) = (d.join("x.jpg"), d.join("ref.yuv"));
-    ffmpeg(&["-f", "lavfi", "-i", "testsrc=size=320x240", "-frames:v", "1", jpg.to_str().unwrap()]);
-    ffmpeg(&["-i", jpg.to_str().unwrap(), "-pix_fmt", "yuv420p", "-f", "rawvideo", yuv.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240",
+        "-frames:v",
+        "1",
+        jpg.to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-i",
+        jpg.to_str().unwrap(),
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "rawvideo",
+        yuv.to_str().unwrap(),
+    ]);
     let jpeg = std::fs::read(&jpg).unwrap();
     let reference = std::fs::read(&yuv).unwrap();
     let (w, h) = (320, 240);
@@ -120,14 +152,26 @@ fn mjpeg_decode_matches_ffmpeg() {
         psnr(&out[w * h * 5 / 4..], &reference[w * h * 5 / 4..]),
     );
     println!("MJPEG 320x240 vs ffmpeg yuv420p: PSNR Y {py:.1} dB, U {pu:.1} dB, V {pv:.1} dB");
-    assert!(py > 35.0 && pu > 35.0 && pv > 35.0, "PSNR Y {py:.1} U {pu:.1} V {pv:.1}");
+    assert!(
+        py > 35.0 && pu > 35.0 && pv > 35.0,
+        "PSNR Y {py:.1} U {pu:.1} V {pv:.1}"
+    );
     // Wrong size is an error, not a panic or garbage.
     assert_eq!(
         dec.decode(&jpeg, 640, 480, &mut vec![0u8; 640 * 480 * 3 / 2]),
-        Err(ConvertError::JpegSize { width: 320, height: 240 })
+        Err(ConvertError::JpegSize {
+            width: 320,
+            height: 240
+        })
     );
-    assert_eq!(dec.decode(&jpeg[..20], w, h, &mut out), Err(ConvertError::BadJpeg));
-    assert_eq!(dec.decode(b"not a jpeg at all", w, h, &mut out), Err(ConvertError::BadJpeg));
+    assert_eq!(
+        dec.decode(&jpeg[..20], w, h, &mut out),
+        Err(ConvertError::BadJpeg)
+    );
+    assert_eq!(
+        dec.decode(b"not a jpeg at all", w, h, &mut out),
+        Err(ConvertError::BadJpeg)
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -172,7 +216,10 @@ fn audio_clock_tracks_drift_for_ten_hours() {
     }
     println!("audio clock, 10 h at +0.1 %: worst error {worst:.1} samples, worst step deviation {worst_step} ticks");
     assert!(worst <= 1024.0, "A/V error {worst:.1} samples");
-    assert!(worst_step <= nominal_step / 500 + 1, "PTS step off by {worst_step} ticks");
+    assert!(
+        worst_step <= nominal_step / 500 + 1,
+        "PTS step off by {worst_step} ticks"
+    );
 }
 
 // ---------------------------------------------------------------- supervisor
@@ -204,7 +251,8 @@ impl VideoSource for FakeCamera {
             self.clock.advance(Duration::from_millis(100));
             return Err(f("injected".into()));
         }
-        self.clock.advance(Duration::from_nanos(1_000_000_000 / self.fmt.fps as u64));
+        self.clock
+            .advance(Duration::from_nanos(1_000_000_000 / self.fmt.fps as u64));
         let mut buf = pool.try_take().ok_or(SourceError::PoolExhausted)?;
         buf[0] = 42; // marks a camera frame
         let now = self.clock.monotonic();
@@ -224,22 +272,42 @@ impl VideoSource for FakeCamera {
 fn supervisor_slate_backoff_and_switches() {
     let clock = SimClock::at_2026();
     let plan = Arc::new(Mutex::new(Plan::default()));
-    let want = VideoFormat { width: 64, height: 36, fps: 30 };
-    let cam_fmt = VideoFormat { width: 128, height: 72, fps: 30 };
+    let want = VideoFormat {
+        width: 64,
+        height: 36,
+        fps: 30,
+    };
+    let cam_fmt = VideoFormat {
+        width: 128,
+        height: 72,
+        fps: 30,
+    };
     let (p2, c2) = (plan.clone(), clock.clone());
     let opener = Box::new(move || {
         let mut p = p2.lock().unwrap();
         p.opens.push(c2.monotonic());
         if !p.present {
-            return Err(SourceError::Gone("/dev/video0: open: No such file or directory".into()));
+            return Err(SourceError::Gone(
+                "/dev/video0: open: No such file or directory".into(),
+            ));
         }
         let fmt = p.fmt.unwrap_or(cam_fmt);
-        Ok(Box::new(FakeCamera { plan: p2.clone(), clock: c2.clone(), fmt }) as Box<dyn VideoSource>)
+        Ok(Box::new(FakeCamera {
+            plan: p2.clone(),
+            clock: c2.clone(),
+            fmt,
+        }) as Box<dyn VideoSource>)
     });
     let stats = Arc::new(Stats::new());
-    let mut sv = SupervisedVideo::new("/dev/video0", want, opener, Box::new(GreySlate), Arc::new(clock.clone()))
-        .with_sleeper(Box::new(SimSleeper(clock.clone())))
-        .with_stats(stats.clone());
+    let mut sv = SupervisedVideo::new(
+        "/dev/video0",
+        want,
+        opener,
+        Box::new(GreySlate),
+        Arc::new(clock.clone()),
+    )
+    .with_sleeper(Box::new(SimSleeper(clock.clone())))
+    .with_stats(stats.clone());
     let pool = Pool::new(3, cam_fmt.i420_len());
     let mut all_pts = Vec::new();
     let mut next = |sv: &mut SupervisedVideo| {
@@ -252,16 +320,38 @@ fn supervisor_slate_backoff_and_switches() {
     let mut slate = Vec::new();
     while clock.monotonic() < Duration::from_secs(20) {
         let (pts, disc, cam, fmt) = next(&mut sv);
-        assert!(!cam && fmt == want && !disc, "slate at start, no discontinuity on the first frame");
+        assert!(
+            !cam && fmt == want && !disc,
+            "slate at start, no discontinuity on the first frame"
+        );
         slate.push(pts);
     }
     assert_eq!(sv.message(), "NO SIGNAL: /dev/video0 GONE - RETRYING");
-    assert!(slate.windows(2).all(|w| w[1].0 - w[0].0 == 3000), "slate paced at 30 fps");
+    assert!(
+        slate.windows(2).all(|w| w[1].0 - w[0].0 == 3000),
+        "slate paced at 30 fps"
+    );
     assert_eq!(slate.len(), 601, "frames at 0, 1/30, ..., 20 s");
-    let opens: Vec<f64> = plan.lock().unwrap().opens.iter().map(|d| d.as_secs_f64()).collect();
-    let gaps: Vec<f64> = opens.windows(2).map(|w| ((w[1] - w[0]) * 10.0).round() / 10.0).collect();
-    assert_eq!(&gaps[..5], &[0.5, 1.0, 2.0, 4.0, 8.0], "exponential backoff: {gaps:?}");
-    assert!(gaps[5..].iter().all(|&g| g == BACKOFF_MAX.as_secs_f64()), "capped: {gaps:?}");
+    let opens: Vec<f64> = plan
+        .lock()
+        .unwrap()
+        .opens
+        .iter()
+        .map(|d| d.as_secs_f64())
+        .collect();
+    let gaps: Vec<f64> = opens
+        .windows(2)
+        .map(|w| ((w[1] - w[0]) * 10.0).round() / 10.0)
+        .collect();
+    assert_eq!(
+        &gaps[..5],
+        &[0.5, 1.0, 2.0, 4.0, 8.0],
+        "exponential backoff: {gaps:?}"
+    );
+    assert!(
+        gaps[5..].iter().all(|&g| g == BACKOFF_MAX.as_secs_f64()),
+        "capped: {gaps:?}"
+    );
 
     // 2. Camera plugged in: picked up at the next retry; first frame flagged, geometry changes.
     plan.lock().unwrap().present = true;
@@ -272,7 +362,10 @@ fn supervisor_slate_backoff_and_switches() {
             break f;
         }
         waited += 1;
-        assert!(waited <= 8 * 30 + 1, "camera not picked up within one max backoff");
+        assert!(
+            waited <= 8 * 30 + 1,
+            "camera not picked up within one max backoff"
+        );
     };
     assert!(first_live.1, "slate -> camera sets discontinuity");
     assert_eq!(first_live.3, cam_fmt);
@@ -286,7 +379,10 @@ fn supervisor_slate_backoff_and_switches() {
     plan.lock().unwrap().fail_next = Some(SourceError::Io);
     let opens_before = plan.lock().unwrap().opens.len();
     let (_, disc, cam, fmt) = next(&mut sv);
-    assert!(!cam && disc && fmt == cam_fmt, "camera -> slate sets discontinuity, keeps geometry");
+    assert!(
+        !cam && disc && fmt == cam_fmt,
+        "camera -> slate sets discontinuity, keeps geometry"
+    );
     assert_eq!(sv.message(), "NO SIGNAL: /dev/video0 FAILED - RETRYING");
     let t_fail = clock.monotonic();
     let (_, disc, cam, _) = loop {
@@ -298,10 +394,17 @@ fn supervisor_slate_backoff_and_switches() {
     };
     assert!(cam && disc);
     let reopen = plan.lock().unwrap().opens[opens_before];
-    assert!(reopen - t_fail <= BACKOFF_MIN + Duration::from_millis(34), "backoff was reset by good frames");
+    assert!(
+        reopen - t_fail <= BACKOFF_MIN + Duration::from_millis(34),
+        "backoff was reset by good frames"
+    );
 
     // 4. Timeout with a new geometry on reopen: format() shows it.
-    let small = VideoFormat { width: 32, height: 18, fps: 30 };
+    let small = VideoFormat {
+        width: 32,
+        height: 18,
+        fps: 30,
+    };
     plan.lock().unwrap().fmt = Some(small);
     plan.lock().unwrap().fail_next = Some(SourceError::Timeout);
     let (_, disc, cam, _) = next(&mut sv);
@@ -315,6 +418,9 @@ fn supervisor_slate_backoff_and_switches() {
         }
     }
     assert_eq!(sv.format(), small);
-    assert!(all_pts.windows(2).all(|w| w[1] > w[0]), "PTS strictly increasing throughout");
+    assert!(
+        all_pts.windows(2).all(|w| w[1] > w[0]),
+        "PTS strictly increasing throughout"
+    );
     assert_eq!(stats.restarts.load(Ordering::Relaxed), 2);
 }

@@ -10,7 +10,8 @@
 use hlscam::pool::Pool;
 use hlscam::source::alsa::AlsaSource;
 use hlscam::source::devices::{list_devices, pick_video};
-use hlscam::source::supervisor::{GreySlate, SupervisedVideo};
+use hlscam::source::supervisor::SupervisedVideo;
+use hlscam::source::testsrc::TestPattern;
 use hlscam::source::v4l2::{resolve_device, PixelFormat, V4l2Source};
 use hlscam::source::{AudioFormat, AudioSource, RawFrame, SourceError, VideoFormat, VideoSource};
 use hlscam::time::{Clock, Pts90k, SystemClock};
@@ -21,14 +22,26 @@ use std::time::{Duration, Instant};
 type Check = Result<String, String>;
 
 const VIVID: &str = "vivid-000-vid-cap";
-const VIVID_OPTS: &[&str] = &["n_devs=1", "node_types=0x1", "num_inputs=1", "input_types=0x0"];
+const VIVID_OPTS: &[&str] = &[
+    "n_devs=1",
+    "node_types=0x1",
+    "num_inputs=1",
+    "input_types=0x0",
+];
 
 fn fmt(w: u32, h: u32, fps: u32) -> VideoFormat {
-    VideoFormat { width: w, height: h, fps }
+    VideoFormat {
+        width: w,
+        height: h,
+        fps,
+    }
 }
 
 fn sh(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let o = Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
+    let o = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
     if !o.status.success() {
         return Err(format!(
             "{cmd} {}: {} {}",
@@ -45,7 +58,11 @@ fn vivid_path() -> Result<String, String> {
 }
 
 /// Pulls `n` frames; returns them summarised (pts, format) and the measured fps.
-fn pull(src: &mut dyn VideoSource, pool: &Pool, n: usize) -> Result<(Vec<Pts90k>, f64, Option<RawFrame>), String> {
+fn pull(
+    src: &mut dyn VideoSource,
+    pool: &Pool,
+    n: usize,
+) -> Result<(Vec<Pts90k>, f64, Option<RawFrame>), String> {
     let mut pts = Vec::new();
     let t0 = Instant::now();
     let mut last = None;
@@ -94,7 +111,9 @@ fn check_bars(f: &RawFrame) -> Result<String, String> {
         let pv = v[(row / 2) * (w / 2) + x / 2] as i32;
         got.push(format!("{name}={py}/{pu}/{pv}"));
         if (py - wy).abs() > 12 || (pu - wu).abs() > 16 || (pv - wv).abs() > 16 {
-            bad.push(format!("{name}: got Y/U/V {py}/{pu}/{pv}, want ~{wy}/{wu}/{wv}"));
+            bad.push(format!(
+                "{name}: got Y/U/V {py}/{pu}/{pv}, want ~{wy}/{wu}/{wv}"
+            ));
         }
     }
     if bad.is_empty() {
@@ -108,12 +127,16 @@ fn capture_format(pixel: PixelFormat, figures: &mut Vec<String>) -> Check {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let dev = vivid_path()?;
     let want = fmt(640, 360, 30);
-    let mut src = V4l2Source::open_with_formats(&dev, want, &[pixel], clock).map_err(|e| e.to_string())?;
+    let mut src =
+        V4l2Source::open_with_formats(&dev, want, &[pixel], clock).map_err(|e| e.to_string())?;
     if src.pixel_format() != pixel {
         return Err(format!("negotiated {:?}", src.pixel_format()));
     }
     if src.format() != want {
-        return Err(format!("format {:?} (fps must be the 30 we set; vivid starts at 5)", src.format()));
+        return Err(format!(
+            "format {:?} (fps must be the 30 we set; vivid starts at 5)",
+            src.format()
+        ));
     }
     let pool = Pool::new(4, want.i420_len());
     let (pts, fps, last) = pull(&mut src, &pool, 60)?;
@@ -134,8 +157,15 @@ fn capture_format(pixel: PixelFormat, figures: &mut Vec<String>) -> Check {
         return Err(format!("PTS steps not multiples of 3000 ticks: {bad:?}"));
     }
     let bars = check_bars(last.as_ref().ok_or("no frame")?)?;
-    figures.push(format!("fps vivid {} 640x360: {fps:.1} (drops {})", pixel.name(), src.drops()));
-    Ok(format!("60 frames, {fps:.1} fps by PTS, drops {}, bars {bars}", src.drops()))
+    figures.push(format!(
+        "fps vivid {} 640x360: {fps:.1} (drops {})",
+        pixel.name(),
+        src.drops()
+    ));
+    Ok(format!(
+        "60 frames, {fps:.1} fps by PTS, drops {}, bars {bars}",
+        src.drops()
+    ))
 }
 
 fn default_prefers_yu12() -> Check {
@@ -155,16 +185,25 @@ fn mjpeg_loopback(figures: &mut Vec<String>) -> Check {
     let (pts, fps, last) = pull(&mut src, &pool, 30)?;
     let f = last.ok_or("no frame")?;
     let (y, u, _) = f.planes();
-    let (mn, mx) = y.iter().fold((255u8, 0u8), |(a, b), &p| (a.min(p), b.max(p)));
+    let (mn, mx) = y
+        .iter()
+        .fold((255u8, 0u8), |(a, b), &p| (a.min(p), b.max(p)));
     let umax = u.iter().copied().max().unwrap_or(0);
     if mx - mn < 100 || umax < 150 {
-        return Err(format!("decoded picture looks flat: Y {mn}..{mx}, U max {umax}"));
+        return Err(format!(
+            "decoded picture looks flat: Y {mn}..{mx}, U max {umax}"
+        ));
     }
     if !strictly_increasing(&pts) {
         return Err("PTS not strictly increasing".into());
     }
-    figures.push(format!("fps v4l2loopback MJPG 640x480: {fps:.1} (ffmpeg feeder under TCG)"));
-    Ok(format!("30 MJPEG frames decoded, Y {mn}..{mx}, {fps:.1} fps, drops {}", src.drops()))
+    figures.push(format!(
+        "fps v4l2loopback MJPG 640x480: {fps:.1} (ffmpeg feeder under TCG)"
+    ));
+    Ok(format!(
+        "30 MJPEG frames decoded, Y {mn}..{mx}, {fps:.1} fps, drops {}",
+        src.drops()
+    ))
 }
 
 fn goertzel(x: &[f64], f: f64, rate: f64) -> f64 {
@@ -180,8 +219,12 @@ fn goertzel(x: &[f64], f: f64, rate: f64) -> f64 {
 
 fn audio_loopback(figures: &mut Vec<String>) -> Check {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let af = AudioFormat { sample_rate: 48_000, channels: 1 };
-    let mut src = AlsaSource::open_with_clock("plughw:Loopback,1,0", af, clock).map_err(|e| e.to_string())?;
+    let af = AudioFormat {
+        sample_rate: 48_000,
+        channels: 1,
+    };
+    let mut src =
+        AlsaSource::open_with_clock("plughw:Loopback,1,0", af, clock).map_err(|e| e.to_string())?;
     let mut buf = vec![0i16; 1024];
     let mut all = Vec::new();
     let mut pts = Vec::new();
@@ -193,7 +236,10 @@ fn audio_loopback(figures: &mut Vec<String>) -> Check {
         return Err("audio PTS not strictly increasing".into());
     }
     let steps: Vec<u64> = pts.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    let (smin, smax) = (steps.iter().min().copied().unwrap_or(0), steps.iter().max().copied().unwrap_or(0));
+    let (smin, smax) = (
+        steps.iter().min().copied().unwrap_or(0),
+        steps.iter().max().copied().unwrap_or(0),
+    );
     if smin < 1900 || smax > 1940 {
         return Err(format!("PTS steps {smin}..{smax}, want 1920 ± 20"));
     }
@@ -203,9 +249,14 @@ fn audio_loopback(figures: &mut Vec<String>) -> Check {
     let e1k = goertzel(tail, 1000.0, 48_000.0);
     let e300 = goertzel(tail, 300.0, 48_000.0);
     if rms < 300.0 || e440 < 100.0 * e1k.max(e300) {
-        return Err(format!("no 440 Hz tone: rms {rms:.0}, E440 {e440:.3e}, E1000 {e1k:.3e}, E300 {e300:.3e}"));
+        return Err(format!(
+            "no 440 Hz tone: rms {rms:.0}, E440 {e440:.3e}, E1000 {e1k:.3e}, E300 {e300:.3e}"
+        ));
     }
-    figures.push(format!("audio loopback: rms {rms:.0}, 440 Hz / 1 kHz energy ratio {:.0}", e440 / e1k.max(1e-9)));
+    figures.push(format!(
+        "audio loopback: rms {rms:.0}, 440 Hz / 1 kHz energy ratio {:.0}",
+        e440 / e1k.max(1e-9)
+    ));
     Ok(format!(
         "2 s captured, rms {rms:.0}, 440 Hz dominates ({:.1e}x), PTS step {smin}..{smax}, overruns {}",
         e440 / e1k.max(1e-9),
@@ -221,7 +272,7 @@ fn supervised(label: &str, clock: Arc<dyn Clock>) -> SupervisedVideo {
         let s = V4l2Source::open_with_formats(&dev, want, &[PixelFormat::Yuyv], c2.clone())?;
         Ok(Box::new(s) as Box<dyn VideoSource>)
     });
-    SupervisedVideo::new(label, want, opener, Box::new(GreySlate), clock)
+    SupervisedVideo::new(label, want, opener, Box::new(TestPattern::new(want)), clock)
 }
 
 /// Pulls frames until `pred(frame, live)` holds; at most `max` frames. Returns the frames
@@ -234,7 +285,9 @@ fn pull_until(
     mut pred: impl FnMut(&RawFrame, bool) -> bool,
 ) -> Result<(usize, bool), String> {
     for i in 0..max {
-        let f = sv.next_frame(pool).map_err(|e| format!("supervisor returned an error: {e}"))?;
+        let f = sv
+            .next_frame(pool)
+            .map_err(|e| format!("supervisor returned an error: {e}"))?;
         pts.push(f.pts);
         if pred(&f, sv.is_live()) {
             return Ok((i + 1, true));
@@ -259,9 +312,13 @@ fn disconnect_replug() -> Check {
     }
     // 1. disconnect -> slate (discontinuity) -> camera back (discontinuity)
     sh("v4l2-ctl", &["-d", &dev, "-c", "disconnect=1"])?;
-    let (n, ok) = pull_until(&mut sv, &pool, &mut pts, 300, |f, live| !live && f.discontinuity)?;
+    let (n, ok) = pull_until(&mut sv, &pool, &mut pts, 300, |f, live| {
+        !live && f.discontinuity
+    })?;
     if !ok {
-        return Err(format!("no slate frame with discontinuity within {n} frames of the disconnect"));
+        return Err(format!(
+            "no slate frame with discontinuity within {n} frames of the disconnect"
+        ));
     }
     let mut slate1 = 1;
     let (_, back1) = pull_until(&mut sv, &pool, &mut pts, 300, |f, live| {
@@ -271,7 +328,9 @@ fn disconnect_replug() -> Check {
         live && f.discontinuity
     })?;
     if !back1 {
-        return Err(format!("camera did not come back after the disconnect ({slate1} slate frames)"));
+        return Err(format!(
+            "camera did not come back after the disconnect ({slate1} slate frames)"
+        ));
     }
     // 2. disconnect + rmmod while the slate is up, modprobe later
     sh("v4l2-ctl", &["-d", &dev, "-c", "disconnect=1"])?;
@@ -287,12 +346,17 @@ fn disconnect_replug() -> Check {
     })?;
     let msg = sv.message().to_string();
     if sv.is_live() || !msg.contains("GONE") {
-        return Err(format!("with vivid removed: live {}, message {msg:?}", sv.is_live()));
+        return Err(format!(
+            "with vivid removed: live {}, message {msg:?}",
+            sv.is_live()
+        ));
     }
     let mut args = vec!["vivid"];
     args.extend_from_slice(VIVID_OPTS);
     sh("modprobe", &args)?;
-    let (after, back2) = pull_until(&mut sv, &pool, &mut pts, 900, |f, live| live && f.discontinuity)?;
+    let (after, back2) = pull_until(&mut sv, &pool, &mut pts, 900, |f, live| {
+        live && f.discontinuity
+    })?;
     if !back2 {
         return Err("camera never came back after modprobe".into());
     }
@@ -314,20 +378,33 @@ fn dropped_buffers() -> Check {
     let dev = vivid_path()?;
     let stats = Arc::new(hlscam::stats::Stats::new());
     let want = fmt(640, 360, 30);
-    let mut src = V4l2Source::open_with_formats(&dev, want, &[PixelFormat::Yuyv], Arc::new(SystemClock::new()))
-        .map_err(|e| e.to_string())?
-        .with_stats(stats.clone());
-    sh("v4l2-ctl", &["-d", &dev, "-c", "percentage_of_dropped_buffers=30"])?;
+    let mut src = V4l2Source::open_with_formats(
+        &dev,
+        want,
+        &[PixelFormat::Yuyv],
+        Arc::new(SystemClock::new()),
+    )
+    .map_err(|e| e.to_string())?
+    .with_stats(stats.clone());
+    sh(
+        "v4l2-ctl",
+        &["-d", &dev, "-c", "percentage_of_dropped_buffers=30"],
+    )?;
     let pool = Pool::new(4, want.i420_len());
     let r = pull(&mut src, &pool, 40);
-    let _ = sh("v4l2-ctl", &["-d", &dev, "-c", "percentage_of_dropped_buffers=0"]);
+    let _ = sh(
+        "v4l2-ctl",
+        &["-d", &dev, "-c", "percentage_of_dropped_buffers=0"],
+    );
     r?;
     let drops = src.drops();
     let counted = stats.drops.load(std::sync::atomic::Ordering::Relaxed);
     if drops == 0 || counted != drops {
         return Err(format!("drops {drops}, stats.drops {counted}"));
     }
-    Ok(format!("{drops} drops counted (sequence gaps) in 40 frames"))
+    Ok(format!(
+        "{drops} drops counted (sequence gaps) in 40 frames"
+    ))
 }
 
 fn streamon_error() -> Check {
@@ -335,9 +412,17 @@ fn streamon_error() -> Check {
     let want = fmt(640, 360, 30);
     {
         // The button is latched until the next STREAMON: open a node first so it exists.
-        sh("v4l2-ctl", &["-d", &dev, "-c", "inject_vidioc_streamon_error=1"])?;
+        sh(
+            "v4l2-ctl",
+            &["-d", &dev, "-c", "inject_vidioc_streamon_error=1"],
+        )?;
     }
-    let r = V4l2Source::open_with_formats(&dev, want, &[PixelFormat::Yuyv], Arc::new(SystemClock::new()));
+    let r = V4l2Source::open_with_formats(
+        &dev,
+        want,
+        &[PixelFormat::Yuyv],
+        Arc::new(SystemClock::new()),
+    );
     let msg = match r {
         Ok(_) => return Err("STREAMON succeeded despite the injected error".into()),
         Err(e) => e.to_string(),
@@ -346,7 +431,10 @@ fn streamon_error() -> Check {
         return Err(format!("unclear error: {msg}"));
     }
     // Through the supervisor: the injected error costs one retry, then the camera streams.
-    sh("v4l2-ctl", &["-d", &dev, "-c", "inject_vidioc_streamon_error=1"])?;
+    sh(
+        "v4l2-ctl",
+        &["-d", &dev, "-c", "inject_vidioc_streamon_error=1"],
+    )?;
     let mut sv = supervised(&dev, Arc::new(SystemClock::new()));
     let pool = Pool::new(4, want.i420_len());
     let mut live_after = None;
@@ -359,7 +447,10 @@ fn streamon_error() -> Check {
     }
     let i = live_after.ok_or("supervisor never recovered from the STREAMON error")?;
     // A fatal streaming error mid-stream: the supervisor shows the slate and reopens.
-    sh("v4l2-ctl", &["-d", &dev, "-c", "inject_fatal_streaming_error=1"])?;
+    sh(
+        "v4l2-ctl",
+        &["-d", &dev, "-c", "inject_fatal_streaming_error=1"],
+    )?;
     let mut went_slate = false;
     let mut back = false;
     for _ in 0..300 {
@@ -372,7 +463,9 @@ fn streamon_error() -> Check {
         }
     }
     if !went_slate || !back {
-        return Err(format!("fatal streaming error: slate {went_slate}, back {back}"));
+        return Err(format!(
+            "fatal streaming error: slate {went_slate}, back {back}"
+        ));
     }
     Ok(format!("open error {msg:?}; supervisor live after {i} slate frames; survived a fatal streaming error"))
 }
@@ -384,7 +477,11 @@ fn listing() -> Check {
         .iter()
         .find(|c| c.card.contains("vivid"))
         .ok_or_else(|| format!("vivid not listed: {}", l.to_table()))?;
-    let yuyv = cam.formats.iter().find(|f| f.fourcc == "YUYV").ok_or("no YUYV")?;
+    let yuyv = cam
+        .formats
+        .iter()
+        .find(|f| f.fourcc == "YUYV")
+        .ok_or("no YUYV")?;
     let s = yuyv
         .sizes
         .iter()
@@ -393,24 +490,40 @@ fn listing() -> Check {
     if !s.fps.iter().any(|&r| (r - 30.0).abs() < 0.01) {
         return Err(format!("640x360 rates {:?} lack 30", s.fps));
     }
-    if l.cameras.iter().any(|c| c.card.contains("vicodec") || c.card.contains("vim2m")) {
+    if l.cameras
+        .iter()
+        .any(|c| c.card.contains("vicodec") || c.card.contains("vim2m"))
+    {
         return Err("an M2M device is listed as a camera".into());
     }
     if l.encoders.iter().any(|e| e.name.contains("vicodec")) {
         return Err("vicodec (FWHT) listed as an H.264 encoder".into());
     }
-    if !l.microphones.iter().any(|m| m.device.starts_with("hw:Loopback,")) {
+    if !l
+        .microphones
+        .iter()
+        .any(|m| m.device.starts_with("hw:Loopback,"))
+    {
         return Err(format!("no Loopback microphone: {:?}", l.microphones));
     }
     let json = serde_json::to_string(&l).map_err(|e| e.to_string())?;
     println!("{}", l.to_table());
-    Ok(format!("{} cameras, {} microphones, {} encoders, json {} B", l.cameras.len(), l.microphones.len(), l.encoders.len(), json.len()))
+    Ok(format!(
+        "{} cameras, {} microphones, {} encoders, json {} B",
+        l.cameras.len(),
+        l.microphones.len(),
+        l.encoders.len(),
+        json.len()
+    ))
 }
 
 fn auto_pick() -> Check {
-    let (src, why) = pick_video("/dev/video-none", fmt(640, 360, 30), Arc::new(SystemClock::new()), || {
-        panic!("fell back to the test source although vivid is there")
-    });
+    let (src, why) = pick_video(
+        "/dev/video-none",
+        fmt(640, 360, 30),
+        Arc::new(SystemClock::new()),
+        || panic!("fell back to the test source although vivid is there"),
+    );
     if !src.name().contains("/dev/video") || !why.contains("camera") {
         return Err(format!("picked {} because {why}", src.name()));
     }
@@ -420,7 +533,10 @@ fn auto_pick() -> Check {
 fn main() {
     let in_vm = std::env::var("HLSCAM_IN_VM").as_deref() == Ok("1");
     let have_video = std::fs::read_dir("/dev")
-        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("video")))
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("video"))
+        })
         .unwrap_or(false);
     if !have_video {
         if in_vm {
@@ -441,7 +557,13 @@ fn main() {
         }
         let t = Instant::now();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut figures)))
-            .unwrap_or_else(|p| Err(format!("PANIC: {:?}", p.downcast_ref::<&str>().or(p.downcast_ref::<String>().map(|s| &**s).as_ref()))));
+            .unwrap_or_else(|p| {
+                Err(format!(
+                    "PANIC: {:?}",
+                    p.downcast_ref::<&str>()
+                        .or(p.downcast_ref::<String>().map(|s| &**s).as_ref())
+                ))
+            });
         match r {
             Ok(m) => {
                 pass += 1;

@@ -46,20 +46,29 @@ fn open_pcm(device: &str, fmt: AudioFormat) -> Result<(PCM, usize), SourceError>
     let period;
     {
         let hw = HwParams::any(&pcm).map_err(|e| err(device, "hw_params_any", e))?;
-        hw.set_access(Access::RWInterleaved).map_err(|e| err(device, "access RW_INTERLEAVED", e))?;
-        hw.set_format(Format::s16()).map_err(|e| err(device, "format S16", e))?;
+        hw.set_access(Access::RWInterleaved)
+            .map_err(|e| err(device, "access RW_INTERLEAVED", e))?;
+        hw.set_format(Format::s16())
+            .map_err(|e| err(device, "format S16", e))?;
         hw.set_channels(fmt.channels as u32)
             .map_err(|e| err(device, &format!("{} channel(s)", fmt.channels), e))?;
         hw.set_rate(fmt.sample_rate, ValueOr::Nearest)
             .map_err(|e| err(device, &format!("rate {}", fmt.sample_rate), e))?;
         let p = hw
-            .set_period_size_near((fmt.sample_rate / 50) as alsa::pcm::Frames, ValueOr::Nearest)
+            .set_period_size_near(
+                (fmt.sample_rate / 50) as alsa::pcm::Frames,
+                ValueOr::Nearest,
+            )
             .map_err(|e| err(device, "period size", e))?;
-        hw.set_buffer_size_near(p * 10).map_err(|e| err(device, "buffer size", e))?;
-        pcm.hw_params(&hw).map_err(|e| err(device, "hw_params", e))?;
+        hw.set_buffer_size_near(p * 10)
+            .map_err(|e| err(device, "buffer size", e))?;
+        pcm.hw_params(&hw)
+            .map_err(|e| err(device, "hw_params", e))?;
         period = p as usize;
     }
-    let hw = pcm.hw_params_current().map_err(|e| err(device, "hw_params_current", e))?;
+    let hw = pcm
+        .hw_params_current()
+        .map_err(|e| err(device, "hw_params_current", e))?;
     let rate = hw.get_rate().map_err(|e| err(device, "get_rate", e))?;
     if rate != fmt.sample_rate {
         return Err(SourceError::Io(format!(
@@ -115,9 +124,15 @@ impl AlsaSource {
 
     /// As [`open`](Self::open), with media time from `clock`. Fails if the device cannot be
     /// opened now; later failures are handled inside (silence + retry).
-    pub fn open_with_clock(device: &str, fmt: AudioFormat, clock: Arc<dyn Clock>) -> Result<AlsaSource, SourceError> {
+    pub fn open_with_clock(
+        device: &str,
+        fmt: AudioFormat,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AlsaSource, SourceError> {
         if fmt.channels == 0 || fmt.channels > 8 || fmt.sample_rate == 0 {
-            return Err(SourceError::Io(format!("alsa {device}: bad format {fmt:?}")));
+            return Err(SourceError::Io(format!(
+                "alsa {device}: bad format {fmt:?}"
+            )));
         }
         let (pcm, _) = open_pcm(device, fmt)?;
         Ok(AlsaSource {
@@ -182,7 +197,9 @@ impl AlsaSource {
 
     /// Reads device frames into `buf[filled..]`; returns frames added, or the device is lost.
     fn read_device(&mut self, buf: &mut [i16]) -> Result<usize, SourceError> {
-        let Some(pcm) = self.pcm.as_ref() else { return Ok(0) };
+        let Some(pcm) = self.pcm.as_ref() else {
+            return Ok(0);
+        };
         let deadline = self.clock.monotonic() + STALL;
         loop {
             // SAFETY: hw_params fixed the format to S16 (native endian) and this is the only
@@ -192,7 +209,10 @@ impl AlsaSource {
                 Ok(n) => return Ok(n),
                 Err(e) if e.errno() == libc::EAGAIN => {
                     if self.clock.monotonic() >= deadline {
-                        return Err(SourceError::Timeout(format!("{}: no samples for {STALL:?}", self.name)));
+                        return Err(SourceError::Timeout(format!(
+                            "{}: no samples for {STALL:?}",
+                            self.name
+                        )));
                     }
                     match pcm.wait(Some(100)) {
                         Ok(_) => continue,
@@ -213,12 +233,19 @@ impl AlsaSource {
     }
 
     fn recover(&mut self, e: alsa::Error) -> Result<(), SourceError> {
-        let Some(pcm) = self.pcm.as_ref() else { return Ok(()) };
+        let Some(pcm) = self.pcm.as_ref() else {
+            return Ok(());
+        };
         if e.errno() != libc::EINTR {
             self.overruns += 1;
-            log::warn!("{}: overrun ({e}), recovered; {} so far", self.name, self.overruns);
+            log::warn!(
+                "{}: overrun ({e}), recovered; {} so far",
+                self.name,
+                self.overruns
+            );
         }
-        pcm.try_recover(e, true).map_err(|e| err(&self.device, "recover", e))?;
+        pcm.try_recover(e, true)
+            .map_err(|e| err(&self.device, "recover", e))?;
         let _ = pcm.start();
         Ok(())
     }
@@ -253,7 +280,9 @@ impl AudioSource for AlsaSource {
             }
             if self.pcm.is_none() {
                 // Device away: silence, paced by the clock (at most one period ahead of it).
-                let n = (frames - filled).min(self.fmt.sample_rate as usize / 50).max(1);
+                let n = (frames - filled)
+                    .min(self.fmt.sample_rate as usize / 50)
+                    .max(1);
                 if let Some(due) = self.aclock.due(self.delivered + (filled + n) as u64) {
                     let now = self.clock.monotonic();
                     if due > now {
@@ -268,7 +297,9 @@ impl AudioSource for AlsaSource {
             match self.read_device(&mut buf[filled * ch..]) {
                 Ok(0) => {
                     // Recovered from an overrun: owe the lost time as silence.
-                    let behind = self.aclock.behind(self.delivered + filled as u64, self.clock.monotonic());
+                    let behind = self
+                        .aclock
+                        .behind(self.delivered + filled as u64, self.clock.monotonic());
                     let period = self.fmt.sample_rate as i64 / 50;
                     if behind > period {
                         self.owed = (behind - period / 2) as u64;
@@ -279,7 +310,9 @@ impl AudioSource for AlsaSource {
             }
         }
         self.delivered += frames as u64;
-        Ok(self.aclock.stamp(first, frames as u64, self.clock.monotonic()))
+        Ok(self
+            .aclock
+            .stamp(first, frames as u64, self.clock.monotonic()))
     }
 }
 

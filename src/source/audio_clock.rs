@@ -109,7 +109,8 @@ impl AudioClock {
 
     /// Monotonic time at which frame index `n` is due (None before the first stamp).
     pub fn due(&self, n: u64) -> Option<Duration> {
-        self.model_ns(n).map(|ns| Duration::from_nanos(ns.max(0) as u64))
+        self.model_ns(n)
+            .map(|ns| Duration::from_nanos(ns.max(0) as u64))
     }
 
     /// Sample rate.

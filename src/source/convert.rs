@@ -59,7 +59,13 @@ pub fn i420_len(w: usize, h: usize) -> usize {
     w * h + 2 * (w / 2) * (h / 2)
 }
 
-fn check(w: usize, h: usize, src_len: usize, need: usize, dst_len: usize) -> Result<(), ConvertError> {
+fn check(
+    w: usize,
+    h: usize,
+    src_len: usize,
+    need: usize,
+    dst_len: usize,
+) -> Result<(), ConvertError> {
     if w == 0 || h == 0 || w % 2 == 1 || h % 2 == 1 {
         return Err(ConvertError::BadSize);
     }
@@ -79,7 +85,13 @@ fn plane_need(stride: usize, row_bytes: usize, rows: usize) -> usize {
 
 /// Copies planar YU12 (I420) with Y stride `stride` (chroma stride `stride / 2`, as V4L2 defines
 /// it for the single-planar format) into a tightly packed I420 picture.
-pub fn i420_copy(src: &[u8], stride: usize, w: usize, h: usize, dst: &mut [u8]) -> Result<(), ConvertError> {
+pub fn i420_copy(
+    src: &[u8],
+    stride: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+) -> Result<(), ConvertError> {
     let cs = stride / 2;
     let (cw, ch) = (w / 2, h / 2);
     let y_len = stride * h;
@@ -107,7 +119,13 @@ fn copy_plane(src: &[u8], stride: usize, w: usize, h: usize, dst: &mut [u8]) {
 }
 
 /// Converts NV12 (Y plane, then one interleaved CbCr plane, both with stride `stride`) to I420.
-pub fn nv12_to_i420(src: &[u8], stride: usize, w: usize, h: usize, dst: &mut [u8]) -> Result<(), ConvertError> {
+pub fn nv12_to_i420(
+    src: &[u8],
+    stride: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+) -> Result<(), ConvertError> {
     let ch = h / 2;
     let y_len = stride * h;
     let need = y_len + plane_need(stride, w, ch.max(1));
@@ -136,7 +154,13 @@ pub fn nv12_to_i420(src: &[u8], stride: usize, w: usize, h: usize, dst: &mut [u8
 
 /// Converts packed YUYV 4:2:2 (`Y0 U Y1 V`, stride `stride`) to I420, averaging the chroma of
 /// each pair of rows.
-pub fn yuyv_to_i420(src: &[u8], stride: usize, w: usize, h: usize, dst: &mut [u8]) -> Result<(), ConvertError> {
+pub fn yuyv_to_i420(
+    src: &[u8],
+    stride: usize,
+    w: usize,
+    h: usize,
+    dst: &mut [u8],
+) -> Result<(), ConvertError> {
     let need = plane_need(stride, 2 * w, h);
     check(w, h, src.len(), need, dst.len())?;
     if stride < 2 * w {
@@ -188,7 +212,9 @@ impl RangeLut {
         let mut c = [0u8; 256];
         for i in 0..256 {
             y[i] = (16.0 + i as f32 * 219.0 / 255.0).round() as u8;
-            c[i] = (128.0 + (i as f32 - 128.0) * 224.0 / 255.0).round().clamp(16.0, 240.0) as u8;
+            c[i] = (128.0 + (i as f32 - 128.0) * 224.0 / 255.0)
+                .round()
+                .clamp(16.0, 240.0) as u8;
         }
         RangeLut { y, c }
     }
@@ -201,7 +227,11 @@ fn ycc444_to_i420(src: &[u8], w: usize, h: usize, lut: &RangeLut, dst: &mut [u8]
     let (dy, dc) = dst.split_at_mut(w * h);
     let (du, dv) = dc.split_at_mut(cw * (h / 2));
     let rows = dy[..w * h].chunks_exact_mut(2 * w);
-    for (i, ((yy, u), v)) in rows.zip(du.chunks_exact_mut(cw)).zip(dv.chunks_exact_mut(cw)).enumerate() {
+    for (i, ((yy, u), v)) in rows
+        .zip(du.chunks_exact_mut(cw))
+        .zip(dv.chunks_exact_mut(cw))
+        .enumerate()
+    {
         let r0 = &src[2 * i * 3 * w..(2 * i + 1) * 3 * w];
         let r1 = &src[(2 * i + 1) * 3 * w..(2 * i + 2) * 3 * w];
         let (y0, y1) = yy.split_at_mut(w);
@@ -244,7 +274,9 @@ impl Default for MjpegDecoder {
 
 impl fmt::Debug for MjpegDecoder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MjpegDecoder").field("scratch", &self.scratch.len()).finish()
+        f.debug_struct("MjpegDecoder")
+            .field("scratch", &self.scratch.len())
+            .finish()
     }
 }
 
@@ -258,7 +290,13 @@ impl MjpegDecoder {
     }
 
     /// Decodes one JPEG of `w×h` pixels into the I420 buffer `dst`.
-    pub fn decode(&mut self, jpeg: &[u8], w: usize, h: usize, dst: &mut [u8]) -> Result<(), ConvertError> {
+    pub fn decode(
+        &mut self,
+        jpeg: &[u8],
+        w: usize,
+        h: usize,
+        dst: &mut [u8],
+    ) -> Result<(), ConvertError> {
         use zune_jpeg::zune_core::bytestream::ZCursor;
         use zune_jpeg::zune_core::colorspace::ColorSpace;
         use zune_jpeg::zune_core::options::DecoderOptions;
@@ -282,7 +320,8 @@ impl MjpegDecoder {
             let mut gopts = opts.jpeg_set_out_colorspace(ColorSpace::Luma);
             gopts = gopts.set_max_width(8192);
             let mut g = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(jpeg), gopts);
-            g.decode_into(&mut dst[..w * h]).map_err(|_| ConvertError::BadJpeg)?;
+            g.decode_into(&mut dst[..w * h])
+                .map_err(|_| ConvertError::BadJpeg)?;
             for p in dst[..w * h].iter_mut() {
                 *p = self.lut.y[*p as usize];
             }
@@ -293,7 +332,8 @@ impl MjpegDecoder {
         if self.scratch.len() != need {
             self.scratch.resize(need, 0);
         }
-        dec.decode_into(&mut self.scratch).map_err(|_| ConvertError::BadJpeg)?;
+        dec.decode_into(&mut self.scratch)
+            .map_err(|_| ConvertError::BadJpeg)?;
         if dec.output_colorspace() != Some(ColorSpace::YCbCr) {
             return Err(ConvertError::BadJpeg);
         }
@@ -318,15 +358,27 @@ mod tests {
     #[test]
     fn range_lut_ends() {
         let l = RangeLut::new();
-        assert_eq!((l.y[0], l.y[255], l.c[0], l.c[128], l.c[255]), (16, 235, 16, 128, 240));
+        assert_eq!(
+            (l.y[0], l.y[255], l.c[0], l.c[128], l.c[255]),
+            (16, 235, 16, 128, 240)
+        );
     }
 
     #[test]
     fn errors_not_panics() {
         let mut dst = [0u8; 6];
-        assert_eq!(yuyv_to_i420(&[0; 7], 4, 2, 2, &mut dst), Err(ConvertError::ShortInput));
-        assert_eq!(yuyv_to_i420(&[0; 8], 4, 2, 2, &mut dst[..5]), Err(ConvertError::ShortOutput));
-        assert_eq!(nv12_to_i420(&[0; 8], 2, 3, 2, &mut dst), Err(ConvertError::BadSize));
+        assert_eq!(
+            yuyv_to_i420(&[0; 7], 4, 2, 2, &mut dst),
+            Err(ConvertError::ShortInput)
+        );
+        assert_eq!(
+            yuyv_to_i420(&[0; 8], 4, 2, 2, &mut dst[..5]),
+            Err(ConvertError::ShortOutput)
+        );
+        assert_eq!(
+            nv12_to_i420(&[0; 8], 2, 3, 2, &mut dst),
+            Err(ConvertError::BadSize)
+        );
         assert_eq!(
             MjpegDecoder::new().decode(&[0xFF, 0xD8, 0, 0], 2, 2, &mut dst),
             Err(ConvertError::BadJpeg)

@@ -120,7 +120,15 @@ fn raw_formats(fd: i32, mplane: bool) -> Vec<[u8; 4]> {
         } else {
             v4l_sys::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE
         };
-        if unsafe { v4l2::ioctl(fd, v4l2::vidioc::VIDIOC_ENUM_FMT, &mut d as *mut _ as *mut c_void) }.is_err() {
+        if unsafe {
+            v4l2::ioctl(
+                fd,
+                v4l2::vidioc::VIDIOC_ENUM_FMT,
+                &mut d as *mut _ as *mut c_void,
+            )
+        }
+        .is_err()
+        {
             break;
         }
         out.push(d.pixelformat.to_le_bytes());
@@ -145,7 +153,9 @@ fn camera_formats(dev: &v4l::Device) -> Vec<CameraFormat> {
         for fs in dev.enum_framesizes(d.fourcc).unwrap_or_default() {
             let dims: Vec<(u32, u32)> = match fs.size {
                 FrameSizeEnum::Discrete(s) => vec![(s.width, s.height)],
-                FrameSizeEnum::Stepwise(s) => vec![(s.min_width, s.min_height), (s.max_width, s.max_height)],
+                FrameSizeEnum::Stepwise(s) => {
+                    vec![(s.min_width, s.min_height), (s.max_width, s.max_height)]
+                }
             };
             for (w, h) in dims {
                 let mut fps: Vec<f64> = Vec::new();
@@ -160,7 +170,11 @@ fn camera_formats(dev: &v4l::Device) -> Vec<CameraFormat> {
                 }
                 fps.sort_by(|a, b| b.total_cmp(a));
                 fps.dedup();
-                sizes.push(FrameSizeRates { width: w, height: h, fps });
+                sizes.push(FrameSizeRates {
+                    width: w,
+                    height: h,
+                    fps,
+                });
             }
         }
         out.push(CameraFormat {
@@ -182,8 +196,12 @@ enum Node {
 
 fn probe(path: &str) -> Node {
     use v4l::capability::Flags;
-    let Ok(dev) = super::v4l2::Dev::open(path) else { return Node::Other };
-    let Ok(caps) = dev.query_caps() else { return Node::Other };
+    let Ok(dev) = super::v4l2::Dev::open(path) else {
+        return Node::Other;
+    };
+    let Ok(caps) = dev.query_caps() else {
+        return Node::Other;
+    };
     let f = caps.capabilities;
     if f.intersects(Flags::VIDEO_M2M | Flags::VIDEO_M2M_MPLANE) {
         let h264 = raw_formats(dev.fd(), f.contains(Flags::VIDEO_M2M_MPLANE)).contains(b"H264");
@@ -213,8 +231,14 @@ fn microphones() -> Vec<Microphone> {
     for card in alsa::card::Iter::new().flatten() {
         let idx = card.get_index();
         let cname = card.get_name().unwrap_or_default();
-        let Ok(ctl) = alsa::Ctl::from_card(&card, false) else { continue };
-        let id = ctl.card_info().ok().and_then(|i| i.get_id().ok().map(str::to_string)).unwrap_or_else(|| idx.to_string());
+        let Ok(ctl) = alsa::Ctl::from_card(&card, false) else {
+            continue;
+        };
+        let id = ctl
+            .card_info()
+            .ok()
+            .and_then(|i| i.get_id().ok().map(str::to_string))
+            .unwrap_or_else(|| idx.to_string());
         for dev in alsa::ctl::DeviceIter::new(&ctl) {
             if let Ok(info) = ctl.pcm_info(dev as u32, 0, alsa::Direction::Capture) {
                 out.push(Microphone {
@@ -264,7 +288,13 @@ impl DeviceList {
                 let _ = writeln!(s, "    {} {}{mark}", f.fourcc, f.description);
                 for z in &f.sizes {
                     let rates: Vec<String> = z.fps.iter().map(|r| format!("{r}")).collect();
-                    let _ = writeln!(s, "      {}x{} @ {} fps", z.width, z.height, rates.join("/"));
+                    let _ = writeln!(
+                        s,
+                        "      {}x{} @ {} fps",
+                        z.width,
+                        z.height,
+                        rates.join("/")
+                    );
                 }
             }
         }
@@ -312,7 +342,10 @@ pub fn pick_video(
             }
             match V4l2Source::open_with_clock(&p, want, clock.clone()) {
                 Ok(src) => {
-                    let why = format!("video source auto: camera {p} ({}), first usable camera", c.card);
+                    let why = format!(
+                        "video source auto: camera {p} ({}), first usable camera",
+                        c.card
+                    );
                     log::info!("{why}");
                     return (Box::new(src), why);
                 }
@@ -323,7 +356,10 @@ pub fn pick_video(
     let why = if tried.is_empty() {
         "video source auto: test pattern, no camera found".to_string()
     } else {
-        format!("video source auto: test pattern, no usable camera ({})", tried.join("; "))
+        format!(
+            "video source auto: test pattern, no usable camera ({})",
+            tried.join("; ")
+        )
     };
     log::info!("{why}");
     (fallback(), why)
@@ -355,7 +391,10 @@ pub fn pick_audio(
             }),
         }
     }
-    let why = format!("audio source auto: tone, no usable microphone ({})", tried.join("; "));
+    let why = format!(
+        "audio source auto: tone, no usable microphone ({})",
+        tried.join("; ")
+    );
     log::info!("{why}");
     (fallback(), why)
 }
@@ -391,7 +430,10 @@ mod tests {
             }],
         };
         let t = l.to_table();
-        assert!(t.contains("/dev/video0") && t.contains("640x480 @ 30/15 fps"), "{t}");
+        assert!(
+            t.contains("/dev/video0") && t.contains("640x480 @ 30/15 fps"),
+            "{t}"
+        );
         assert!(t.contains("MICROPHONES\n  (none)"), "{t}");
         let j = serde_json::to_value(&l).unwrap();
         assert_eq!(j["cameras"][0]["formats"][0]["sizes"][0]["fps"][0], 30.0);

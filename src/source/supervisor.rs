@@ -36,12 +36,26 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// Draws the picture shown while the camera is away.
 pub trait Slate: Send {
     /// Renders frame `frame_index` of `fmt` into `out` (an I420 buffer), with `message` burned in.
-    fn render(&mut self, out: &mut [u8], fmt: VideoFormat, frame_index: u64, wall: SystemTime, message: Option<&str>);
+    fn render(
+        &mut self,
+        out: &mut [u8],
+        fmt: VideoFormat,
+        frame_index: u64,
+        wall: SystemTime,
+        message: Option<&str>,
+    );
 }
 
 /// The real slate: the test source's pattern (clock, moving box) with the message burned in.
 impl Slate for super::testsrc::TestPattern {
-    fn render(&mut self, out: &mut [u8], fmt: VideoFormat, frame_index: u64, wall: SystemTime, message: Option<&str>) {
+    fn render(
+        &mut self,
+        out: &mut [u8],
+        fmt: VideoFormat,
+        frame_index: u64,
+        wall: SystemTime,
+        message: Option<&str>,
+    ) {
         super::testsrc::TestPattern::render(self, out, fmt, frame_index, wall, message)
     }
 }
@@ -52,7 +66,14 @@ impl Slate for super::testsrc::TestPattern {
 pub struct GreySlate;
 
 impl Slate for GreySlate {
-    fn render(&mut self, out: &mut [u8], fmt: VideoFormat, frame_index: u64, _wall: SystemTime, _message: Option<&str>) {
+    fn render(
+        &mut self,
+        out: &mut [u8],
+        fmt: VideoFormat,
+        frame_index: u64,
+        _wall: SystemTime,
+        _message: Option<&str>,
+    ) {
         let (w, h) = (fmt.width as usize, fmt.height as usize);
         let len = fmt.i420_len().min(out.len());
         out[..len].fill(128);
@@ -135,7 +156,13 @@ impl SupervisedVideo {
     /// Supervises the source `opener` opens; `label` names the device in logs and on the slate
     /// (e.g. `/dev/video0`), `want` is the configured format (the slate's until a camera frame
     /// arrives). The first open is attempted on the first [`next_frame`](VideoSource::next_frame).
-    pub fn new(label: &str, want: VideoFormat, opener: Opener, slate: Box<dyn Slate>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        label: &str,
+        want: VideoFormat,
+        opener: Opener,
+        slate: Box<dyn Slate>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         SupervisedVideo {
             opener,
             current: None,
@@ -209,7 +236,13 @@ impl SupervisedVideo {
     fn try_open(&mut self) {
         match (self.opener)() {
             Ok(src) => {
-                log::info!("video: {} opened ({}x{} @ {} fps)", src.name(), src.format().width, src.format().height, src.format().fps);
+                log::info!(
+                    "video: {} opened ({}x{} @ {} fps)",
+                    src.name(),
+                    src.format().width,
+                    src.format().height,
+                    src.format().fps
+                );
                 self.name = src.name().to_string();
                 if let Some(s) = &self.stats {
                     s.set_source(&self.name);
@@ -266,7 +299,13 @@ impl SupervisedVideo {
             )));
         }
         let wall = self.clock.wall();
-        self.slate.render(&mut buf, self.fmt, self.slate_index, wall, Some(&self.message));
+        self.slate.render(
+            &mut buf,
+            self.fmt,
+            self.slate_index,
+            wall,
+            Some(&self.message),
+        );
         self.slate_index += 1;
         Ok(self.finish(RawFrame {
             buf,

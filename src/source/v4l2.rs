@@ -48,7 +48,10 @@ pub struct KernelMonotonic;
 
 /// Reads `CLOCK_MONOTONIC`.
 pub fn kernel_monotonic() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -80,8 +83,12 @@ pub enum PixelFormat {
 
 impl PixelFormat {
     /// Raw formats, best first.
-    pub const RAW_PREFERENCE: [PixelFormat; 4] =
-        [PixelFormat::Yu12, PixelFormat::Nv12, PixelFormat::Yuyv, PixelFormat::Mjpeg];
+    pub const RAW_PREFERENCE: [PixelFormat; 4] = [
+        PixelFormat::Yu12,
+        PixelFormat::Nv12,
+        PixelFormat::Yuyv,
+        PixelFormat::Mjpeg,
+    ];
 
     /// The V4L2 four-character code.
     pub fn fourcc(self) -> [u8; 4] {
@@ -135,16 +142,27 @@ pub fn resolve_device(device: &str) -> Result<String, SourceError> {
         return Ok(device.to_string());
     }
     let mut nodes: Vec<_> = std::fs::read_dir("/sys/class/video4linux")
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
-    nodes.sort_by_key(|n| n.trim_start_matches("video").parse::<u32>().unwrap_or(u32::MAX));
+    nodes.sort_by_key(|n| {
+        n.trim_start_matches("video")
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    });
     for n in nodes {
-        let name = std::fs::read_to_string(format!("/sys/class/video4linux/{n}/name")).unwrap_or_default();
+        let name =
+            std::fs::read_to_string(format!("/sys/class/video4linux/{n}/name")).unwrap_or_default();
         if name.trim() == device {
             return Ok(format!("/dev/{n}"));
         }
     }
-    Err(SourceError::Gone(format!("no V4L2 device named {device:?}")))
+    Err(SourceError::Gone(format!(
+        "no V4L2 device named {device:?}"
+    )))
 }
 
 /// One dequeued buffer.
@@ -182,21 +200,34 @@ impl Ring {
         req.count = count;
         req.type_ = v4l_sys::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE;
         req.memory = v4l_sys::v4l2_memory_V4L2_MEMORY_MMAP;
-        unsafe { v4l2::ioctl(fd, v4l2::vidioc::VIDIOC_REQBUFS, &mut req as *mut _ as *mut c_void)? };
+        unsafe {
+            v4l2::ioctl(
+                fd,
+                v4l2::vidioc::VIDIOC_REQBUFS,
+                &mut req as *mut _ as *mut c_void,
+            )?
+        };
         let mut ring = Ring {
             fd,
             bufs: Vec::with_capacity(req.count as usize),
             streaming: false,
         };
         if req.count < 2 {
-            return Err(io::Error::other(format!("driver granted {} buffers", req.count)));
+            return Err(io::Error::other(format!(
+                "driver granted {} buffers",
+                req.count
+            )));
         }
         for i in 0..req.count {
             let mut b = Self::desc();
             b.index = i;
             // SAFETY: QUERYBUF fills the descriptor; mmap maps the buffer it describes.
             unsafe {
-                v4l2::ioctl(fd, v4l2::vidioc::VIDIOC_QUERYBUF, &mut b as *mut _ as *mut c_void)?;
+                v4l2::ioctl(
+                    fd,
+                    v4l2::vidioc::VIDIOC_QUERYBUF,
+                    &mut b as *mut _ as *mut c_void,
+                )?;
                 let p = libc::mmap(
                     std::ptr::null_mut(),
                     b.length as usize,
@@ -218,7 +249,13 @@ impl Ring {
         let mut b = Self::desc();
         b.index = index as u32;
         // SAFETY: QBUF with a descriptor we own.
-        unsafe { v4l2::ioctl(self.fd, v4l2::vidioc::VIDIOC_QBUF, &mut b as *mut _ as *mut c_void) }
+        unsafe {
+            v4l2::ioctl(
+                self.fd,
+                v4l2::vidioc::VIDIOC_QBUF,
+                &mut b as *mut _ as *mut c_void,
+            )
+        }
     }
 
     fn start(&mut self) -> io::Result<()> {
@@ -227,7 +264,13 @@ impl Ring {
         }
         let mut typ = v4l_sys::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE;
         // SAFETY: STREAMON takes a pointer to the buffer type.
-        unsafe { v4l2::ioctl(self.fd, v4l2::vidioc::VIDIOC_STREAMON, &mut typ as *mut _ as *mut c_void)? };
+        unsafe {
+            v4l2::ioctl(
+                self.fd,
+                v4l2::vidioc::VIDIOC_STREAMON,
+                &mut typ as *mut _ as *mut c_void,
+            )?
+        };
         self.streaming = true;
         Ok(())
     }
@@ -243,7 +286,8 @@ impl Ring {
                 revents: 0,
             };
             // SAFETY: one pollfd we own.
-            let r = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+            let r =
+                unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
             if r < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -256,7 +300,13 @@ impl Ring {
             }
             let mut b = Self::desc();
             // SAFETY: DQBUF fills a descriptor we own.
-            match unsafe { v4l2::ioctl(self.fd, v4l2::vidioc::VIDIOC_DQBUF, &mut b as *mut _ as *mut c_void) } {
+            match unsafe {
+                v4l2::ioctl(
+                    self.fd,
+                    v4l2::vidioc::VIDIOC_DQBUF,
+                    &mut b as *mut _ as *mut c_void,
+                )
+            } {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
                     if pfd.revents & (libc::POLLERR | libc::POLLHUP) != 0 && left.is_zero() {
@@ -278,6 +328,8 @@ impl Ring {
             }
             let mono = b.flags & v4l_sys::V4L2_BUF_FLAG_TIMESTAMP_MASK
                 == v4l_sys::V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC;
+            // time_t / suseconds_t are 32-bit on 32-bit ARM (older Pis): widen explicitly.
+            #[allow(clippy::unnecessary_cast)]
             let ts = (b.timestamp.tv_sec as i64, b.timestamp.tv_usec as i64);
             let timestamp = (mono && ts.0 >= 0 && ts.1 >= 0 && (ts != (0, 0)))
                 .then(|| Duration::new(ts.0 as u64, (ts.1 * 1000) as u32));
@@ -307,7 +359,13 @@ impl Drop for Ring {
         if self.streaming {
             let mut typ = v4l_sys::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE;
             // SAFETY: STREAMOFF on our fd.
-            let _ = unsafe { v4l2::ioctl(self.fd, v4l2::vidioc::VIDIOC_STREAMOFF, &mut typ as *mut _ as *mut c_void) };
+            let _ = unsafe {
+                v4l2::ioctl(
+                    self.fd,
+                    v4l2::vidioc::VIDIOC_STREAMOFF,
+                    &mut typ as *mut _ as *mut c_void,
+                )
+            };
         }
         for &(p, len) in &self.bufs {
             // SAFETY: each pair is a live mapping created in `new`.
@@ -317,7 +375,13 @@ impl Drop for Ring {
         let mut req: v4l_sys::v4l2_requestbuffers = unsafe { std::mem::zeroed() };
         req.type_ = v4l_sys::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE;
         req.memory = v4l_sys::v4l2_memory_V4L2_MEMORY_MMAP;
-        let _ = unsafe { v4l2::ioctl(self.fd, v4l2::vidioc::VIDIOC_REQBUFS, &mut req as *mut _ as *mut c_void) };
+        let _ = unsafe {
+            v4l2::ioctl(
+                self.fd,
+                v4l2::vidioc::VIDIOC_REQBUFS,
+                &mut req as *mut _ as *mut c_void,
+            )
+        };
     }
 }
 
@@ -377,10 +441,17 @@ struct Capture {
 }
 
 impl Capture {
-    fn open(device: &str, want: VideoFormat, prefs: &[PixelFormat], clock: Arc<dyn Clock>) -> Result<Capture, SourceError> {
+    fn open(
+        device: &str,
+        want: VideoFormat,
+        prefs: &[PixelFormat],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Capture, SourceError> {
         let path = resolve_device(device)?;
         let dev = Dev::open(&path)?;
-        let caps = dev.query_caps().map_err(|e| source_err(&path, "QUERYCAP", &e))?;
+        let caps = dev
+            .query_caps()
+            .map_err(|e| source_err(&path, "QUERYCAP", &e))?;
         let flags = caps.capabilities;
         if !flags.contains(v4l::capability::Flags::VIDEO_CAPTURE) {
             return Err(SourceError::Io(format!(
@@ -388,8 +459,14 @@ impl Capture {
                 caps.card
             )));
         }
-        if flags.contains(v4l::capability::Flags::STREAMING).then_some(()).is_none() {
-            return Err(SourceError::Io(format!("{path} does not support streaming I/O")));
+        if flags
+            .contains(v4l::capability::Flags::STREAMING)
+            .then_some(())
+            .is_none()
+        {
+            return Err(SourceError::Io(format!(
+                "{path} does not support streaming I/O"
+            )));
         }
         let offered: Vec<[u8; 4]> = dev
             .enum_formats()
@@ -414,16 +491,26 @@ impl Capture {
             }
         }
         let (pixel, got) = chosen.ok_or_else(|| {
-            let list: Vec<String> = offered.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+            let list: Vec<String> = offered
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
             SourceError::Io(format!(
                 "{path} ({}): none of the formats we take ({}) is offered (it has {})",
                 caps.card,
-                prefs.iter().map(|p| p.name()).collect::<Vec<_>>().join(", "),
+                prefs
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 list.join(", ")
             ))
         })?;
         if got.width % 2 == 1 || got.height % 2 == 1 || got.width == 0 || got.height == 0 {
-            return Err(SourceError::Io(format!("{path}: odd frame size {}x{}", got.width, got.height)));
+            return Err(SourceError::Io(format!(
+                "{path}: odd frame size {}x{}",
+                got.width, got.height
+            )));
         }
         if (got.width, got.height) != (want.width, want.height) {
             log::warn!(
@@ -434,9 +521,11 @@ impl Capture {
                 got.height
             );
         }
-        let fps = match dev.set_params(&v4l::video::capture::Parameters::with_fps(want.fps.max(1))) {
+        let fps = match dev.set_params(&v4l::video::capture::Parameters::with_fps(want.fps.max(1)))
+        {
             Ok(p) if p.interval.numerator > 0 && p.interval.denominator > 0 => {
-                let granted = (p.interval.denominator as f64 / p.interval.numerator as f64).round() as u32;
+                let granted =
+                    (p.interval.denominator as f64 / p.interval.numerator as f64).round() as u32;
                 log::info!(
                     "{path}: asked {} fps, driver granted {}/{} s per frame ({granted} fps)",
                     want.fps,
@@ -454,8 +543,10 @@ impl Capture {
         let fd = dev.fd();
         let ring = Ring::new(fd, BUFFERS).map_err(|e| source_err(&path, "REQBUFS/mmap", &e))?;
         let mut ring = ring;
-        ring.start().map_err(|e| source_err(&path, "STREAMON", &e))?;
-        let offset_ns = clock.monotonic().as_nanos() as i128 - kernel_monotonic().as_nanos() as i128;
+        ring.start()
+            .map_err(|e| source_err(&path, "STREAMON", &e))?;
+        let offset_ns =
+            clock.monotonic().as_nanos() as i128 - kernel_monotonic().as_nanos() as i128;
         log::info!(
             "{path} ({}, driver {}): capturing {} {}x{} stride {} at {fps} fps, {} buffers",
             caps.card,
@@ -494,16 +585,26 @@ impl Capture {
             Stats::add(&s.drops, n);
         }
         let now = self.clock.monotonic();
-        if self.last_drop_log.is_none_or(|t| now.saturating_sub(t) >= Duration::from_secs(1)) {
+        if self
+            .last_drop_log
+            .map_or(true, |t| now.saturating_sub(t) >= Duration::from_secs(1))
+        {
             self.last_drop_log = Some(now);
-            log::warn!("{}: {n} frame(s) dropped ({why}); {} dropped so far", self.name, self.drops);
+            log::warn!(
+                "{}: {n} frame(s) dropped ({why}); {} dropped so far",
+                self.name,
+                self.drops
+            );
         }
     }
 
     /// Dequeues the next good buffer (error-flagged buffers are re-queued and counted).
     fn next(&mut self) -> Result<Dequeued, SourceError> {
         for _ in 0..64 {
-            let d = self.ring.dequeue(self.timeout).map_err(|e| source_err(&self.name, "DQBUF", &e))?;
+            let d = self
+                .ring
+                .dequeue(self.timeout)
+                .map_err(|e| source_err(&self.name, "DQBUF", &e))?;
             if let Some(last) = self.last_seq {
                 let gap = d.sequence.wrapping_sub(last).wrapping_sub(1);
                 if gap > 0 && gap < 1 << 30 {
@@ -518,11 +619,16 @@ impl Capture {
             }
             return Ok(d);
         }
-        Err(SourceError::Io(format!("{}: 64 corrupted buffers in a row", self.name)))
+        Err(SourceError::Io(format!(
+            "{}: 64 corrupted buffers in a row",
+            self.name
+        )))
     }
 
     fn requeue(&mut self, index: usize) -> Result<(), SourceError> {
-        self.ring.queue(index).map_err(|e| source_err(&self.name, "QBUF", &e))
+        self.ring
+            .queue(index)
+            .map_err(|e| source_err(&self.name, "QBUF", &e))
     }
 
     /// Monotonic capture time (on our clock) of a dequeued buffer.
@@ -587,7 +693,11 @@ impl V4l2Source {
     }
 
     /// As [`open`](Self::open), with media time taken from `clock` (see the module docs).
-    pub fn open_with_clock(device: &str, want: VideoFormat, clock: Arc<dyn Clock>) -> Result<V4l2Source, SourceError> {
+    pub fn open_with_clock(
+        device: &str,
+        want: VideoFormat,
+        clock: Arc<dyn Clock>,
+    ) -> Result<V4l2Source, SourceError> {
         Self::open_with_formats(device, want, &PixelFormat::RAW_PREFERENCE, clock)
     }
 
@@ -674,7 +784,10 @@ impl VideoSource for V4l2Source {
             self.cap.requeue(d.index)?;
             if let Err(e) = r {
                 if e == ConvertError::ShortOutput {
-                    return Err(SourceError::Io(format!("{}: pool buffer too small: {e}", self.cap.name)));
+                    return Err(SourceError::Io(format!(
+                        "{}: pool buffer too small: {e}",
+                        self.cap.name
+                    )));
                 }
                 self.cap.count_drops(1, "bad frame data");
                 continue;
@@ -691,7 +804,10 @@ impl VideoSource for V4l2Source {
                 discontinuity: false,
             });
         }
-        Err(SourceError::Io(format!("{}: 16 undecodable frames in a row", self.cap.name)))
+        Err(SourceError::Io(format!(
+            "{}: 16 undecodable frames in a row",
+            self.cap.name
+        )))
     }
 }
 
@@ -718,13 +834,19 @@ pub struct V4l2H264Source {
 
 impl std::fmt::Debug for V4l2H264Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("V4l2H264Source").field("name", &self.cap.name).finish()
+        f.debug_struct("V4l2H264Source")
+            .field("name", &self.cap.name)
+            .finish()
     }
 }
 
 impl V4l2H264Source {
     /// Opens `device` and negotiates H.264 at `want`; media time from `clock`.
-    pub fn open_with_clock(device: &str, want: VideoFormat, clock: Arc<dyn Clock>) -> Result<Self, SourceError> {
+    pub fn open_with_clock(
+        device: &str,
+        want: VideoFormat,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SourceError> {
         Ok(V4l2H264Source {
             cap: Capture::open(device, want, &[PixelFormat::H264], clock)?,
         })
