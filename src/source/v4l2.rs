@@ -5,7 +5,7 @@
 //! `vidioc-reqbufs.rst`, `vidioc-qbuf.rst`, `buffer.rst`, `vidioc-g-parm.rst`).
 //!
 //! * Negotiation prefers what the encoder takes without work: YU12, then NV12, YUYV and MJPEG
-//!   (converted by [`convert`](super::convert)), at the configured size; the frame rate is set
+//!   (converted by the [`convert`] module), at the configured size; the frame rate is set
 //!   with `VIDIOC_S_PARM` and what the driver granted is logged (and used as `format().fps`).
 //! * Buffers: [`BUFFERS`] mmap buffers, each re-queued as soon as its picture is copied or
 //!   converted into the caller's pool buffer; the data is sliced to `bytesused`.
