@@ -266,6 +266,7 @@ impl AudioSource for AlsaSource {
         let buf = &mut buf[..frames * ch];
         let first = self.delivered;
         let mut filled = 0usize; // frames
+        let silence_before = self.silence_frames;
         while filled < frames {
             if self.pcm.is_none() && self.clock.monotonic() >= self.next_retry {
                 self.try_reopen();
@@ -310,9 +311,13 @@ impl AudioSource for AlsaSource {
             }
         }
         self.delivered += frames as u64;
-        Ok(self
-            .aclock
-            .stamp(first, frames as u64, self.clock.monotonic()))
+        let now = self.clock.monotonic();
+        if self.silence_frames != silence_before {
+            // Inserted silence stands for time already past: no clock observation.
+            Ok(self.aclock.predict(first, frames as u64, now))
+        } else {
+            Ok(self.aclock.stamp(first, frames as u64, now))
+        }
     }
 }
 

@@ -96,6 +96,24 @@ impl AudioClock {
         pts
     }
 
+    /// Media time of a buffer starting at frame index `first` from the model alone, without a
+    /// clock observation: for buffers that hold inserted silence (their end was not just
+    /// captured, so "now" says nothing about them). Falls back to `now` before the first stamp.
+    pub fn predict(&mut self, first: u64, frames: u64, now: Duration) -> Pts90k {
+        if self.origin_ns.is_none() {
+            return self.stamp(first, frames, now);
+        }
+        let t = self.model_ns(first).unwrap_or(0).max(0) as u128;
+        let mut pts = Pts90k((t * HZ_90K as u128 / 1_000_000_000) as u64);
+        if let Some(last) = self.last {
+            if pts <= last {
+                pts = Pts90k(last.0 + 1);
+            }
+        }
+        self.last = Some(pts);
+        pts
+    }
+
     /// How many frames the count `delivered` lags what the monotonic clock says should have been
     /// captured by `now` (negative: ahead). Zero before the first stamp. A source that lost
     /// samples (overrun, device gone) inserts this many frames of silence so the track has no
@@ -131,6 +149,30 @@ mod tests {
         let p1 = c.stamp(960, 960, Duration::from_millis(1040));
         assert_eq!(p1.0 - p0.0, 1800);
         assert_eq!(c.behind(1920, Duration::from_millis(1060)), 960);
+    }
+
+    #[test]
+    fn silence_for_lost_time_keeps_steps_nominal() {
+        let mut c = AudioClock::new(48_000);
+        let ms = Duration::from_millis;
+        let mut n = 0;
+        let mut pts = vec![];
+        for i in 0..10 {
+            pts.push(c.stamp(n, 960, ms(20 * (i + 1))));
+            n += 960;
+        }
+        // The reader stalled: 600 ms lost; it owes 28_800 frames of silence, stamped by the
+        // model only (30 buffers), then device samples resume, observed against the clock.
+        assert_eq!(c.behind(n, ms(800)), 28_800);
+        for _ in 0..30 {
+            pts.push(c.predict(n, 960, ms(800)));
+            n += 960;
+        }
+        for i in 0..5 {
+            pts.push(c.stamp(n, 960, ms(820 + 20 * i)));
+            n += 960;
+        }
+        assert!(pts.windows(2).all(|w| w[1].0 - w[0].0 == 1800), "{pts:?}");
     }
 
     #[test]

@@ -195,6 +195,11 @@ enum Node {
 }
 
 fn probe(path: &str) -> Node {
+    // The v4l crate unwraps UTF-8 conversions of driver strings: never let that panic escape.
+    std::panic::catch_unwind(|| probe_inner(path)).unwrap_or(Node::Other)
+}
+
+fn probe_inner(path: &str) -> Node {
     use v4l::capability::Flags;
     let Ok(dev) = super::v4l2::Dev::open(path) else {
         return Node::Other;
