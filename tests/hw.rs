@@ -12,7 +12,7 @@ use hlscam::source::alsa::AlsaSource;
 use hlscam::source::devices::{list_devices, pick_video};
 use hlscam::source::supervisor::SupervisedVideo;
 use hlscam::source::testsrc::TestPattern;
-use hlscam::source::v4l2::{resolve_device, PixelFormat, V4l2Source};
+use hlscam::source::v4l2::{resolve_device, PixelFormat, V4l2H264Source, V4l2Source};
 use hlscam::source::{AudioFormat, AudioSource, RawFrame, SourceError, VideoFormat, VideoSource};
 use hlscam::time::{Clock, Pts90k, SystemClock};
 use std::process::Command;
@@ -199,6 +199,87 @@ fn mjpeg_loopback(figures: &mut Vec<String>) -> Check {
         "30 MJPEG frames decoded, Y {mn}..{mx}, {fps:.1} fps, drops {}",
         src.drops()
     ))
+}
+
+/// A producer process feeding a v4l2loopback node, killed (by its PID) on drop.
+struct Feeder(std::process::Child);
+
+impl Feeder {
+    /// `ffmpeg -re -f lavfi -i testsrc=640x480@30 <codec args> -f v4l2 <dev>`, then waits
+    /// until the node offers `fourcc`.
+    fn start(dev: &str, codec: &[&str], fourcc: &str) -> Result<Feeder, String> {
+        let child = Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i"])
+            .arg("testsrc=size=640x480:rate=30")
+            .args(codec)
+            .args(["-f", "v4l2", dev])
+            .spawn()
+            .map_err(|e| format!("ffmpeg: {e}"))?;
+        let f = Feeder(child);
+        for _ in 0..120 {
+            let out = Command::new("v4l2-ctl").args(["-d", dev, "--list-formats"]).output();
+            if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(fourcc)) {
+                return Ok(f);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        Err(format!("v4l2loopback never offered {fourcc}"))
+    }
+}
+
+impl Drop for Feeder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A camera's own H.264 (`encoder = "camera"`): ffmpeg's libx264 into v4l2loopback; read 30
+/// access units, check IDRs and start codes, and decode them with ffmpeg.
+fn h264_loopback() -> Check {
+    // A second loopback node (run.sh loads v4l2loopback with devices=2): a node keeps the
+    // format of its first producer for the rest of the boot.
+    let _feeder = Feeder::start(
+        "/dev/video11",
+        &["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15", "-pix_fmt", "yuv420p"],
+        "H264",
+    )?;
+    let mut src = V4l2H264Source::open_with_clock("/dev/video11", fmt(640, 480, 30), Arc::new(SystemClock::new()))
+        .map_err(|e| e.to_string())?;
+    let mut au = Vec::with_capacity(1 << 20);
+    let mut all = Vec::new();
+    let (mut keys, mut last) = (0, None);
+    for _ in 0..30 {
+        let f = src.next_au(&mut au).map_err(|e| e.to_string())?;
+        if !au.starts_with(&[0, 0, 0, 1]) && !au.starts_with(&[0, 0, 1]) {
+            return Err(format!("access unit without a start code: {:02x?}", &au[..au.len().min(8)]));
+        }
+        if last.is_some_and(|l| f.pts <= l) {
+            return Err("PTS not increasing".into());
+        }
+        last = Some(f.pts);
+        keys += f.key as u32;
+        all.extend_from_slice(&au);
+    }
+    if keys == 0 {
+        return Err("no IDR in 30 access units (GOP 15)".into());
+    }
+    let path = "/tmp/hlscam-hw.h264";
+    std::fs::write(path, &all).map_err(|e| e.to_string())?;
+    let n = sh(
+        "ffprobe",
+        &["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path],
+    )?;
+    let decoded: u32 = n.trim().parse().map_err(|_| format!("ffprobe said {n:?}"))?;
+    if decoded < 25 {
+        return Err(format!("ffmpeg decoded only {decoded} of 30 access units"));
+    }
+    Ok(format!("30 AUs, {keys} IDR, {} bytes, ffprobe decoded {decoded} frames", all.len()))
+}
+
+fn mjpeg_loopback_fed(figures: &mut Vec<String>) -> Check {
+    let _feeder = Feeder::start("/dev/video10", &["-c:v", "mjpeg", "-q:v", "5"], "MJPG")?;
+    mjpeg_loopback(figures)
 }
 
 fn goertzel(x: &[f64], f: f64, rate: f64) -> f64 {
@@ -607,7 +688,8 @@ fn main() {
     run("vivid_nv12", &mut |f| capture_format(PixelFormat::Nv12, f));
     run("vivid_yu12", &mut |f| capture_format(PixelFormat::Yu12, f));
     run("default_prefers_yu12", &mut |_| default_prefers_yu12());
-    run("mjpeg_loopback", &mut |f| mjpeg_loopback(f));
+    run("mjpeg_loopback", &mut |f| mjpeg_loopback_fed(f));
+    run("h264_loopback", &mut |_| h264_loopback());
     run("audio_loopback", &mut |f| audio_loopback(f));
     run("audio_overrun", &mut |_| audio_overrun());
     run("devices_listing", &mut |_| listing());

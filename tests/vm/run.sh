@@ -18,6 +18,9 @@ BIN=$(cargo test "${PROFILE_ARGS[@]}" --test hw --no-run --message-format=json 2
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
 [[ -x $BIN ]] || { echo "vm: could not build the hw test binary" >&2; cargo test "${PROFILE_ARGS[@]}" --test hw --no-run; exit 1; }
 echo "vm: running $BIN in the VM" >&2
+# two loopback nodes: /dev/video10 (MJPEG) and /dev/video11 (H.264); a node keeps the format of
+# its first producer for the rest of the boot
+export VMTEST_V4L2LOOPBACK_OPTS=${VMTEST_V4L2LOOPBACK_OPTS:-devices=2 video_nr=10,11 card_label=vmtest-loopback,vmtest-loopback-h264 exclusive_caps=1,1}
 OUT=$(mktemp "${TMPDIR:-/var/tmp}/hlscam-vm.XXXXXX")
 trap 'rm -f "$OUT"' EXIT
 rc=0
