@@ -135,8 +135,8 @@ fn capture_format(pixel: PixelFormat, figures: &mut Vec<String>) -> Check {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let dev = vivid_path()?;
     let want = fmt(640, 360, 30);
-    let mut src =
-        V4l2Source::open_with_formats(&dev, want, &[pixel], clock.clone()).map_err(|e| e.to_string())?;
+    let mut src = V4l2Source::open_with_formats(&dev, want, &[pixel], clock.clone())
+        .map_err(|e| e.to_string())?;
     if src.pixel_format() != pixel {
         return Err(format!("negotiated {:?}", src.pixel_format()));
     }
@@ -174,8 +174,9 @@ fn default_prefers_yu12() -> Check {
 fn mjpeg_loopback(figures: &mut Vec<String>) -> Check {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let want = fmt(640, 480, 30);
-    let mut src = V4l2Source::open_with_formats("/dev/video10", want, &[PixelFormat::Mjpeg], clock.clone())
-        .map_err(|e| e.to_string())?;
+    let mut src =
+        V4l2Source::open_with_formats("/dev/video10", want, &[PixelFormat::Mjpeg], clock.clone())
+            .map_err(|e| e.to_string())?;
     let pool = Pool::new(4, want.i420_len());
     let (pts, fps, last) = pull(&mut src, &pool, 30, Some(&*clock))?;
     let f = last.ok_or("no frame")?;
@@ -217,7 +218,9 @@ impl Feeder {
             .map_err(|e| format!("ffmpeg: {e}"))?;
         let f = Feeder(child);
         for _ in 0..120 {
-            let out = Command::new("v4l2-ctl").args(["-d", dev, "--list-formats"]).output();
+            let out = Command::new("v4l2-ctl")
+                .args(["-d", dev, "--list-formats"])
+                .output();
             if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(fourcc)) {
                 return Ok(f);
             }
@@ -241,18 +244,36 @@ fn h264_loopback() -> Check {
     // format of its first producer for the rest of the boot.
     let _feeder = Feeder::start(
         "/dev/video11",
-        &["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15", "-pix_fmt", "yuv420p"],
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "15",
+            "-pix_fmt",
+            "yuv420p",
+        ],
         "H264",
     )?;
-    let mut src = V4l2H264Source::open_with_clock("/dev/video11", fmt(640, 480, 30), Arc::new(SystemClock::new()))
-        .map_err(|e| e.to_string())?;
+    let mut src = V4l2H264Source::open_with_clock(
+        "/dev/video11",
+        fmt(640, 480, 30),
+        Arc::new(SystemClock::new()),
+    )
+    .map_err(|e| e.to_string())?;
     let mut au = Vec::with_capacity(1 << 20);
     let mut all = Vec::new();
     let (mut keys, mut last) = (0, None);
     for _ in 0..30 {
         let f = src.next_au(&mut au).map_err(|e| e.to_string())?;
         if !au.starts_with(&[0, 0, 0, 1]) && !au.starts_with(&[0, 0, 1]) {
-            return Err(format!("access unit without a start code: {:02x?}", &au[..au.len().min(8)]));
+            return Err(format!(
+                "access unit without a start code: {:02x?}",
+                &au[..au.len().min(8)]
+            ));
         }
         if last.is_some_and(|l| f.pts <= l) {
             return Err("PTS not increasing".into());
@@ -268,13 +289,30 @@ fn h264_loopback() -> Check {
     std::fs::write(path, &all).map_err(|e| e.to_string())?;
     let n = sh(
         "ffprobe",
-        &["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path],
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            path,
+        ],
     )?;
-    let decoded: u32 = n.trim().parse().map_err(|_| format!("ffprobe said {n:?}"))?;
+    let decoded: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("ffprobe said {n:?}"))?;
     if decoded < 25 {
         return Err(format!("ffmpeg decoded only {decoded} of 30 access units"));
     }
-    Ok(format!("30 AUs, {keys} IDR, {} bytes, ffprobe decoded {decoded} frames", all.len()))
+    Ok(format!(
+        "30 AUs, {keys} IDR, {} bytes, ffprobe decoded {decoded} frames",
+        all.len()
+    ))
 }
 
 fn mjpeg_loopback_fed(figures: &mut Vec<String>) -> Check {
@@ -345,8 +383,12 @@ fn audio_loopback(figures: &mut Vec<String>) -> Check {
 /// monotonic clock.
 fn audio_overrun() -> Check {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let af = AudioFormat { sample_rate: 48_000, channels: 1 };
-    let mut src = AlsaSource::open_with_clock("plughw:Loopback,1,0", af, clock.clone()).map_err(|e| e.to_string())?;
+    let af = AudioFormat {
+        sample_rate: 48_000,
+        channels: 1,
+    };
+    let mut src = AlsaSource::open_with_clock("plughw:Loopback,1,0", af, clock.clone())
+        .map_err(|e| e.to_string())?;
     let mut buf = vec![0i16; 1024];
     let mut pts = Vec::new();
     for i in 0..60 {
@@ -359,12 +401,21 @@ fn audio_overrun() -> Check {
     let end = pts[pts.len() - 1] + Pts90k(1920);
     let lag_ms = (now.0 as i64 - end.0 as i64) / 90;
     let steps: Vec<u64> = pts.windows(2).map(|w| w[1].0 - w[0].0).collect();
-    let (smin, smax) = (steps.iter().min().copied().unwrap_or(0), steps.iter().max().copied().unwrap_or(0));
+    let (smin, smax) = (
+        steps.iter().min().copied().unwrap_or(0),
+        steps.iter().max().copied().unwrap_or(0),
+    );
     if src.overruns() == 0 || src.silence_frames() < 9600 {
-        return Err(format!("overruns {}, silence {} frames", src.overruns(), src.silence_frames()));
+        return Err(format!(
+            "overruns {}, silence {} frames",
+            src.overruns(),
+            src.silence_frames()
+        ));
     }
     if smin < 1900 || smax > 1940 || !(-100..=300).contains(&lag_ms) {
-        return Err(format!("PTS steps {smin}..{smax}, end of audio {lag_ms} ms behind the clock"));
+        return Err(format!(
+            "PTS steps {smin}..{smax}, end of audio {lag_ms} ms behind the clock"
+        ));
     }
     Ok(format!(
         "{} overrun(s) recovered, {} frames of silence inserted, PTS steps {smin}..{smax}, end {lag_ms} ms behind the clock",

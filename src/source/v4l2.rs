@@ -309,12 +309,10 @@ impl Ring {
             } {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                    if pfd.revents & (libc::POLLERR | libc::POLLHUP) != 0 && left.is_zero() {
-                        return Err(io::Error::from_raw_os_error(libc::EIO));
-                    }
                     if left.is_zero() {
                         return Err(io::Error::new(io::ErrorKind::TimedOut, "no frame"));
                     }
+                    // poll may flag an error while DQBUF has nothing yet: do not spin.
                     if pfd.revents & (libc::POLLERR | libc::POLLHUP) != 0 {
                         std::thread::sleep(Duration::from_millis(5));
                     }
