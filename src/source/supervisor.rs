@@ -358,9 +358,58 @@ impl VideoSource for SupervisedVideo {
     }
 }
 
+/// The usual wiring: the V4L2 camera `device` (path or card name) supervised, with the test
+/// pattern as slate; drops and restarts counted in `stats` when given.
+pub fn supervised_camera(
+    device: &str,
+    want: VideoFormat,
+    clock: Arc<dyn Clock>,
+    stats: Option<Arc<Stats>>,
+) -> SupervisedVideo {
+    let (dev, c, st) = (device.to_string(), clock.clone(), stats.clone());
+    let opener: Opener = Box::new(move || {
+        let src = super::v4l2::V4l2Source::open_with_clock(&dev, want, c.clone())?;
+        Ok(match &st {
+            Some(s) => Box::new(src.with_stats(s.clone())) as Box<dyn VideoSource>,
+            None => Box::new(src),
+        })
+    });
+    let slate = Box::new(super::testsrc::TestPattern::new(want));
+    let sv = SupervisedVideo::new(device, want, opener, slate, clock);
+    match stats {
+        Some(s) => sv.with_stats(s),
+        None => sv,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_camera_gives_a_slate_not_an_error() {
+        let clock = SimClock::at_2026();
+        let want = VideoFormat {
+            width: 64,
+            height: 36,
+            fps: 30,
+        };
+        let mut sv = supervised_camera(
+            "/dev/video-hlscam-none",
+            want,
+            Arc::new(clock.clone()),
+            None,
+        )
+        .with_sleeper(Box::new(SimSleeper(clock)));
+        let pool = Pool::new(2, want.i420_len());
+        let f = sv.next_frame(&pool).unwrap();
+        assert_eq!(f.format, want);
+        assert!(!sv.is_live());
+        assert_eq!(
+            sv.message(),
+            "NO SIGNAL: /dev/video-hlscam-none GONE - RETRYING"
+        );
+    }
 
     #[test]
     fn grey_slate_draws_a_moving_bar() {
