@@ -266,8 +266,21 @@ fn h264_loopback() -> Check {
     .map_err(|e| e.to_string())?;
     let mut au = Vec::with_capacity(1 << 20);
     let mut all = Vec::new();
-    let (mut keys, mut last) = (0, None);
-    for _ in 0..30 {
+    let (mut keys, mut last) = (1, None);
+    // Start at an IDR: the P-frames before the first one cannot be decoded.
+    let mut skipped = 0;
+    loop {
+        let f = src.next_au(&mut au).map_err(|e| e.to_string())?;
+        if f.key {
+            break;
+        }
+        skipped += 1;
+        if skipped > 60 {
+            return Err("no IDR in 60 access units (GOP 15)".into());
+        }
+    }
+    all.extend_from_slice(&au);
+    for _ in 1..30 {
         let f = src.next_au(&mut au).map_err(|e| e.to_string())?;
         if !au.starts_with(&[0, 0, 0, 1]) && !au.starts_with(&[0, 0, 1]) {
             return Err(format!(
@@ -310,8 +323,9 @@ fn h264_loopback() -> Check {
         return Err(format!("ffmpeg decoded only {decoded} of 30 access units"));
     }
     Ok(format!(
-        "30 AUs, {keys} IDR, {} bytes, ffprobe decoded {decoded} frames",
-        all.len()
+        "30 AUs from the first IDR ({skipped} skipped), {keys} IDR, {} bytes, ffprobe decoded {decoded} frames, drops {}",
+        all.len(),
+        src.drops()
     ))
 }
 
