@@ -28,7 +28,53 @@ fn jpeg_720p() -> Vec<u8> {
     v
 }
 
+/// Thread CPU time (not wall time: the build machine is shared), for the per-frame figures.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+fn cpu_per_frame(name: &str, n: u32, mut f: impl FnMut()) {
+    f();
+    let t0 = thread_cpu();
+    for _ in 0..n {
+        f();
+    }
+    let per = (thread_cpu() - t0) / n;
+    println!(
+        "cpu per frame 1280x720 {name}: {:.3} ms",
+        per.as_secs_f64() * 1e3
+    );
+}
+
 fn bench(c: &mut Criterion) {
+    {
+        let yuyv: Vec<u8> = (0..W * H * 2).map(|i| (i * 7 % 251) as u8).collect();
+        let nv12: Vec<u8> = (0..W * H * 3 / 2).map(|i| (i * 7 % 251) as u8).collect();
+        let mut out = vec![0u8; W * H * 3 / 2];
+        let jpeg = jpeg_720p();
+        let mut dec = MjpegDecoder::new();
+        cpu_per_frame("yuyv_to_i420", 300, || {
+            yuyv_to_i420(black_box(&yuyv), W * 2, W, H, &mut out).unwrap()
+        });
+        cpu_per_frame("nv12_to_i420", 300, || {
+            nv12_to_i420(black_box(&nv12), W, W, H, &mut out).unwrap()
+        });
+        cpu_per_frame("mjpeg_zune_to_i420", 100, || {
+            dec.decode(black_box(&jpeg), W, H, &mut out).unwrap()
+        });
+        cpu_per_frame("mjpeg_jpeg_decoder_ycbcr", 100, || {
+            let mut d = jpeg_decoder::Decoder::new(black_box(&jpeg[..]));
+            d.set_color_transform(jpeg_decoder::ColorTransform::None);
+            black_box(d.decode().unwrap());
+        });
+        println!("jpeg 1280x720 testsrc q5: {} bytes", jpeg.len());
+    }
     let mut g = c.benchmark_group("convert_1280x720");
     g.sample_size(20)
         .measurement_time(Duration::from_secs(2))

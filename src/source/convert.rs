@@ -200,29 +200,22 @@ fn yuyv_row_pair(r0: &[u8], r1: &[u8], y0: &mut [u8], y1: &mut [u8], u: &mut [u8
     }
 }
 
-/// Full-range (JFIF) to limited-range (BT.601 video) lookup tables.
-struct RangeLut {
-    y: [u8; 256],
-    c: [u8; 256],
+/// Full-range luma to limited range: `16 + y × 219 / 255`, rounded (fixed point, no table, so
+/// the loop can vectorise).
+#[inline(always)]
+fn y_limited(y: u8) -> u8 {
+    ((y as u32 * 56_284 + (16 << 16) + 32_768) >> 16) as u8
 }
 
-impl RangeLut {
-    fn new() -> Self {
-        let mut y = [0u8; 256];
-        let mut c = [0u8; 256];
-        for i in 0..256 {
-            y[i] = (16.0 + i as f32 * 219.0 / 255.0).round() as u8;
-            c[i] = (128.0 + (i as f32 - 128.0) * 224.0 / 255.0)
-                .round()
-                .clamp(16.0, 240.0) as u8;
-        }
-        RangeLut { y, c }
-    }
+/// Full-range chroma to limited range: `128 + (c − 128) × 224 / 255`, rounded.
+#[inline(always)]
+fn c_limited(c: u32) -> u8 {
+    ((c * 57_570 + 1_019_648 + 32_768) >> 16) as u8
 }
 
 /// Converts interleaved full-range YCbCr 4:4:4 (3 bytes per pixel, no padding) to limited-range
 /// I420, averaging each 2×2 block of chroma.
-fn ycc444_to_i420(src: &[u8], w: usize, h: usize, lut: &RangeLut, dst: &mut [u8]) {
+fn ycc444_to_i420(src: &[u8], w: usize, h: usize, dst: &mut [u8]) {
     let cw = w / 2;
     let (dy, dc) = dst.split_at_mut(w * h);
     let (du, dv) = dc.split_at_mut(cw * (h / 2));
@@ -243,14 +236,14 @@ fn ycc444_to_i420(src: &[u8], w: usize, h: usize, lut: &RangeLut, dst: &mut [u8]
             .zip(u.iter_mut())
             .zip(v.iter_mut());
         for (((((a, b), ya), yb), u), v) in it {
-            ya[0] = lut.y[a[0] as usize];
-            ya[1] = lut.y[a[3] as usize];
-            yb[0] = lut.y[b[0] as usize];
-            yb[1] = lut.y[b[3] as usize];
-            let su = a[1] as u16 + a[4] as u16 + b[1] as u16 + b[4] as u16;
-            let sv = a[2] as u16 + a[5] as u16 + b[2] as u16 + b[5] as u16;
-            *u = lut.c[((su + 2) >> 2) as usize];
-            *v = lut.c[((sv + 2) >> 2) as usize];
+            ya[0] = y_limited(a[0]);
+            ya[1] = y_limited(a[3]);
+            yb[0] = y_limited(b[0]);
+            yb[1] = y_limited(b[3]);
+            let su = a[1] as u32 + a[4] as u32 + b[1] as u32 + b[4] as u32;
+            let sv = a[2] as u32 + a[5] as u32 + b[2] as u32 + b[5] as u32;
+            *u = c_limited((su + 2) >> 2);
+            *v = c_limited((sv + 2) >> 2);
         }
     }
 }
@@ -263,7 +256,6 @@ fn ycc444_to_i420(src: &[u8], w: usize, h: usize, lut: &RangeLut, dst: &mut [u8]
 /// state (Huffman tables, MCU rows) on every frame, so this path is *not* allocation-free.
 pub struct MjpegDecoder {
     scratch: Vec<u8>,
-    lut: RangeLut,
 }
 
 impl Default for MjpegDecoder {
@@ -285,7 +277,6 @@ impl MjpegDecoder {
     pub fn new() -> Self {
         MjpegDecoder {
             scratch: Vec::new(),
-            lut: RangeLut::new(),
         }
     }
 
@@ -323,7 +314,7 @@ impl MjpegDecoder {
             g.decode_into(&mut dst[..w * h])
                 .map_err(|_| ConvertError::BadJpeg)?;
             for p in dst[..w * h].iter_mut() {
-                *p = self.lut.y[*p as usize];
+                *p = y_limited(*p);
             }
             dst[w * h..i420_len(w, h)].fill(128);
             return Ok(());
@@ -337,7 +328,7 @@ impl MjpegDecoder {
         if dec.output_colorspace() != Some(ColorSpace::YCbCr) {
             return Err(ConvertError::BadJpeg);
         }
-        ycc444_to_i420(&self.scratch, w, h, &self.lut, dst);
+        ycc444_to_i420(&self.scratch, w, h, dst);
         Ok(())
     }
 }
@@ -356,11 +347,17 @@ mod tests {
     }
 
     #[test]
-    fn range_lut_ends() {
-        let l = RangeLut::new();
+    fn range_scaling_matches_the_formula() {
+        for i in 0..=255u8 {
+            let y = (16.0 + i as f64 * 219.0 / 255.0).round() as i32;
+            let c = (128.0 + (i as f64 - 128.0) * 224.0 / 255.0).round() as i32;
+            assert!((y_limited(i) as i32 - y).abs() <= 1, "y {i}");
+            assert!((c_limited(i as u32) as i32 - c).abs() <= 1, "c {i}");
+        }
+        assert_eq!((y_limited(0), y_limited(255)), (16, 235));
         assert_eq!(
-            (l.y[0], l.y[255], l.c[0], l.c[128], l.c[255]),
-            (16, 235, 16, 128, 240)
+            (c_limited(0), c_limited(128), c_limited(255)),
+            (16, 128, 240)
         );
     }
 
