@@ -2,7 +2,8 @@
 # run.sh — hlscam's real-device tests in a QEMU VM (Debian kernel with vivid, vicodec,
 # v4l2loopback, snd-aloop; see README.md beside this file). Self-contained:
 #   1. builds/refreshes the VM image (build_image.sh, cache in $VMTEST_CACHE or /var/tmp/vmtest)
-#   2. builds the `hw` test binary (tests/hw.rs; HW_PROFILE=release for a release build)
+#   2. builds the `hw` test binary (tests/hw.rs) in release (HW_PROFILE=dev for a debug build:
+#      under TCG a debug build is too slow for the frame-rate and MJPEG checks)
 #   3. boots the VM with run_in_vm.sh and runs guest.sh (feeders + the binary)
 # Prints the binary's per-check lines and its summary `vm: N passed, N failed`; exits non-zero
 # on any failure (124/125: VM timeout/failure).
@@ -13,7 +14,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
 "$HERE/build_image.sh" >&2
 PROFILE_ARGS=()
-[[ ${HW_PROFILE:-dev} == release ]] && PROFILE_ARGS=(--release)
+[[ ${HW_PROFILE:-release} == release ]] && PROFILE_ARGS=(--release)
 BIN=$(cargo test "${PROFILE_ARGS[@]}" --test hw --no-run --message-format=json 2>/dev/null \
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
 [[ -x $BIN ]] || { echo "vm: could not build the hw test binary" >&2; cargo test "${PROFILE_ARGS[@]}" --test hw --no-run; exit 1; }
