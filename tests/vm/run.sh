@@ -4,7 +4,7 @@
 #   1. builds/refreshes the VM image (build_image.sh, cache in $VMTEST_CACHE or /var/tmp/vmtest)
 #   2. builds the `hw` test binary (tests/hw.rs) in release (HW_PROFILE=dev for a debug build:
 #      under TCG a debug build is too slow for the frame-rate and MJPEG checks)
-#   3. boots the VM with run_in_vm.sh and runs guest.sh (feeders + the binary)
+#   3. boots the VM with run_in_vm.sh and runs guest.sh (440 Hz tone + the binary)
 # Prints the binary's per-check lines and its summary `vm: N passed, N failed`; exits non-zero
 # on any failure (124/125: VM timeout/failure).
 #   usage: tests/vm/run.sh [CHECK-NAME-FILTER]
