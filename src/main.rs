@@ -11,6 +11,9 @@ use hlscam::hls::HlsConfig;
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
 use hlscam::pipeline::{EncoderFactory, Pipeline, PipelineConfig};
+use hlscam::source::alsa::AlsaSource;
+use hlscam::source::devices::{list_devices, pick_audio, pick_video};
+use hlscam::source::supervisor::supervised_camera;
 use hlscam::source::testsrc::TestSource;
 use hlscam::source::tone::ToneSource;
 use hlscam::source::{AudioFormat, AudioSource, VideoFormat, VideoSource};
@@ -57,10 +60,14 @@ fn main() {
 }
 
 fn devices(json: bool) {
+    let list = list_devices();
     if json {
-        println!("{{\"cameras\":[],\"pcms\":[],\"encoders\":[\"openh264\"]}}");
+        match serde_json::to_string_pretty(&list) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("hlscam devices: {e}"),
+        }
     } else {
-        println!("encoders: openh264");
+        print!("{}", list.to_table());
     }
 }
 
@@ -94,7 +101,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         height: s.video.height,
         fps: s.video.fps,
     };
-    let (video, video_why) = open_video(s, fmt, clock.clone(), paced)?;
+    let (video, video_why) = open_video(s, fmt, clock.clone(), paced, &stats)?;
     let (audio, audio_why) = open_audio(s, clock.clone(), paced)?;
     let audio_name = audio
         .as_ref()
@@ -212,22 +219,28 @@ fn open_video(
     fmt: VideoFormat,
     clock: Arc<dyn Clock>,
     paced: bool,
+    stats: &Arc<Stats>,
 ) -> Result<(Box<dyn VideoSource>, String), Error> {
+    let testsrc = || Box::new(TestSource::new(fmt, clock.clone(), paced)) as Box<dyn VideoSource>;
     match s.video.source {
-        VideoSourceKind::Testsrc => Ok((
-            Box::new(TestSource::new(fmt, clock, paced)),
-            "configured".to_string(),
+        VideoSourceKind::Testsrc => Ok((testsrc(), "configured".to_string())),
+        VideoSourceKind::V4l2 => {
+            // Supervised: a camera missing now or unplugged later shows a "no signal" slate
+            // while it is retried with backoff.
+            let cam = supervised_camera(&s.video.device, fmt, clock.clone(), Some(stats.clone()));
+            Ok((Box::new(cam), "configured".to_string()))
+        }
+        VideoSourceKind::Auto => Ok(pick_video(
+            &s.video.device,
+            fmt,
+            clock.clone(),
+            Some(stats.clone()),
+            testsrc,
         )),
-        VideoSourceKind::Auto => Ok((
-            Box::new(TestSource::new(fmt, clock, paced)),
-            "auto: no camera support in this build".to_string(),
-        )),
-        other => Err(Error::new(
+        VideoSourceKind::Rpicam => Err(Error::new(
             ErrorKind::Source,
-            format!(
-                "video.source = \"{}\" is not available in this build",
-                other.as_str()
-            ),
+            "video.source = \"rpicam\" is not available in this build (CSI cameras through \
+             rpicam-vid are not implemented yet): use \"v4l2\", \"auto\" or \"testsrc\"",
         )),
     }
 }
@@ -248,24 +261,21 @@ fn open_audio(
             .map(|e| Box::new(e) as Box<dyn AudioEncoder>)
             .map_err(|e| Error::new(ErrorKind::Encoder, format!("AAC encoder for {fmt:?}: {e}")))
     };
-    match s.audio.source {
-        AudioSourceKind::None => Ok((None, "configured".to_string())),
-        AudioSourceKind::Tone => Ok((
-            Some((Box::new(ToneSource::new(fmt, clock, paced)), aac()?)),
+    let tone = || Box::new(ToneSource::new(fmt, clock.clone(), paced)) as Box<dyn AudioSource>;
+    let (src, why): (Box<dyn AudioSource>, String) = match s.audio.source {
+        AudioSourceKind::None => return Ok((None, "configured".to_string())),
+        AudioSourceKind::Tone => (tone(), "configured".to_string()),
+        AudioSourceKind::Alsa => (
+            Box::new(AlsaSource::open_or_retry(
+                &s.audio.device,
+                fmt,
+                clock.clone(),
+            )),
             "configured".to_string(),
-        )),
-        AudioSourceKind::Auto => Ok((
-            Some((Box::new(ToneSource::new(fmt, clock, paced)), aac()?)),
-            "auto: no microphone support in this build".to_string(),
-        )),
-        other => Err(Error::new(
-            ErrorKind::Source,
-            format!(
-                "audio.source = \"{}\" is not available in this build",
-                other.as_str()
-            ),
-        )),
-    }
+        ),
+        AudioSourceKind::Auto => pick_audio(&s.audio.device, fmt, clock.clone(), tone),
+    };
+    Ok((Some((src, aac()?)), why))
 }
 
 fn encoder_factory(s: &Settings) -> Result<EncoderFactory, Error> {

@@ -125,6 +125,12 @@ pub trait AudioSource: Send {
     fn read(&mut self, buf: &mut [i16]) -> Result<Pts90k, SourceError>;
 }
 
+pub mod alsa;
+pub mod audio_clock;
+pub mod convert;
+pub mod devices;
 pub mod font;
+pub mod supervisor;
 pub mod testsrc;
 pub mod tone;
+pub mod v4l2;
