@@ -1,9 +1,9 @@
 //! Steady-state allocation check for testsrc → openh264 and tone → AAC.
 //!
 //! A counting global allocator counts Rust-heap allocations made on the test's own thread while
-//! armed. It sees every allocation made through Rust's allocator (our code, the crates' Rust
-//! code); allocations made by the C/C++ codec libraries themselves (OpenH264's `new`, FDK's
-//! `malloc`) do not go through it and are invisible here.
+//! it measures (`counting_alloc::measure`). It sees every allocation made through Rust's
+//! allocator (our code, the crates' Rust code); allocations made by the C/C++ codec libraries
+//! themselves (OpenH264's `new`, FDK's `malloc`) do not go through it and are invisible here.
 
 use hlscam::encode::aac::AacEncoder;
 use hlscam::encode::openh264::OpenH264Encoder;
@@ -13,50 +13,13 @@ use hlscam::source::testsrc::TestSource;
 use hlscam::source::tone::ToneSource;
 use hlscam::source::{AudioFormat, AudioSource, VideoFormat, VideoSource};
 use hlscam::time::{Clock, SimClock};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 
-struct Counting;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the thread-local may already be gone while a thread shuts down.
-    let _ = ARMED.try_with(|a| {
-        if a.get() {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        System.alloc(l)
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        note();
-        System.alloc_zeroed(l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        System.realloc(p, l, n)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn arm(on: bool) {
-    ARMED.with(|a| a.set(on));
-}
+static A: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn no_allocation_in_steady_state() {
@@ -97,12 +60,11 @@ fn no_allocation_in_steady_state() {
         step(&mut vbytes, &mut aframes);
     }
     let (v0, a0) = (vbytes, aframes);
-    arm(true);
-    for _ in 0..300 {
-        step(&mut vbytes, &mut aframes);
-    }
-    arm(false);
-    let allocs = COUNT.with(|c| c.get());
+    let ((), allocs) = counting_alloc::measure(|| {
+        for _ in 0..300 {
+            step(&mut vbytes, &mut aframes);
+        }
+    });
     // The work was done: 300 pictures with 10 IDRs, 600 AAC frames.
     assert!(vbytes - v0 > 300 * 50, "{} bytes", vbytes - v0);
     assert_eq!(aframes - a0, 600);
@@ -111,10 +73,8 @@ fn no_allocation_in_steady_state() {
         "{allocs} heap allocations in 300 steady-state frames"
     );
 
-    // The counter does count: one deliberate allocation while armed is seen.
-    arm(true);
-    let v = std::hint::black_box(Vec::<u8>::with_capacity(16));
-    arm(false);
+    // The counter does count: one deliberate allocation while measuring is seen.
+    let (v, seen) = counting_alloc::measure(|| std::hint::black_box(Vec::<u8>::with_capacity(16)));
     drop(v);
-    assert_eq!(COUNT.with(|c| c.get()), 1);
+    assert_eq!(seen, 1);
 }

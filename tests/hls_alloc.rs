@@ -3,62 +3,21 @@
 //! full ring rotation. Its own test binary, with a single test, so nothing else allocates on
 //! the measured thread.
 
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 mod hls_support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hls_support::Synth;
 use hlscam::hls::ring::total_slots;
 use hlscam::hls::{HlsConfig, HlsOutput};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-thread_local! {
-    static MEASURING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if MEASURING.with(|m| m.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        System.alloc(l)
-    }
-    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
-        note();
-        System.alloc_zeroed(l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        System.realloc(p, l, n)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn measure<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    ALLOCS.store(0, Ordering::SeqCst);
-    MEASURING.with(|m| m.set(true));
-    let r = f();
-    MEASURING.with(|m| m.set(false));
-    (r, ALLOCS.load(Ordering::SeqCst))
-}
+static A: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn no_allocation_once_warm() {
     // The counter works.
-    let (_, n) = measure(|| std::hint::black_box(vec![1u8; 10]));
+    let (_, n) = counting_alloc::measure(|| std::hint::black_box(vec![1u8; 10]));
     assert_eq!(n, 1);
 
     let base = if std::path::Path::new("/dev/shm").is_dir() {
@@ -80,7 +39,7 @@ fn no_allocation_once_warm() {
     }
     let published_before = out.segments_published();
 
-    let ((published, errors), allocs) = measure(|| {
+    let ((published, errors), allocs) = counting_alloc::measure(|| {
         let mut published = 0u64;
         let mut errors = 0u64;
         for _ in 0..10_800 {

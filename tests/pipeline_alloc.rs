@@ -16,30 +16,15 @@ use hlscam::source::tone::ToneSource;
 use hlscam::source::{AudioFormat, VideoFormat};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SystemClock};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(p, l, n)
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static A: Counting = Counting;
+static A: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn steady_state_pipeline_does_not_allocate() {
@@ -88,15 +73,9 @@ fn steady_state_pipeline_does_not_allocate() {
             false
         };
         assert!(wait_for(20), "ring never warmed up");
-        let (a0, f0) = (
-            ALLOCS.load(Ordering::SeqCst),
-            s2.frames_out.load(Ordering::Relaxed),
-        );
+        let (a0, f0) = (counting_alloc::all(), s2.frames_out.load(Ordering::Relaxed));
         assert!(wait_for(110), "run stalled");
-        let (a1, f1) = (
-            ALLOCS.load(Ordering::SeqCst),
-            s2.frames_out.load(Ordering::Relaxed),
-        );
+        let (a1, f1) = (counting_alloc::all(), s2.frames_out.load(Ordering::Relaxed));
         (a1 - a0, f1 - f0)
     });
     let summary = pipeline.run(video, factory, Some((audio, aac))).unwrap();
@@ -108,8 +87,8 @@ fn steady_state_pipeline_does_not_allocate() {
         "{allocs} allocations over {frames} frames in steady state"
     );
     // The counter does see allocations (the check can fail).
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = counting_alloc::all();
     drop(std::hint::black_box(vec![1u8; 64]));
-    assert!(ALLOCS.load(Ordering::SeqCst) > before);
+    assert!(counting_alloc::all() > before);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,39 +5,12 @@ use hlscam::codec::adts::write_adts_header;
 use hlscam::media::{AudioAu, VideoAu};
 use hlscam::time::Pts90k;
 use hlscam::ts::{MuxConfig, PacketSink, TsMuxer, PACKET_LEN};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Only the muxing thread counts (the test harness's own threads allocate as they please).
-    static WATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn note() {
-    if WATCH.with(|w| w.get()) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static A: Counting = Counting;
+static A: counting_alloc::Counting = counting_alloc::Counting;
 
 /// A fixed ring of packet slots, overwritten in place; counts the slots handed out and
 /// checksums each packet once the muxer has filled it (at the next call).
@@ -123,14 +96,10 @@ fn muxing_allocates_nothing_after_new() {
     };
     run(&mut mux, &mut sink, 0, 120); // warm-up
                                       // Prove the counter counts on this thread.
-    WATCH.with(|w| w.set(true));
-    drop(std::hint::black_box(vec![1u8; 10]));
-    assert_eq!(ALLOCS.load(Ordering::SeqCst), 1);
-    let before = ALLOCS.load(Ordering::SeqCst);
-    run(&mut mux, &mut sink, 120, 12_120);
-    let after = ALLOCS.load(Ordering::SeqCst);
-    WATCH.with(|w| w.set(false));
-    assert_eq!(after - before, 0, "allocations while muxing");
+    let (_, seen) = counting_alloc::measure(|| drop(std::hint::black_box(vec![1u8; 10])));
+    assert_eq!(seen, 1);
+    let ((), allocs) = counting_alloc::measure(|| run(&mut mux, &mut sink, 120, 12_120));
+    assert_eq!(allocs, 0, "allocations while muxing");
     assert_eq!(sink.packets, mux.packets_written());
     assert!(sink.packets > 12_000 * 10, "{} packets", sink.packets);
     assert_ne!(sink.sum, 0);
