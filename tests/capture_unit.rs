@@ -11,11 +11,14 @@ use hlscam::source::supervisor::{
 use hlscam::source::{RawFrame, SourceError, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SimClock};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+#[path = "support/tools.rs"]
+mod tools;
+
+use tools::{ffmpeg, fresh_dir};
 
 // ---------------------------------------------------------------- converters
 
@@ -87,21 +90,6 @@ fn converters_reject_short_buffers() {
 
 // ---------------------------------------------------------------- MJPEG vs ffmpeg
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hlscam-capture-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn ffmpeg(args: &[&str]) {
-    let st = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-y"])
-        .args(args)
-        .status()
-        .expect("ffmpeg must be installed (/usr/bin/ffmpeg)");
-    assert!(st.success(), "ffmpeg {args:?} failed");
-}
-
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(a.len(), b.len());
     let mse = a
@@ -119,7 +107,7 @@ fn psnr(a: &[u8], b: &[u8]) -> f64 {
 
 #[test]
 fn mjpeg_decode_matches_ffmpeg() {
-    let d = tmpdir("mjpeg");
+    let d = fresh_dir("capture-mjpeg");
     let (jpg, yuv) = (d.join("x.jpg"), d.join("ref.yuv"));
     ffmpeg(&[
         "-f",

@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/tools.rs"]
+mod tools;
+
+use tools::{ffmpeg_clean, ffprobe, first_video_frame, fresh_tmpfs_dir, stream_types};
+
 const FPS: u32 = 30;
 
 struct Proc(Child);
@@ -18,18 +23,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let base = if Path::new("/dev/shm").is_dir() {
-        "/dev/shm"
-    } else {
-        "/tmp"
-    };
-    let d = PathBuf::from(format!("{base}/hlscam-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Starts hlscam and returns it with the port it announced.
@@ -127,42 +120,9 @@ fn write_config(dir: &Path, width: u32, height: u32) -> PathBuf {
     cfg
 }
 
-fn ffmpeg_ok(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-v", "error"])
-        .args(args)
-        .output()
-        .expect("ffmpeg is installed (make test installs it)");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "ffmpeg {args:?} reported errors: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn ffprobe(args: &[&str]) -> String {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error"])
-        .args(args)
-        .output()
-        .expect("ffprobe is installed");
-    assert!(
-        out.status.success(),
-        "ffprobe {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn fast_finite_run_is_served_decodable_and_in_sync() {
-    let dir = tempdir("fast");
+    let dir = fresh_tmpfs_dir("e2e-fast");
     let cfg = write_config(&dir, 320, 240);
     let (_p, port) = start(&cfg, &["--fast", "--duration", "12", "--linger", "60"]);
 
@@ -231,23 +191,13 @@ fn fast_finite_run_is_served_decodable_and_in_sync() {
         let path = dir.join(&seg.uri);
         std::fs::write(&path, &r.body).unwrap();
         let p = path.to_str().unwrap();
-        ffmpeg_ok(&["-i", p, "-f", "null", "-"]);
-        let streams = ffprobe(&["-show_entries", "stream=codec_type", "-of", "csv=p=0", p]);
+        ffmpeg_clean(&["-i", p, "-f", "null", "-"]);
+        let streams = stream_types(p);
         assert!(
             streams.contains("video") && streams.contains("audio"),
             "{streams}"
         );
-        let first = ffprobe(&[
-            "-select_streams",
-            "v",
-            "-read_intervals",
-            "%+#1",
-            "-show_entries",
-            "frame=key_frame,pict_type",
-            "-of",
-            "csv=p=0",
-            p,
-        ]);
+        let first = first_video_frame(p);
         assert!(
             first.starts_with("1,I"),
             "{} does not start with a key frame: {first}",
@@ -290,7 +240,7 @@ fn av_offset(ts: &Path) -> f64 {
     .lines()
     .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
     .collect();
-    let gray = ffmpeg_ok(&[
+    let gray = ffmpeg_clean(&[
         "-i",
         p,
         "-an",
@@ -332,7 +282,7 @@ fn av_offset(ts: &Path) -> f64 {
     .lines()
     .find_map(|l| l.trim().trim_end_matches(',').parse().ok())
     .expect("audio start_time");
-    let pcm = ffmpeg_ok(&[
+    let pcm = ffmpeg_clean(&[
         "-i", p, "-vn", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
     ]);
     let samples: Vec<f64> = pcm

@@ -14,6 +14,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+#[path = "support/tools.rs"]
+mod tools;
+
+use tools::{ffmpeg, ffmpeg_clean};
+
 fn vf(width: u32, height: u32, fps: u32) -> VideoFormat {
     VideoFormat { width, height, fps }
 }
@@ -411,28 +416,10 @@ fn check_aac(channels: u16) {
     let path = tmp(&format!("tone{channels}.aac"));
     std::fs::write(&path, &stream).unwrap();
 
-    let check = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(check.status.success());
-    assert!(
-        check.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-
-    let dec = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&path)
-        .args(["-f", "s16le", "-ac", "1", "-"])
-        .output()
-        .unwrap();
-    assert!(dec.status.success());
+    let p = path.to_str().unwrap();
+    ffmpeg_clean(&["-i", p, "-f", "null", "-"]);
+    let dec = ffmpeg(&["-i", p, "-f", "s16le", "-ac", "1", "-"]);
     let pcm: Vec<i16> = dec
-        .stdout
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect();

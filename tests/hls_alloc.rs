@@ -6,6 +6,8 @@
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 mod hls_support;
+#[path = "support/tools.rs"]
+mod tools;
 
 use hls_support::Synth;
 use hlscam::hls::ring::total_slots;
@@ -20,13 +22,7 @@ fn no_allocation_once_warm() {
     let (_, n) = counting_alloc::measure(|| std::hint::black_box(vec![1u8; 10]));
     assert_eq!(n, 1);
 
-    let base = if std::path::Path::new("/dev/shm").is_dir() {
-        std::path::PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = base.join(format!("hlscam-alloc-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tools::fresh_tmpfs_dir("alloc");
     let mut out = HlsOutput::open(HlsConfig::new(&dir, 2, 6)).unwrap();
     let mut s = Synth::new(3000, 60);
 

@@ -4,9 +4,10 @@
 //! Also a restart on the same state file.
 
 mod hls_support;
+#[path = "support/tools.rs"]
+mod tools;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use hls_support::t0;
 use hlscam::codec::adts::AdtsFrames;
@@ -14,6 +15,7 @@ use hlscam::codec::h264::is_idr;
 use hlscam::hls::{HlsConfig, HlsOutput, Published};
 use hlscam::media::{AudioAu, VideoAu};
 use hlscam::time::Pts90k;
+use tools::{ffmpeg, ffmpeg_clean, ffprobe, first_video_frame, fresh_dir, stream_types};
 
 const FPS_TICKS: u64 = 3000;
 const AAC_TICKS: u64 = 1024 * 90_000 / 48_000;
@@ -25,20 +27,11 @@ struct Media {
     frames: Vec<(usize, usize)>,
 }
 
-fn ffmpeg(args: &[&str]) {
-    let o = Command::new("ffmpeg")
-        .args(args)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
 fn generate(dir: &Path) -> Media {
     let v = dir.join("v.h264");
     let a = dir.join("a.aac");
     let lavfi = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=30"];
-    let mut args = vec!["-y", "-v", "error"];
-    args.extend(lavfi);
+    let mut args = lavfi.to_vec();
     args.extend([
         "-t",
         "7",
@@ -63,9 +56,6 @@ fn generate(dir: &Path) -> Media {
     args.push(v.to_str().unwrap());
     ffmpeg(&args);
     ffmpeg(&[
-        "-y",
-        "-v",
-        "error",
         "-f",
         "lavfi",
         "-i",
@@ -144,69 +134,30 @@ fn feed(out: &mut HlsOutput, m: &Media, range: std::ops::Range<usize>) -> Vec<Pu
     published
 }
 
-fn probe(args: &[&str], file: &Path) -> String {
-    let o = Command::new("ffprobe")
-        .args(["-v", "error"])
-        .args(args)
-        .arg(file)
-        .output()
-        .expect("ffprobe runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap()
-}
-
 /// Decodes and probes one segment; returns its number of video frames.
 fn check_segment(path: &Path) -> u64 {
-    let o = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(path)
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", path.display());
-    assert!(
-        o.stderr.is_empty(),
-        "{}: {}",
-        path.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let streams = probe(
-        &["-show_entries", "stream=codec_type", "-of", "csv=p=0"],
-        path,
-    );
+    let p = path.to_str().unwrap();
+    ffmpeg_clean(&["-i", p, "-f", "null", "-"]);
+    let streams = stream_types(p);
     assert!(streams.lines().any(|l| l == "video"), "{streams}");
     assert!(streams.lines().any(|l| l == "audio"), "{streams}");
-    let first = probe(
-        &[
-            "-select_streams",
-            "v:0",
-            "-read_intervals",
-            "%+#1",
-            "-show_entries",
-            "frame=key_frame,pict_type",
-            "-of",
-            "csv=p=0",
-        ],
-        path,
-    );
+    let first = first_video_frame(p);
     assert_eq!(
         first.lines().next(),
         Some("1,I"),
         "{}: {first}",
         path.display()
     );
-    let n = probe(
-        &[
-            "-select_streams",
-            "v:0",
-            "-count_frames",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ],
-        path,
-    );
+    let n = ffprobe(&[
+        "-select_streams",
+        "v:0",
+        "-count_frames",
+        "-show_entries",
+        "stream=nb_read_frames",
+        "-of",
+        "csv=p=0",
+        p,
+    ]);
     n.lines()
         .next()
         .unwrap_or("")
@@ -242,16 +193,9 @@ fn check_playlist(dir: &Path, target: u64, window: usize, endlist: bool) -> m3u8
     pl
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hlscam-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn ffmpeg_media_through_hls_output() {
-    let work = tempdir("ffmpeg");
+    let work = fresh_dir("ffmpeg");
     let m = generate(&work);
     let dir = work.join("out");
     let mut out = HlsOutput::open(HlsConfig::new(&dir, 1, 6)).unwrap();
@@ -288,7 +232,7 @@ fn ffmpeg_media_through_hls_output() {
 
 #[test]
 fn restart_continues_numbering_and_window() {
-    let work = tempdir("restart");
+    let work = fresh_dir("restart");
     let m = generate(&work);
     let dir = work.join("out");
     let cfg = || {

@@ -1,12 +1,15 @@
 //! Routes, headers, ranges, gzip, HEAD, CORS and status codes over real HTTP on 127.0.0.1.
 
 mod http_util;
+#[path = "support/tools.rs"]
+mod tools;
 
 use flate2::read::GzDecoder;
 use http_util::*;
 use std::io::{BufReader, Read, Write};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
+use tools::ffmpeg;
 
 #[test]
 fn playlist_headers_and_body() {
@@ -323,21 +326,19 @@ fn keep_alive_pipelining_and_http10_close() {
 fn real_ts_segment_survives_the_trip() {
     let f = Fixture::new("ffmpeg");
     let seg = f.path("seg5.ts");
-    let st = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120:rate=10",
-        ])
-        .args(["-t", "1", "-c:v", "libx264", "-f", "mpegts"])
-        .arg(&seg)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(st.success());
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=10",
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-f",
+        "mpegts",
+        seg.to_str().unwrap(),
+    ]);
     let r = get(f.addr, "/seg5.ts");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, read_file(&seg));

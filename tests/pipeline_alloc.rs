@@ -22,14 +22,15 @@ use std::time::Duration;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/tools.rs"]
+mod tools;
 
 #[global_allocator]
 static A: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn steady_state_pipeline_does_not_allocate() {
-    let dir = std::env::temp_dir().join(format!("hlscam-pipe-alloc-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = tools::fresh_dir("pipe-alloc");
     let fmt = VideoFormat {
         width: 160,
         height: 96,

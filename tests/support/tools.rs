@@ -1,0 +1,102 @@
+//! Shared helpers of the integration tests: fresh scratch directories and running the real
+//! ffmpeg/ffprobe (installed at /usr/bin) as independent decoders and probes.
+//!
+//! Included with `#[path = "support/tools.rs"] mod tools;` (a directory under `tests/` is not
+//! built as its own test binary).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `<base>/hlscam-<name>-<pid>`, emptied if left over from an earlier run, and created.
+fn fresh_dir_in(base: &Path, name: &str) -> PathBuf {
+    let d = base.join(format!("hlscam-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A fresh, empty directory under the system temp dir (removing it is the caller's job).
+pub fn fresh_dir(name: &str) -> PathBuf {
+    fresh_dir_in(&std::env::temp_dir(), name)
+}
+
+/// A fresh, empty directory on tmpfs (`/dev/shm`) when the machine has it, else under the
+/// system temp dir (removing it is the caller's job).
+pub fn fresh_tmpfs_dir(name: &str) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        fresh_dir_in(shm, name)
+    } else {
+        fresh_dir(name)
+    }
+}
+
+/// Runs `ffmpeg -hide_banner -nostdin -v error -y <args>` and asserts it exited successfully.
+fn run_ffmpeg(args: &[&str]) -> Output {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg is installed (/usr/bin/ffmpeg; make test installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs ffmpeg (errors-only logging, overwriting outputs), asserts it succeeded and returns
+/// its stdout. For making fixtures and for decoding where only success is required.
+pub fn ffmpeg(args: &[&str]) -> Vec<u8> {
+    run_ffmpeg(args).stdout
+}
+
+/// Like [`ffmpeg`], and also asserts that ffmpeg reported no error at all (stderr empty at
+/// `-v error`): the check of a clean decode.
+pub fn ffmpeg_clean(args: &[&str]) -> Vec<u8> {
+    let out = run_ffmpeg(args);
+    assert!(
+        out.stderr.is_empty(),
+        "ffmpeg {args:?} reported errors: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Runs `ffprobe -v error <args>`, asserts it succeeded and returns its stdout.
+pub fn ffprobe(args: &[&str]) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
+        .output()
+        .expect("ffprobe is installed");
+    assert!(
+        out.status.success(),
+        "ffprobe {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The `codec_type` of every stream in `file`, one a line (`video`, `audio`).
+pub fn stream_types(file: &str) -> String {
+    ffprobe(&["-show_entries", "stream=codec_type", "-of", "csv=p=0", file])
+}
+
+/// `key_frame,pict_type` of the first frame of the first video stream of `file` (`1,I` for an
+/// IDR).
+pub fn first_video_frame(file: &str) -> String {
+    ffprobe(&[
+        "-select_streams",
+        "v:0",
+        "-read_intervals",
+        "%+#1",
+        "-show_entries",
+        "frame=key_frame,pict_type",
+        "-of",
+        "csv=p=0",
+        file,
+    ])
+}
