@@ -32,19 +32,28 @@ pub fn fresh_tmpfs_dir(name: &str) -> PathBuf {
     }
 }
 
-/// Runs `ffmpeg -hide_banner -nostdin -v error -y <args>` and asserts it exited successfully.
-fn run_ffmpeg(args: &[&str]) -> Output {
-    let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-v", "error", "-y"])
+/// Runs `tool <fixed> <args>` and asserts it exited successfully (its stderr in the message).
+fn run(tool: &str, fixed: &[&str], args: &[&str]) -> Output {
+    let out = Command::new(tool)
+        .args(fixed)
         .args(args)
         .output()
-        .expect("ffmpeg is installed (/usr/bin/ffmpeg; make test installs it)");
+        .unwrap_or_else(|e| panic!("{tool} is installed (/usr/bin; make test installs it): {e}"));
     assert!(
         out.status.success(),
-        "ffmpeg {args:?} failed: {}",
+        "{tool} {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Runs `ffmpeg -hide_banner -nostdin -v error -y <args>` and asserts it exited successfully.
+fn run_ffmpeg(args: &[&str]) -> Output {
+    run(
+        "ffmpeg",
+        &["-hide_banner", "-nostdin", "-v", "error", "-y"],
+        args,
+    )
 }
 
 /// Runs ffmpeg (errors-only logging, overwriting outputs), asserts it succeeded and returns
@@ -67,17 +76,7 @@ pub fn ffmpeg_clean(args: &[&str]) -> Vec<u8> {
 
 /// Runs `ffprobe -v error <args>`, asserts it succeeded and returns its stdout.
 pub fn ffprobe(args: &[&str]) -> String {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error"])
-        .args(args)
-        .output()
-        .expect("ffprobe is installed");
-    assert!(
-        out.status.success(),
-        "ffprobe {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(run("ffprobe", &["-v", "error"], args).stdout).unwrap()
 }
 
 /// The `codec_type` of every stream in `file`, one a line (`video`, `audio`).
