@@ -61,8 +61,14 @@ browser: browser-deps
 	$(CARGO) build
 	tests/browser_e2e.sh target/debug/hlscam
 
+# Real V4L2/ALSA code against the kernel's virtual devices (vivid, v4l2loopback, snd-aloop) in a
+# QEMU VM booting Debian's kernel; see tests/vm/README.md.
+vm:
+	tests/vm/run.sh
+
 test: test-deps web
 	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) browser
+	$(MAKE) vm
 	@echo "all test stages passed"
