@@ -17,6 +17,7 @@ pub mod error;
 pub mod hls;
 pub mod http;
 pub mod media;
+pub mod notify;
 pub mod pipeline;
 pub mod pool;
 pub mod source;
