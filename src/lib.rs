@@ -10,6 +10,7 @@
 //! time as an argument; the binary (`src/main.rs`) wires threads around it ([`pipeline`]).
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod encode;
@@ -20,6 +21,7 @@ pub mod media;
 pub mod notify;
 pub mod pipeline;
 pub mod pool;
+pub mod queue;
 pub mod source;
 pub mod stats;
 pub mod time;

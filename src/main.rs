@@ -1,1 +1,355 @@
-fn main() {}
+//! The `hlscam` program: command line, configuration, sources, HTTP server and the pipeline.
+
+use clap::Parser;
+use hlscam::cli::{Cli, Command};
+use hlscam::config::{AudioSourceKind, EncoderKind, Settings, VideoSourceKind};
+use hlscam::encode::aac::AacEncoder;
+use hlscam::encode::openh264::OpenH264Encoder;
+use hlscam::encode::{AudioEncoder, VideoEncoder};
+use hlscam::error::{Error, ErrorKind};
+use hlscam::hls::HlsConfig;
+use hlscam::http::{HttpConfig, HttpServer};
+use hlscam::notify::Notifier;
+use hlscam::pipeline::{EncoderFactory, Pipeline, PipelineConfig};
+use hlscam::source::testsrc::TestSource;
+use hlscam::source::tone::ToneSource;
+use hlscam::source::{AudioFormat, AudioSource, VideoFormat, VideoSource};
+use hlscam::stats::Stats;
+use hlscam::time::{Clock, Pts90k, SystemClock};
+use hlscam::ts::MuxConfig;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Set by SIGINT/SIGTERM.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::CheckConfig { file }) => std::process::exit(hlscam::cli::check_config(file)),
+        Some(Command::Devices { json }) => {
+            devices(*json);
+            return;
+        }
+        None => {}
+    }
+    let settings = match load_settings(&cli) {
+        Ok(s) => s,
+        Err(msg) => {
+            eprintln!("hlscam: {msg}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(&settings.log.level);
+    match run(&cli, &settings) {
+        Ok(()) => {}
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("hlscam: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn devices(json: bool) {
+    if json {
+        println!("{{\"cameras\":[],\"pcms\":[],\"encoders\":[\"openh264\"]}}");
+    } else {
+        println!("encoders: openh264");
+    }
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings, String> {
+    let mut s = match &cli.config {
+        Some(path) => Settings::load(path).map_err(|e| e.to_string())?,
+        None => Settings::default(),
+    };
+    cli.apply_overrides(&mut s).map_err(|e| e.to_string())?;
+    s.validate().map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+fn init_logging(level: &str) {
+    use simplelog::{ColorChoice, ConfigBuilder, LevelFilter, TermLogger, TerminalMode};
+    let filter = level.parse::<LevelFilter>().unwrap_or(LevelFilter::Info);
+    let cfg = ConfigBuilder::new()
+        .set_time_format_rfc3339()
+        .set_target_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        .build();
+    let _ = TermLogger::init(filter, cfg, TerminalMode::Stderr, ColorChoice::Never);
+}
+
+fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
+    let stats = Arc::new(Stats::new());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let paced = !cli.fast;
+    let fmt = VideoFormat {
+        width: s.video.width,
+        height: s.video.height,
+        fps: s.video.fps,
+    };
+    let (video, video_why) = open_video(s, fmt, clock.clone(), paced)?;
+    let (audio, audio_why) = open_audio(s, clock.clone(), paced)?;
+    let audio_name = audio
+        .as_ref()
+        .map_or("none".to_string(), |(a, _)| a.name().to_string());
+    log::info!(
+        "video: {} ({video_why}); audio: {audio_name} ({audio_why})",
+        video.name()
+    );
+    let make_encoder = encoder_factory(s)?;
+    stats.set_names(video.name(), &audio_name, "openh264");
+
+    let hls = HlsConfig {
+        dir: s.hls.dir.clone(),
+        segment_duration: Pts90k::from_millis(u64::from(s.hls.segment_seconds) * 1000),
+        window: s.hls.window,
+        state_file: s.state_file(),
+        mux: MuxConfig {
+            audio_pid: audio
+                .as_ref()
+                .map(|_| MuxConfig::default().audio_pid.unwrap_or(0x101)),
+            ..MuxConfig::default()
+        },
+    };
+    let http = HttpServer::start(
+        HttpConfig {
+            listen: s.http.listen.clone(),
+            dir: s.hls.dir.clone(),
+            max_connections: s.http.max_connections,
+            io_timeout: Duration::from_secs(u64::from(s.http.timeout_seconds)),
+        },
+        stats.clone(),
+    )
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Http,
+            format!("HTTP server on {}: {e}", s.http.listen),
+        )
+    })?;
+    announce(http.local_addr());
+
+    // Signals: the handler only sets a flag; a small thread hands it to the pipeline.
+    let stop = Arc::new(AtomicBool::new(false));
+    // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let notifier = Notifier::from_env().map(Arc::new);
+    let monitor = spawn_monitor(stats.clone(), stop.clone(), done.clone(), notifier.clone());
+
+    let mut pipeline = Pipeline::new(
+        PipelineConfig {
+            hls,
+            duration: cli
+                .duration
+                .map(|d| Pts90k::from_duration(Duration::from_secs_f64(d))),
+            fast: cli.fast,
+        },
+        stats.clone(),
+        stop.clone(),
+    );
+    if let Some(n) = notifier.clone() {
+        pipeline.on_first_segment(move || n.ready());
+    }
+    let result = pipeline.run(video, make_encoder, audio);
+    if let Ok(summary) = &result {
+        log::info!(
+            "stopped after {} segments ({})",
+            summary.segments,
+            if summary.ended {
+                "end of stream"
+            } else {
+                "signal: playlist left live"
+            }
+        );
+        if let Some(linger) = cli.linger.filter(|_| summary.ended) {
+            log::info!("serving the finished stream for {linger} s more");
+            let until = std::time::Instant::now() + Duration::from_secs_f64(linger);
+            while std::time::Instant::now() < until && !SIGNALLED.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    if let Some(n) = &notifier {
+        n.stopping();
+    }
+    done.store(true, Ordering::SeqCst);
+    let _ = monitor.join();
+    http.shutdown();
+    result.map(|_| ())
+}
+
+/// Prints where to point a browser.
+fn announce(addr: std::net::SocketAddr) {
+    let port = addr.port();
+    let host = if addr.ip().is_unspecified() {
+        local_ip().unwrap_or_else(|| "127.0.0.1".to_string())
+    } else {
+        addr.ip().to_string()
+    };
+    log::info!("serving on {addr}");
+    eprintln!("hlscam: open http://{host}:{port}/ (player) or http://{host}:{port}/live.m3u8");
+}
+
+/// The address this machine would use on the LAN (no packet is sent: UDP connect only).
+fn local_ip() -> Option<String> {
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    sock.connect("192.0.2.1:9").ok()?;
+    Some(sock.local_addr().ok()?.ip().to_string())
+}
+
+fn open_video(
+    s: &Settings,
+    fmt: VideoFormat,
+    clock: Arc<dyn Clock>,
+    paced: bool,
+) -> Result<(Box<dyn VideoSource>, String), Error> {
+    match s.video.source {
+        VideoSourceKind::Testsrc => Ok((
+            Box::new(TestSource::new(fmt, clock, paced)),
+            "configured".to_string(),
+        )),
+        VideoSourceKind::Auto => Ok((
+            Box::new(TestSource::new(fmt, clock, paced)),
+            "auto: no camera support in this build".to_string(),
+        )),
+        other => Err(Error::new(
+            ErrorKind::Source,
+            format!(
+                "video.source = \"{}\" is not available in this build",
+                other.as_str()
+            ),
+        )),
+    }
+}
+
+type AudioPair = (Box<dyn AudioSource>, Box<dyn AudioEncoder>);
+
+fn open_audio(
+    s: &Settings,
+    clock: Arc<dyn Clock>,
+    paced: bool,
+) -> Result<(Option<AudioPair>, String), Error> {
+    let fmt = AudioFormat {
+        sample_rate: s.audio.sample_rate,
+        channels: s.audio.channels,
+    };
+    let aac = || -> Result<Box<dyn AudioEncoder>, Error> {
+        AacEncoder::new(fmt, s.audio.bitrate_kbps)
+            .map(|e| Box::new(e) as Box<dyn AudioEncoder>)
+            .map_err(|e| Error::new(ErrorKind::Encoder, format!("AAC encoder for {fmt:?}: {e}")))
+    };
+    match s.audio.source {
+        AudioSourceKind::None => Ok((None, "configured".to_string())),
+        AudioSourceKind::Tone => Ok((
+            Some((Box::new(ToneSource::new(fmt, clock, paced)), aac()?)),
+            "configured".to_string(),
+        )),
+        AudioSourceKind::Auto => Ok((
+            Some((Box::new(ToneSource::new(fmt, clock, paced)), aac()?)),
+            "auto: no microphone support in this build".to_string(),
+        )),
+        other => Err(Error::new(
+            ErrorKind::Source,
+            format!(
+                "audio.source = \"{}\" is not available in this build",
+                other.as_str()
+            ),
+        )),
+    }
+}
+
+fn encoder_factory(s: &Settings) -> Result<EncoderFactory, Error> {
+    match s.video.encoder {
+        EncoderKind::Auto | EncoderKind::Openh264 => {}
+        other => {
+            return Err(Error::new(
+                ErrorKind::Encoder,
+                format!(
+                    "video.encoder = \"{}\" is not available in this build",
+                    other.as_str()
+                ),
+            ))
+        }
+    }
+    let (bitrate, threads, seconds) = (
+        s.video.bitrate_kbps,
+        s.video.threads as u16,
+        s.hls.segment_seconds,
+    );
+    Ok(Box::new(move |fmt: VideoFormat| {
+        OpenH264Encoder::new(fmt, bitrate, seconds * fmt.fps, threads)
+            .map(|e| Box::new(e) as Box<dyn VideoEncoder>)
+    }))
+}
+
+/// Logs a stats line every 10 s and pings the systemd watchdog while media flows.
+fn spawn_monitor(
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    notifier: Option<Arc<Notifier>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let tick = Duration::from_millis(100);
+        let mut since_log = Duration::ZERO;
+        let mut since_dog = Duration::ZERO;
+        let dog_every = notifier
+            .as_ref()
+            .and_then(|n| n.watchdog_interval())
+            .map(|d| d / 2);
+        let mut last = stats.snapshot();
+        let mut last_dog_frames = last.frames_out;
+        while !done.load(Ordering::SeqCst) {
+            std::thread::sleep(tick);
+            if SIGNALLED.load(Ordering::SeqCst) {
+                stop.store(true, Ordering::SeqCst);
+            }
+            since_log += tick;
+            since_dog += tick;
+            if let (Some(n), Some(every)) = (&notifier, dog_every) {
+                if since_dog >= every {
+                    since_dog = Duration::ZERO;
+                    let frames = stats.frames_out.load(Ordering::Relaxed);
+                    // Only while media flows: a wedged pipeline gets restarted by systemd.
+                    if frames > last_dog_frames {
+                        n.watchdog();
+                    }
+                    last_dog_frames = frames;
+                }
+            }
+            if since_log >= Duration::from_secs(10) {
+                since_log = Duration::ZERO;
+                let now = stats.snapshot();
+                let secs = (now.uptime_s - last.uptime_s).max(1e-3);
+                let frames = now.frames_out - last.frames_out;
+                let enc_ms = if frames == 0 {
+                    0.0
+                } else {
+                    (stats.encode_ns.load(Ordering::Relaxed) as f64 / 1e6)
+                        / now.frames_out.max(1) as f64
+                };
+                log::info!(
+                    "fps in {:.1} out {:.1}, drops {}, bitrate {:.0} kb/s, encode {:.2} ms/frame, segments {}, clients {}",
+                    (now.frames_in - last.frames_in) as f64 / secs,
+                    frames as f64 / secs,
+                    now.drops,
+                    now.bitrate_kbps,
+                    enc_ms,
+                    now.segments,
+                    now.clients
+                );
+                last = now;
+            }
+        }
+    })
+}

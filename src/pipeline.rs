@@ -1,1 +1,438 @@
-//! (module under construction)
+//! Wiring: the capture, encoder, audio and mux threads and the bounded queues between them.
+//!
+//! ```text
+//! capture ─RawFrame(Lease)─► [drop-oldest queue] ─► video encoder ─EncodedVideo─┐
+//!                                                                               ├─► mux (this thread): interleave by DTS ─► HlsOutput
+//! audio source ─► AAC encoder ─EncodedAudio─────────────────────────────────────┘
+//! ```
+//!
+//! - Raw frames live in a fixed [`Pool`]; when the encoder is slower than the camera the oldest
+//!   waiting frame is dropped and counted (paced runs). Unpaced (`--fast`) runs apply
+//!   back-pressure instead, so no frame is lost.
+//! - Encoded buffers circulate: each encoder owns a fixed set of reusable output buffers that the
+//!   mux thread sends back after muxing, so nothing on the frame path allocates once warm.
+//! - The mux thread interleaves by timestamp: it holds at most one video and one audio item and
+//!   always muxes the earlier one; when one stream is silent for [`STALL`] the other goes on
+//!   alone.
+//! - Time limits (`--duration`) are media time: sources stop once a frame's PTS reaches it.
+
+use crate::encode::{AudioEncoder, EncodeError, EncodedAudio, EncodedVideo, VideoEncoder};
+use crate::error::{Error, ErrorKind};
+use crate::hls::{HlsConfig, HlsOutput};
+use crate::pool::Pool;
+use crate::queue::{DropOldestQueue, Pop};
+use crate::source::{AudioSource, SourceError, VideoFormat, VideoSource};
+use crate::stats::Stats;
+use crate::time::Pts90k;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long the mux thread waits for one stream before muxing the other alone.
+pub const STALL: Duration = Duration::from_millis(500);
+/// Raw frames that may wait for the encoder before the oldest is dropped.
+const RAW_QUEUE: usize = 3;
+/// Reusable encoded-frame buffers per stream.
+const ENCODED_BUFFERS: usize = 8;
+/// Initial capacity of an encoded video buffer (an IDR at high bitrate fits; grows once if not).
+const VIDEO_BUF_BYTES: usize = 1 << 20;
+
+/// Builds a video encoder for a geometry (called again only when the geometry changes).
+pub type EncoderFactory =
+    Box<dyn FnMut(VideoFormat) -> Result<Box<dyn VideoEncoder>, EncodeError> + Send>;
+
+/// Everything the pipeline needs besides its sources and encoders.
+pub struct PipelineConfig {
+    /// Where and how segments are written.
+    pub hls: HlsConfig,
+    /// Stop after this much media time (a finite run ends with `EXT-X-ENDLIST`).
+    pub duration: Option<Pts90k>,
+    /// Sources are not paced by the wall clock: apply back-pressure instead of dropping frames.
+    pub fast: bool,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Segments published.
+    pub segments: u64,
+    /// True when the run ended by reaching `duration` (playlist closed with ENDLIST).
+    pub ended: bool,
+}
+
+/// The threads of one streaming run.
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    on_first_segment: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Pipeline {
+    /// A pipeline that stops early when `stop` becomes true (signals).
+    pub fn new(cfg: PipelineConfig, stats: Arc<Stats>, stop: Arc<AtomicBool>) -> Self {
+        Pipeline {
+            cfg,
+            stats,
+            stop,
+            on_first_segment: None,
+        }
+    }
+
+    /// Calls `f` once, when the first segment has been published (systemd `READY=1`).
+    pub fn on_first_segment(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.on_first_segment = Some(Box::new(f));
+    }
+
+    /// Runs until the sources end, `duration` is reached or `stop` is set; muxes on this thread.
+    pub fn run(
+        mut self,
+        video: Box<dyn VideoSource>,
+        mut make_encoder: EncoderFactory,
+        audio: Option<(Box<dyn AudioSource>, Box<dyn AudioEncoder>)>,
+    ) -> Result<Summary, Error> {
+        let mut hls = HlsOutput::open(self.cfg.hls.clone())
+            .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
+        let fmt = video.format();
+        let first_encoder = make_encoder(fmt).map_err(|e| {
+            Error::new(
+                ErrorKind::Encoder,
+                format!("video encoder for {fmt:?}: {e}"),
+            )
+        })?;
+        let pool = Pool::new(RAW_QUEUE + 3, fmt.i420_len());
+        let raw = Arc::new(DropOldestQueue::new(RAW_QUEUE));
+        let force_idr = Arc::new(AtomicBool::new(false));
+        let (vtx, vrx) = sync_channel::<EncodedVideo>(ENCODED_BUFFERS);
+        let (vfree_tx, vfree_rx) = sync_channel::<EncodedVideo>(ENCODED_BUFFERS);
+        for _ in 0..ENCODED_BUFFERS {
+            let _ = vfree_tx.send(EncodedVideo::with_capacity(VIDEO_BUF_BYTES));
+        }
+        let (atx, arx) = sync_channel::<EncodedAudio>(ENCODED_BUFFERS);
+        let (afree_tx, afree_rx) = sync_channel::<EncodedAudio>(ENCODED_BUFFERS);
+        for _ in 0..ENCODED_BUFFERS {
+            let _ = afree_tx.send(EncodedAudio::with_capacity(8 * 1024));
+        }
+
+        let capture = {
+            let (raw, stats, stop) = (raw.clone(), self.stats.clone(), self.stop.clone());
+            let (duration, fast) = (self.cfg.duration, self.cfg.fast);
+            spawn("capture", move || {
+                capture_loop(video, &pool, &raw, &stats, &stop, duration, fast)
+            })?
+        };
+        let encoder = {
+            let (raw, stats, force) = (raw.clone(), self.stats.clone(), force_idr.clone());
+            spawn("encode", move || {
+                encode_loop(
+                    first_encoder,
+                    &mut make_encoder,
+                    &raw,
+                    vtx,
+                    vfree_rx,
+                    &stats,
+                    &force,
+                )
+            })?
+        };
+        let has_audio = audio.is_some();
+        let audio_thread = match audio {
+            Some((src, enc)) => {
+                let (stats, stop) = (self.stats.clone(), self.stop.clone());
+                let duration = self.cfg.duration;
+                Some(spawn("audio", move || {
+                    audio_loop(src, enc, atx, afree_rx, &stats, &stop, duration)
+                })?)
+            }
+            None => {
+                drop((atx, afree_rx));
+                None
+            }
+        };
+
+        let mux = MuxInputs {
+            vrx,
+            arx: if has_audio { Some(arx) } else { None },
+            vfree: vfree_tx,
+            afree: afree_tx,
+        };
+        let result = self.mux_loop(&mut hls, mux, &force_idr);
+        raw.close();
+        for t in [Some(capture), Some(encoder), audio_thread]
+            .into_iter()
+            .flatten()
+        {
+            if t.join().is_err() {
+                log::error!("a pipeline thread panicked");
+            }
+        }
+        let ended = result? && !self.stop.load(Ordering::SeqCst);
+        hls.finish(ended)
+            .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
+        Ok(Summary {
+            segments: hls.segments_published(),
+            ended,
+        })
+    }
+
+    /// Interleaves encoded video and audio by timestamp into `hls` until both inputs close.
+    /// Returns true when the inputs ended by themselves (not by an error).
+    fn mux_loop(
+        &mut self,
+        hls: &mut HlsOutput,
+        inp: MuxInputs,
+        force_idr: &AtomicBool,
+    ) -> Result<bool, Error> {
+        let mut v: Option<EncodedVideo> = None;
+        let mut a: Option<EncodedAudio> = None;
+        let mut video_open = true;
+        let mut video_stalled = false;
+        let mut started = false;
+        let mut audio_open = inp.arx.is_some();
+        loop {
+            if v.is_none() && video_open {
+                match inp.vrx.recv_timeout(STALL) {
+                    Ok(x) => {
+                        v = Some(x);
+                        video_stalled = false;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => video_open = false,
+                    Err(RecvTimeoutError::Timeout) => video_stalled = true,
+                }
+            }
+            if a.is_none() && audio_open {
+                if let Some(arx) = &inp.arx {
+                    // Block for audio only when there is something to interleave it with
+                    // (or nothing else to wait for); otherwise just look.
+                    let got = if v.is_some() || !video_open {
+                        arx.recv_timeout(STALL).map_err(|e| match e {
+                            RecvTimeoutError::Timeout => TryRecvError::Empty,
+                            RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+                        })
+                    } else {
+                        arx.try_recv()
+                    };
+                    match got {
+                        Ok(x) => a = Some(x),
+                        Err(TryRecvError::Disconnected) => audio_open = false,
+                        Err(TryRecvError::Empty) => {}
+                    }
+                }
+            }
+            let take_audio = match (&v, &a) {
+                (Some(v), Some(a)) => a.pts < v.dts,
+                // Video silent for STALL (or ended): audio goes on alone.
+                (None, Some(_)) => !video_open || video_stalled,
+                (Some(_), None) => false,
+                (None, None) => {
+                    if !video_open && !audio_open {
+                        return Ok(true);
+                    }
+                    continue;
+                }
+            };
+            let t0 = Instant::now();
+            if take_audio {
+                if let Some(buf) = a.take() {
+                    if let Err(e) = hls.push_audio(&buf.au()) {
+                        log::warn!("audio frame at {} not muxed: {e}", buf.pts);
+                    }
+                    let _ = inp.afree.try_send(buf);
+                }
+            } else if let Some(buf) = v.take() {
+                // The first frame of a run is always flagged; HlsOutput itself marks a join
+                // with an earlier run, so only later switches are discontinuities here.
+                if buf.discontinuity && hls.segments_published() + u64::from(started) > 0 {
+                    hls.mark_discontinuity();
+                    Stats::add(&self.stats.restarts, 1);
+                }
+                match hls.push_video(&buf.au(), buf.wall) {
+                    Ok(Some(p)) => {
+                        Stats::add(&self.stats.segments, 1);
+                        log::debug!(
+                            "segment seg{}.ts published: {} ms, {} bytes",
+                            p.seq,
+                            p.duration.as_millis_rounded(),
+                            p.bytes
+                        );
+                        if let Some(f) = self.on_first_segment.take() {
+                            f();
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => log::warn!("video frame at {} not muxed: {e}", buf.pts),
+                }
+                started = true;
+                if hls.wants_keyframe() {
+                    force_idr.store(true, Ordering::Relaxed);
+                }
+                let _ = inp.vfree.try_send(buf);
+            }
+            Stats::add(&self.stats.mux_ns, t0.elapsed().as_nanos() as u64);
+        }
+    }
+}
+
+struct MuxInputs {
+    vrx: Receiver<EncodedVideo>,
+    arx: Option<Receiver<EncodedAudio>>,
+    vfree: SyncSender<EncodedVideo>,
+    afree: SyncSender<EncodedAudio>,
+}
+
+fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> Result<thread::JoinHandle<()>, Error> {
+    thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("spawn {name} thread: {e}")))
+}
+
+fn capture_loop(
+    mut video: Box<dyn VideoSource>,
+    pool: &Pool,
+    raw: &DropOldestQueue<crate::source::RawFrame>,
+    stats: &Stats,
+    stop: &AtomicBool,
+    duration: Option<Pts90k>,
+    fast: bool,
+) {
+    log::info!("video source {} at {:?}", video.name(), video.format());
+    while !stop.load(Ordering::Relaxed) {
+        let t0 = Instant::now();
+        match video.next_frame(pool) {
+            Ok(frame) => {
+                Stats::add(&stats.capture_ns, t0.elapsed().as_nanos() as u64);
+                if duration.is_some_and(|d| frame.pts >= d) {
+                    break;
+                }
+                Stats::add(&stats.frames_in, 1);
+                if fast {
+                    if raw.push_wait(frame).is_err() {
+                        break;
+                    }
+                } else if raw.push(frame).is_some() {
+                    Stats::add(&stats.drops, 1);
+                }
+            }
+            Err(SourceError::End) => break,
+            Err(SourceError::PoolExhausted) => {
+                Stats::add(&stats.drops, 1);
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => {
+                log::warn!("video source {}: {e}", video.name());
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    raw.close();
+}
+
+fn encode_loop(
+    mut enc: Box<dyn VideoEncoder>,
+    make_encoder: &mut EncoderFactory,
+    raw: &DropOldestQueue<crate::source::RawFrame>,
+    out: SyncSender<EncodedVideo>,
+    free: Receiver<EncodedVideo>,
+    stats: &Stats,
+    force_idr: &AtomicBool,
+) {
+    let mut fmt: Option<VideoFormat> = None;
+    let mut spare: Option<EncodedVideo> = None;
+    loop {
+        let frame = match raw.pop_timeout(Duration::from_millis(200)) {
+            Pop::Item(f) => f,
+            Pop::Timeout => continue,
+            Pop::Closed => break,
+        };
+        if fmt.is_some_and(|f| f != frame.format) {
+            log::info!(
+                "geometry changed to {:?}: rebuilding the encoder",
+                frame.format
+            );
+            match make_encoder(frame.format) {
+                Ok(e) => enc = e,
+                Err(e) => {
+                    log::error!("encoder for {:?}: {e}", frame.format);
+                    continue;
+                }
+            }
+        }
+        fmt = Some(frame.format);
+        if frame.discontinuity || force_idr.swap(false, Ordering::Relaxed) {
+            enc.force_keyframe();
+        }
+        let Some(mut buf) = spare.take().or_else(|| free.recv().ok()) else {
+            break;
+        };
+        let t0 = Instant::now();
+        let res = enc.encode(&frame, &mut buf);
+        Stats::add(&stats.encode_ns, t0.elapsed().as_nanos() as u64);
+        drop(frame);
+        match res {
+            Ok(true) => {
+                Stats::add(&stats.frames_out, 1);
+                Stats::add(&stats.video_bytes, buf.data.len() as u64);
+                if out.send(buf).is_err() {
+                    break;
+                }
+            }
+            Ok(false) => spare = Some(buf),
+            Err(e) => {
+                log::warn!("{} failed on a frame: {e}", enc.name());
+                spare = Some(buf);
+            }
+        }
+    }
+}
+
+fn audio_loop(
+    mut src: Box<dyn AudioSource>,
+    mut enc: Box<dyn AudioEncoder>,
+    out: SyncSender<EncodedAudio>,
+    free: Receiver<EncodedAudio>,
+    stats: &Stats,
+    stop: &AtomicBool,
+    duration: Option<Pts90k>,
+) {
+    let fmt = src.format();
+    log::info!("audio source {} at {:?}", src.name(), fmt);
+    let mut pcm = vec![0i16; enc.frame_len() * fmt.channels as usize];
+    let mut spare: Option<EncodedAudio> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let pts = match src.read(&mut pcm) {
+            Ok(p) => p,
+            Err(SourceError::End) => break,
+            Err(e) => {
+                log::warn!("audio source {}: {e}", src.name());
+                thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        if duration.is_some_and(|d| pts >= d) {
+            break;
+        }
+        let Some(mut buf) = spare.take().or_else(|| free.recv().ok()) else {
+            break;
+        };
+        let t0 = Instant::now();
+        let res = enc.encode(&pcm, pts, &mut buf);
+        Stats::add(&stats.aac_ns, t0.elapsed().as_nanos() as u64);
+        match res {
+            Ok(true) => {
+                Stats::add(&stats.audio_frames, buf.frames as u64);
+                Stats::add(&stats.audio_bytes, buf.data.len() as u64);
+                if out.send(buf).is_err() {
+                    break;
+                }
+            }
+            Ok(false) => spare = Some(buf),
+            Err(e) => {
+                log::warn!("AAC encoder failed: {e}");
+                spare = Some(buf);
+            }
+        }
+    }
+}

@@ -37,7 +37,12 @@ impl Pool {
 
     /// A free buffer, or `None` when every buffer is leased.
     pub fn try_take(&self) -> Option<Lease> {
-        let buf = self.inner.free.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+        let buf = self
+            .inner
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()?;
         Some(Lease {
             buf: Some(buf),
             pool: Arc::clone(&self.inner),
@@ -46,7 +51,11 @@ impl Pool {
 
     /// Buffers currently free.
     pub fn available(&self) -> usize {
-        self.inner.free.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.inner
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Total buffers.

@@ -229,7 +229,10 @@ mod tests {
     #[test]
     fn pts_conversions() {
         assert_eq!(Pts90k::from_millis(2000), Pts90k(180_000));
-        assert_eq!(Pts90k::from_duration(Duration::from_millis(40)), Pts90k(3600));
+        assert_eq!(
+            Pts90k::from_duration(Duration::from_millis(40)),
+            Pts90k(3600)
+        );
         assert_eq!(Pts90k(3600).to_duration(), Duration::from_millis(40));
         assert_eq!(Pts90k(3044).as_millis_rounded(), 34);
         assert_eq!(Pts90k(MASK_33 + 5).wire33(), 4);

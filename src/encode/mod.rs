@@ -117,3 +117,6 @@ pub trait AudioEncoder: Send {
         out: &mut EncodedAudio,
     ) -> Result<bool, EncodeError>;
 }
+
+pub mod aac;
+pub mod openh264;

@@ -124,3 +124,7 @@ pub trait AudioSource: Send {
     /// the media time of its first sample. Paced sources block until the samples are due.
     fn read(&mut self, buf: &mut [i16]) -> Result<Pts90k, SourceError>;
 }
+
+pub mod font;
+pub mod testsrc;
+pub mod tone;

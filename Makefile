@@ -1,0 +1,68 @@
+# hlscam — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PORT ?= 8080
+DIR ?= /tmp/hlscam
+
+# Debian packages to build and run (codecs are built from the crates' bundled sources).
+BUILD_PKGS := pkg-config libasound2-dev libclang1-14 nasm g++ gcc
+# ...and to test: decoders, a real browser, the VM harness, cross toolchains, systemd tools.
+TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 curl \
+	qemu-system-x86 busybox-static cpio kmod xz-utils v4l-utils alsa-utils systemd \
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+
+.PHONY: build run test deps test-deps web release lint unit browser browser-deps vm cross check-boards systemd-check bench
+
+# Installs only what is missing (apt-get via sudo when not root).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq || true; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
+	@command -v npm >/dev/null || { DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm; }
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PKGS))
+
+test-deps:
+	$(call apt_install,$(TEST_PKGS))
+
+# hls.js from the npm registry (pinned in web/package-lock.json), embedded by build.rs.
+web:
+	@if [ -f web/package-lock.json ] && [ ! -f web/node_modules/hls.js/dist/hls.min.js ]; then \
+	  npm ci --prefix web --no-audit --no-fund; fi
+
+build: deps web
+	$(CARGO) build --release
+
+release: build
+
+run: build
+	@mkdir -p $(DIR)
+	./target/release/hlscam --listen 0.0.0.0:$(PORT) --dir $(DIR)
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
+
+unit:
+	$(CARGO) test --all-targets
+
+browser-deps:
+	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund
+
+# Headless Chromium plays the real binary's stream through its own player page (native + hls.js).
+browser: browser-deps
+	$(CARGO) build
+	tests/browser_e2e.sh target/debug/hlscam
+
+test: test-deps web
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) browser
+	@echo "all test stages passed"

@@ -1,0 +1,365 @@
+//! One client connection: read request heads under a deadline, answer, repeat (RFC 9112 §9).
+//!
+//! Deadlines, all derived from `io_timeout`:
+//! - a request head (including the idle wait for it on a kept-alive connection) must arrive
+//!   completely within `io_timeout`; a client that drips bytes slowly is cut off (408) when the
+//!   deadline passes, not when a single read stalls;
+//! - a response must be written within `io_timeout + len / 16 KiB/s`, and every single write
+//!   within `io_timeout` (`SO_SNDTIMEO`), so a client that stops reading cannot pin the thread.
+//!
+//! Response heads are serialised by `tiny_http::Response::raw_print` (status line, `Date`,
+//! `Content-Length`); this module adds `Connection: close` when it closes, removes the
+//! `Content-Length` that tiny_http puts on 204 (RFC 9110 §8.6 forbids it), and writes the body
+//! itself so the framing is always `Content-Length`.
+
+use super::request::{parse_head, Head, Method, Parse, MAX_HEAD};
+use super::routes::{respond, Body, Ctx, Reply};
+use crate::stats::Stats;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tiny_http::{HTTPVersion, Response, StatusCode};
+
+/// Slowest response transfer rate tolerated, bytes per second (beyond the base `io_timeout`).
+pub const MIN_SEND_RATE: u64 = 16 * 1024;
+/// Body copy buffer per connection.
+const COPY_BUF: usize = 32 * 1024;
+/// How long, and how many bytes, a closing connection drains before the socket is closed, so
+/// that unread request bytes do not turn the close into a reset that destroys the response.
+const LINGER: Duration = Duration::from_millis(500);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Everything one connection needs, borrowed from the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnCtx<'a> {
+    /// The segment directory.
+    pub dir: &'a Path,
+    /// Shared counters (`requests` is incremented per response).
+    pub stats: &'a Stats,
+    /// Per-operation timeout and request-head deadline.
+    pub io_timeout: Duration,
+    /// Set when the server shuts down: stop after the current response.
+    pub stop: &'a AtomicBool,
+}
+
+/// Serves one connection until the client closes, a deadline passes, an error occurs or the
+/// server stops. Never panics on client input.
+pub fn serve(mut stream: TcpStream, peer: SocketAddr, cx: ConnCtx<'_>) {
+    let mut buf = vec![0u8; MAX_HEAD];
+    let mut copy = vec![0u8; COPY_BUF];
+    let mut out: Vec<u8> = Vec::with_capacity(1024);
+    let mut filled = 0usize;
+    while !cx.stop.load(Relaxed) {
+        let deadline = Instant::now() + cx.io_timeout;
+        // Read until a complete head is buffered, or give up.
+        let (consumed, close) = loop {
+            match parse_head(&buf[..filled]) {
+                Parse::Complete(head, used) => {
+                    let close = handle(&mut stream, peer, &head, cx, &mut out, &mut copy);
+                    break (used, close);
+                }
+                Parse::Error(e) => {
+                    log::warn!("http: {peer}: {}; answering {}", e.reason(), e.status());
+                    let reply = Reply::text(e.status(), e.body());
+                    let _ = send(
+                        &mut stream,
+                        reply,
+                        false,
+                        true,
+                        cx.io_timeout,
+                        &mut out,
+                        &mut copy,
+                    );
+                    Stats::add(&cx.stats.requests, 1);
+                    return linger_close(stream);
+                }
+                Parse::Partial => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                if filled > 0 {
+                    log::warn!(
+                        "http: {peer}: request head incomplete after {:?}; closing (408)",
+                        cx.io_timeout
+                    );
+                    let reply = Reply::text(408, "request timeout\n");
+                    let _ = send(
+                        &mut stream,
+                        reply,
+                        false,
+                        true,
+                        cx.io_timeout,
+                        &mut out,
+                        &mut copy,
+                    );
+                } else {
+                    log::debug!("http: {peer}: idle, closing");
+                }
+                return linger_close(stream);
+            }
+            if stream.set_read_timeout(Some(deadline - now)).is_err() {
+                return;
+            }
+            match stream.read(&mut buf[filled..]) {
+                Ok(0) => return, // client closed
+                Ok(n) => filled += n,
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("http: {peer}: read error: {e}");
+                    return;
+                }
+            }
+        };
+        match close {
+            Keep::Open => {
+                buf.copy_within(consumed..filled, 0);
+                filled -= consumed;
+            }
+            Keep::Close => return linger_close(stream),
+            Keep::Dead => return,
+        }
+    }
+}
+
+/// What to do with the connection after a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Open,
+    Close,
+    Dead,
+}
+
+fn handle(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    head: &Head<'_>,
+    cx: ConnCtx<'_>,
+    out: &mut Vec<u8>,
+    copy: &mut [u8],
+) -> Keep {
+    let ctx = Ctx {
+        dir: cx.dir,
+        stats: cx.stats,
+    };
+    let reply = match respond(head, ctx) {
+        Ok(r) => r,
+        Err((r, why)) => {
+            log::warn!(
+                "http: {peer}: rejected target {:?}: {why}",
+                head.target.get(..200).unwrap_or(head.target)
+            );
+            r
+        }
+    };
+    // HTTP/1.0 connections are closed after one response; the server never reads request
+    // bodies, so a request announcing one also ends the connection.
+    let close = head.minor == 0
+        || head.connection_has("close")
+        || head.has_body()
+        || cx.stop.load(Relaxed)
+        || reply.status == 400;
+    let status = reply.status;
+    let len = reply.body.len();
+    let head_only = head.method == Method::Head;
+    Stats::add(&cx.stats.requests, 1);
+    let res = send(stream, reply, head_only, close, cx.io_timeout, out, copy);
+    log::debug!(
+        "http: {peer} {} {} -> {status} {len}{}",
+        head.method_str,
+        head.target,
+        if res.is_err() { " (aborted)" } else { "" }
+    );
+    match res {
+        Err(e) => {
+            log::debug!("http: {peer}: write failed: {e}");
+            Keep::Dead
+        }
+        Ok(()) if close => Keep::Close,
+        Ok(()) => Keep::Open,
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// A writer that fails with `TimedOut` once `deadline` has passed, each write bounded by
+/// `min(io_timeout, time left)`.
+struct DeadlineWriter<'a> {
+    stream: &'a mut TcpStream,
+    deadline: Instant,
+    io_timeout: Duration,
+}
+
+impl Write for DeadlineWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "response deadline passed",
+            ));
+        }
+        let t = (self.deadline - now).min(self.io_timeout);
+        self.stream
+            .set_write_timeout(Some(t.max(Duration::from_millis(1))))?;
+        self.stream.write(data).map_err(|e| {
+            if is_timeout(&e) {
+                io::Error::new(io::ErrorKind::TimedOut, "client not reading")
+            } else {
+                e
+            }
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Serialises `reply` and writes it. `out` and `copy` are the connection's reusable buffers.
+pub(crate) fn send(
+    stream: &mut TcpStream,
+    reply: Reply,
+    head_only: bool,
+    close: bool,
+    io_timeout: Duration,
+    out: &mut Vec<u8>,
+    copy: &mut [u8],
+) -> io::Result<()> {
+    let Reply {
+        status,
+        mut headers,
+        body,
+    } = reply;
+    let len = body.len();
+    headers.push(super::routes::header("Server", "hlscam"));
+    let resp = Response::new(
+        StatusCode(status),
+        headers,
+        io::empty(),
+        Some(len as usize),
+        None,
+    )
+    .with_chunked_threshold(usize::MAX);
+    out.clear();
+    // Request headers are deliberately not passed: tiny_http would honour a `TE: chunked`
+    // request header and switch to chunked framing.
+    resp.raw_print(&mut *out, HTTPVersion(1, 1), &[], true, None)?;
+    fix_head(out, status, close)?;
+    let mut w = DeadlineWriter {
+        stream,
+        deadline: Instant::now()
+            + io_timeout
+            + Duration::from_secs(if head_only { 0 } else { len / MIN_SEND_RATE }),
+        io_timeout,
+    };
+    if head_only {
+        return w.write_all(out);
+    }
+    match body {
+        Body::Empty => w.write_all(out),
+        Body::Static(b) => {
+            out.extend_from_slice(b);
+            w.write_all(out)
+        }
+        Body::Bytes(b) => {
+            out.extend_from_slice(&b);
+            w.write_all(out)
+        }
+        Body::File {
+            mut file,
+            offset,
+            len,
+        } => {
+            w.write_all(out)?;
+            file.seek(SeekFrom::Start(offset))?;
+            let mut left = len;
+            while left > 0 {
+                let want = left.min(copy.len() as u64) as usize;
+                let n = match file.read(&mut copy[..want]) {
+                    Ok(0) => {
+                        // Shorter than announced: the connection cannot be reused.
+                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shrank"));
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                w.write_all(&copy[..n])?;
+                left -= n as u64;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Adjusts the head tiny_http produced: `Connection: close` when closing, and no
+/// `Content-Length` on 1xx/204/304 (RFC 9110 §8.6). Also checks that tiny_http chose
+/// `Content-Length` framing.
+fn fix_head(out: &mut Vec<u8>, status: u16, close: bool) -> io::Result<()> {
+    let bad = || io::Error::other("unexpected response head");
+    if !out.ends_with(b"\r\n\r\n") || find_sub(out, b"\r\nTransfer-Encoding:").is_some() {
+        return Err(bad());
+    }
+    if matches!(status, 100..=199 | 204 | 304) {
+        if let Some(i) = find_sub(out, b"\r\nContent-Length: ") {
+            let end = find_sub(&out[i + 2..], b"\r\n").ok_or_else(bad)? + i + 2;
+            out.drain(i..end);
+        }
+    }
+    if close {
+        out.truncate(out.len() - 2);
+        out.extend_from_slice(b"Connection: close\r\n\r\n");
+    }
+    Ok(())
+}
+
+fn find_sub(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Half-closes, drains what the client still sends for a short bounded time, then closes.
+fn linger_close(mut stream: TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut sink = [0u8; 4096];
+    let mut drained = 0usize;
+    while drained < LINGER_BYTES {
+        let now = Instant::now();
+        if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
+            break;
+        }
+        match stream.read(&mut sink) {
+            Ok(0) => break,
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fix_head_adds_connection_close_and_strips_204_length() {
+        let mut h = b"HTTP/1.1 204 No Content\r\nDate: x\r\nContent-Length: 0\r\n\r\n".to_vec();
+        fix_head(&mut h, 204, true).unwrap();
+        assert_eq!(
+            h,
+            b"HTTP/1.1 204 No Content\r\nDate: x\r\nConnection: close\r\n\r\n".to_vec()
+        );
+        let mut h = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".to_vec();
+        fix_head(&mut h, 200, false).unwrap();
+        assert_eq!(h, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".to_vec());
+        let mut h = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        assert!(fix_head(&mut h, 200, false).is_err());
+    }
+}

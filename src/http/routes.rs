@@ -1,0 +1,579 @@
+//! Routing: which request target names which resource, and the reply for it.
+//!
+//! Only a fixed set of names is ever served: the built-in routes and, from the segment directory,
+//! `live.m3u8` and names matching `^seg[0-9]{1,20}\.ts$`. A filesystem path is built only from a
+//! name that passed [`is_segment_name`] (or the constant `live.m3u8`), so no encoding of `..`,
+//! `/`, `\` or NUL in the URL can reach the filesystem. Targets that look like an attack
+//! (percent-encoding, backslashes, dot segments, hidden files, empty segments) get 400 and a
+//! warning; other unknown names get 404.
+//!
+//! Caching and types follow RFC 8216 §4 and Apple's HLS authoring spec: the playlist is
+//! `application/vnd.apple.mpegurl` with `Cache-Control: no-cache` (gzip when the client accepts
+//! it, RFC 9110 §12.5.3), segments are `video/mp2t` with a one-year `immutable` lifetime (names
+//! are never reused) and support single byte ranges (RFC 9110 §14). A `Range` with several ranges
+//! is ignored and the whole segment is sent with 200, as RFC 9110 §14.2 allows; a `Range` sent
+//! with `If-Range` is ignored too (the server has no validators to compare).
+
+use super::player;
+use super::request::{Head, Method};
+use crate::stats::Stats;
+use flate2::{write::GzEncoder, Compression};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use tiny_http::Header;
+
+/// Largest playlist the server will load (a 6-segment live playlist is well under 1 KiB).
+pub const MAX_PLAYLIST: u64 = 1 << 20;
+/// The playlist's file name in the segment directory.
+pub const PLAYLIST: &str = "live.m3u8";
+/// Methods the server implements (the `Allow` header of 405 and preflight answers).
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+const CT_PLAYLIST: &str = "application/vnd.apple.mpegurl";
+const CT_SEGMENT: &str = "video/mp2t";
+const CACHE_SEGMENT: &str = "public, max-age=31536000, immutable";
+const CACHE_HLSJS: &str = "public, max-age=604800";
+
+/// A resource named by a request target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/live.m3u8`
+    Playlist,
+    /// `/seg<N>.ts`: the file name (already checked by [`is_segment_name`]).
+    Segment(&'a str),
+    /// `/` or `/index.html`
+    Index,
+    /// `/hls.min.js`
+    HlsJs,
+    /// `/api/status`
+    Status,
+    /// `/healthz`
+    Health,
+    /// `*` (only meaningful with `OPTIONS`)
+    Asterisk,
+}
+
+/// Why a target names no resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// A plausible but unknown name (404, logged at debug).
+    NotFound,
+    /// A target that tries to escape or smuggle bytes (400, logged at warn with this reason).
+    Suspicious(&'static str),
+}
+
+/// `^seg[0-9]{1,20}\.ts$`
+pub fn is_segment_name(name: &str) -> bool {
+    let Some(digits) = name.strip_prefix("seg").and_then(|r| r.strip_suffix(".ts")) else {
+        return false;
+    };
+    (1..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Maps a request target (origin-form, absolute-form or `*`) to a route. The query is ignored.
+pub fn classify(target: &str) -> Result<Route<'_>, Reject> {
+    if target == "*" {
+        return Ok(Route::Asterisk);
+    }
+    let mut path = target;
+    // absolute-form (RFC 9112 §3.2.2): drop scheme and authority.
+    for scheme in ["http://", "https://"] {
+        if path.len() >= scheme.len() && path[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = &path[scheme.len()..];
+            path = rest.find('/').map_or("/", |i| &rest[i..]);
+            break;
+        }
+    }
+    if !path.starts_with('/') {
+        return Err(Reject::Suspicious("target is not an absolute path"));
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    if path.contains('%') {
+        return Err(Reject::Suspicious("percent-encoded bytes in path"));
+    }
+    if path.contains('\\') {
+        return Err(Reject::Suspicious("backslash in path"));
+    }
+    if path.contains("/.") {
+        return Err(Reject::Suspicious("dot segment or hidden file in path"));
+    }
+    if path.contains("//") {
+        return Err(Reject::Suspicious("empty path segment"));
+    }
+    match path {
+        "/live.m3u8" => Ok(Route::Playlist),
+        "/" | "/index.html" => Ok(Route::Index),
+        "/hls.min.js" => Ok(Route::HlsJs),
+        "/api/status" => Ok(Route::Status),
+        "/healthz" => Ok(Route::Health),
+        p if is_segment_name(&p[1..]) => Ok(Route::Segment(&p[1..])),
+        _ => Err(Reject::NotFound),
+    }
+}
+
+/// Outcome of a `Range` header against a representation of known length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// Send the whole representation (no Range, or one the server ignores).
+    Full,
+    /// Send bytes `first..=last` with 206.
+    Partial {
+        /// First byte offset.
+        first: u64,
+        /// Last byte offset, inclusive.
+        last: u64,
+    },
+    /// 416 with `Content-Range: bytes */len`.
+    Unsatisfiable,
+}
+
+/// Evaluates a `Range` field value (RFC 9110 §14.1.2) for a representation of `len` bytes.
+/// Syntactically invalid values, other units and multiple ranges give [`ByteRange::Full`].
+pub fn parse_range(value: &str, len: u64) -> ByteRange {
+    let v = value.trim();
+    if v.len() < 6 || !v[..6].eq_ignore_ascii_case("bytes=") {
+        return ByteRange::Full;
+    }
+    let spec = v[6..].trim();
+    if spec.contains(',') {
+        return ByteRange::Full;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return ByteRange::Full;
+    };
+    let num = |s: &str| -> Option<u64> {
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        // More digits than u64 holds: saturate (a huge offset is simply past the end).
+        Some(s.parse::<u64>().unwrap_or(u64::MAX))
+    };
+    let (a, b) = (a.trim(), b.trim());
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => ByteRange::Full,
+        (true, false) => match num(b) {
+            None => ByteRange::Full,
+            Some(0) => ByteRange::Unsatisfiable,
+            Some(_) if len == 0 => ByteRange::Unsatisfiable,
+            Some(n) => ByteRange::Partial {
+                first: len.saturating_sub(n),
+                last: len - 1,
+            },
+        },
+        (false, _) => {
+            let Some(first) = num(a) else {
+                return ByteRange::Full;
+            };
+            let last = if b.is_empty() {
+                u64::MAX
+            } else {
+                match num(b) {
+                    Some(l) if l >= first => l,
+                    _ => return ByteRange::Full,
+                }
+            };
+            if first >= len {
+                ByteRange::Unsatisfiable
+            } else {
+                ByteRange::Partial {
+                    first,
+                    last: last.min(len - 1),
+                }
+            }
+        }
+    }
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip with a non-zero quality (RFC 9110 §12.5.3).
+pub fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        if !(coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")) {
+            return false;
+        }
+        for p in parts {
+            let p = p.trim();
+            if p.len() >= 2 && p[..2].eq_ignore_ascii_case("q=") {
+                return p[2..].trim().parse::<f32>().is_ok_and(|q| q > 0.0);
+            }
+        }
+        true
+    })
+}
+
+/// The body of a reply.
+#[derive(Debug)]
+pub enum Body {
+    /// No body (`Content-Length: 0`, or none for 204).
+    Empty,
+    /// Bytes compiled into the binary.
+    Static(&'static [u8]),
+    /// Bytes built for this request.
+    Bytes(Vec<u8>),
+    /// `len` bytes of an open file starting at `offset`.
+    File {
+        /// The open file (it stays readable even if the ring deletes it meanwhile).
+        file: File,
+        /// First byte to send.
+        offset: u64,
+        /// Number of bytes to send.
+        len: u64,
+    },
+}
+
+impl Body {
+    /// The body's length in bytes (its `Content-Length`).
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Static(b) => b.len() as u64,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+
+    /// Whether the body has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A response before serialisation.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Header fields (never `Content-Length`, `Connection` or `Transfer-Encoding`).
+    pub headers: Vec<Header>,
+    /// The body.
+    pub body: Body,
+}
+
+/// Builds a header from ASCII parts (every caller passes ASCII).
+pub fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .unwrap_or_else(|_| Header::from_bytes(&b"X-Invalid"[..], &b"1"[..]).expect("ascii"))
+}
+
+impl Reply {
+    fn new(status: u16, body: Body) -> Reply {
+        Reply {
+            status,
+            headers: Vec::with_capacity(8),
+            body,
+        }
+    }
+
+    fn with(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push(header(name, value));
+        self
+    }
+
+    fn cors(self) -> Reply {
+        self.with("Access-Control-Allow-Origin", "*")
+    }
+
+    /// A short plain-text reply that is never cached.
+    pub fn text(status: u16, text: &'static str) -> Reply {
+        Reply::new(status, Body::Static(text.as_bytes()))
+            .with("Content-Type", "text/plain; charset=utf-8")
+            .with("Cache-Control", "no-store")
+    }
+
+    /// 405 with `Allow`.
+    pub fn method_not_allowed() -> Reply {
+        Reply::text(405, "method not allowed\n").with("Allow", ALLOW)
+    }
+}
+
+/// What [`respond`] needs from the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The segment directory.
+    pub dir: &'a Path,
+    /// Counters for `/api/status`.
+    pub stats: &'a Stats,
+}
+
+/// The reply to a parsed request. `Err` carries the reason of a suspicious target for the log.
+pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
+    let route = match classify(head.target) {
+        Ok(r) => r,
+        Err(Reject::NotFound) => return Ok(Reply::text(404, "not found\n")),
+        Err(Reject::Suspicious(why)) => return Err((Reply::text(400, "bad request\n"), why)),
+    };
+    match (head.method, route) {
+        (Method::Other, _) => Ok(Reply::method_not_allowed()),
+        (Method::Options, _) => Ok(preflight()),
+        (_, Route::Asterisk) => Err((
+            Reply::text(400, "bad request\n"),
+            "'*' target without OPTIONS",
+        )),
+        (_, Route::Playlist) => Ok(playlist(head, ctx.dir)),
+        (_, Route::Segment(name)) => Ok(segment(head, ctx.dir, name)),
+        (_, Route::Index) => Ok(Reply::new(200, Body::Static(player::page_html()))
+            .with("Content-Type", "text/html; charset=utf-8")
+            .with("Cache-Control", "no-cache")),
+        (_, Route::HlsJs) => Ok(match player::hlsjs() {
+            Some(js) => Reply::new(200, Body::Static(js))
+                .with("Content-Type", "application/javascript; charset=utf-8")
+                .with("Cache-Control", CACHE_HLSJS),
+            None => Reply::text(404, "not found\n"),
+        }),
+        (_, Route::Status) => Ok(status(ctx.stats)),
+        (_, Route::Health) => Ok(if ctx.dir.join(PLAYLIST).is_file() {
+            Reply::text(200, "ok\n")
+        } else {
+            Reply::text(503, "no playlist yet\n")
+        }),
+    }
+}
+
+/// CORS preflight answer (Fetch standard §3.2): 204 with the allowed methods and headers.
+fn preflight() -> Reply {
+    Reply::new(204, Body::Empty)
+        .cors()
+        .with("Access-Control-Allow-Methods", ALLOW)
+        .with(
+            "Access-Control-Allow-Headers",
+            "Range, If-Range, Accept, Content-Type",
+        )
+        .with("Access-Control-Max-Age", "86400")
+        .with("Allow", ALLOW)
+}
+
+fn status(stats: &Stats) -> Reply {
+    match serde_json::to_vec(&stats.snapshot()) {
+        Ok(json) => Reply::new(200, Body::Bytes(json))
+            .with("Content-Type", "application/json")
+            .with("Cache-Control", "no-store")
+            .cors(),
+        Err(_) => Reply::text(500, "internal error\n"),
+    }
+}
+
+fn read_playlist(dir: &Path) -> io::Result<Vec<u8>> {
+    let file = File::open(dir.join(PLAYLIST))?;
+    let mut data = Vec::with_capacity(2048);
+    file.take(MAX_PLAYLIST + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_PLAYLIST {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "playlist larger than 1 MiB",
+        ));
+    }
+    Ok(data)
+}
+
+fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 2 + 64), Compression::fast());
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+fn playlist(head: &Head<'_>, dir: &Path) -> Reply {
+    let data = match read_playlist(dir) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Reply::text(404, "no playlist yet\n")
+        }
+        Err(e) => {
+            log::warn!("http: cannot read {}: {e}", dir.join(PLAYLIST).display());
+            return Reply::text(500, "internal error\n");
+        }
+    };
+    let gz = head.header("accept-encoding").is_some_and(accepts_gzip);
+    let reply = if gz {
+        match gzip(&data) {
+            Ok(z) => Reply::new(200, Body::Bytes(z)).with("Content-Encoding", "gzip"),
+            Err(e) => {
+                log::warn!("http: gzip of playlist failed: {e}");
+                Reply::new(200, Body::Bytes(data))
+            }
+        }
+    } else {
+        Reply::new(200, Body::Bytes(data))
+    };
+    reply
+        .with("Content-Type", CT_PLAYLIST)
+        .with("Cache-Control", "no-cache")
+        .with("Vary", "Accept-Encoding")
+        .cors()
+}
+
+fn segment(head: &Head<'_>, dir: &Path, name: &str) -> Reply {
+    debug_assert!(is_segment_name(name));
+    let opened = File::open(dir.join(name)).and_then(|f| {
+        let len = f.metadata()?.len();
+        Ok((f, len))
+    });
+    let (file, len) = match opened {
+        Ok(x) => x,
+        // The ring may delete a segment between a client's playlist fetch and this open.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Reply::text(404, "not found\n"),
+        Err(e) => {
+            log::warn!("http: cannot open segment {name}: {e}");
+            return Reply::text(500, "internal error\n");
+        }
+    };
+    let range = match (head.header("range"), head.header("if-range")) {
+        (Some(r), None) => parse_range(r, len),
+        _ => ByteRange::Full,
+    };
+    let reply = match range {
+        ByteRange::Full => Reply::new(
+            200,
+            Body::File {
+                file,
+                offset: 0,
+                len,
+            },
+        ),
+        ByteRange::Partial { first, last } => Reply::new(
+            206,
+            Body::File {
+                file,
+                offset: first,
+                len: last - first + 1,
+            },
+        )
+        .with("Content-Range", &format!("bytes {first}-{last}/{len}")),
+        ByteRange::Unsatisfiable => Reply::new(416, Body::Empty)
+            .with("Content-Range", &format!("bytes */{len}"))
+            .with("Cache-Control", "no-store"),
+    };
+    let reply = if reply.status == 416 {
+        reply
+    } else {
+        reply.with("Cache-Control", CACHE_SEGMENT)
+    };
+    reply
+        .with("Content-Type", CT_SEGMENT)
+        .with("Accept-Ranges", "bytes")
+        .with(
+            "Access-Control-Expose-Headers",
+            "Content-Length, Content-Range, Accept-Ranges",
+        )
+        .cors()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names() {
+        for ok in ["seg0.ts", "seg123.ts", "seg12345678901234567890.ts"] {
+            assert!(is_segment_name(ok), "{ok}");
+        }
+        for bad in [
+            "seg.ts",
+            "seg123456789012345678901.ts",
+            "seg1.ts.part",
+            ".seg1.ts.part",
+            "Seg1.ts",
+            "seg1.TS",
+            "seg-1.ts",
+            "seg1a.ts",
+            "seg1.ts/",
+            "xseg1.ts",
+            "seg١.ts",
+        ] {
+            assert!(!is_segment_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn classify_known_and_evil_targets() {
+        assert_eq!(classify("/live.m3u8"), Ok(Route::Playlist));
+        assert_eq!(classify("/live.m3u8?_HLS_msn=3"), Ok(Route::Playlist));
+        assert_eq!(classify("/seg42.ts"), Ok(Route::Segment("seg42.ts")));
+        assert_eq!(
+            classify("http://cam.local:8080/seg42.ts"),
+            Ok(Route::Segment("seg42.ts"))
+        );
+        assert_eq!(classify("HTTP://cam"), Ok(Route::Index));
+        assert_eq!(classify("/"), Ok(Route::Index));
+        assert_eq!(classify("*"), Ok(Route::Asterisk));
+        assert_eq!(classify("/etc/passwd"), Err(Reject::NotFound));
+        assert_eq!(classify("/favicon.ico"), Err(Reject::NotFound));
+        for evil in [
+            "/../live.m3u8",
+            "/seg1.ts/../live.m3u8",
+            "/%2e%2e/etc/passwd",
+            "/seg1.ts%00",
+            "/%252e%252e/x",
+            "/..%2fseg1.ts",
+            "/..\\seg1.ts",
+            "/.seg1.ts.part",
+            "/.hlscam-state",
+            "//etc/passwd",
+            "live.m3u8",
+        ] {
+            assert!(
+                matches!(classify(evil), Err(Reject::Suspicious(_))),
+                "{evil}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges() {
+        use ByteRange::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Partial { first: 0, last: 9 });
+        assert_eq!(
+            parse_range("bytes=90-", 100),
+            Partial {
+                first: 90,
+                last: 99
+            }
+        );
+        assert_eq!(
+            parse_range("bytes=90-1000", 100),
+            Partial {
+                first: 90,
+                last: 99
+            }
+        );
+        assert_eq!(
+            parse_range("bytes=-10", 100),
+            Partial {
+                first: 90,
+                last: 99
+            }
+        );
+        assert_eq!(
+            parse_range("bytes=-1000", 100),
+            Partial { first: 0, last: 99 }
+        );
+        assert_eq!(parse_range("Bytes = 5-5", 100), Full); // space before '=' is not the syntax
+        assert_eq!(
+            parse_range("bytes= 5-5", 100),
+            Partial { first: 5, last: 5 }
+        );
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=99999999999999999999999-", 100),
+            Unsatisfiable
+        );
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-5", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Full);
+        assert_eq!(parse_range("bytes=9-1", 100), Full);
+        assert_eq!(parse_range("bytes=a-b", 100), Full);
+        assert_eq!(parse_range("bytes=-", 100), Full);
+        assert_eq!(parse_range("items=0-1", 100), Full);
+    }
+
+    #[test]
+    fn gzip_acceptance() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("deflate, GZIP;q=0.5, br"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip; q=0.0"));
+        assert!(!accepts_gzip("br, deflate"));
+        assert!(!accepts_gzip("identity"));
+    }
+}

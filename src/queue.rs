@@ -1,0 +1,169 @@
+//! A bounded hand-off queue that drops the *oldest* item when full.
+//!
+//! Between capture and encoder (DESIGN.md §1): when the encoder falls behind, the camera must
+//! never block, and the frame to lose is the stalest one. Capacity is reserved up front, so
+//! `push` and `pop` never allocate; a dropped item is returned to the caller (dropping a pool
+//! lease gives its buffer back) and counted.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+/// A bounded multi-producer, multi-consumer queue with drop-oldest overflow.
+#[derive(Debug)]
+pub struct DropOldestQueue<T> {
+    inner: Mutex<State<T>>,
+    ready: Condvar,
+    space: Condvar,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+}
+
+/// What [`DropOldestQueue::pop_timeout`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pop<T> {
+    /// The oldest item.
+    Item(T),
+    /// Nothing arrived in time; the queue is still open.
+    Timeout,
+    /// The queue is closed and empty.
+    Closed,
+}
+
+impl<T> DropOldestQueue<T> {
+    /// A queue holding at most `capacity` (≥ 1) items.
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        DropOldestQueue {
+            inner: Mutex::new(State {
+                items: VecDeque::with_capacity(capacity),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+            space: Condvar::new(),
+            capacity,
+        }
+    }
+
+    /// Appends `item`; when full, removes and returns the oldest item (the caller counts it).
+    pub fn push(&self, item: T) -> Option<T> {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let dropped = if s.items.len() >= self.capacity {
+            s.items.pop_front()
+        } else {
+            None
+        };
+        s.items.push_back(item);
+        drop(s);
+        self.ready.notify_one();
+        dropped
+    }
+
+    /// Appends `item`, waiting while the queue is full (back-pressure for unpaced `--fast` runs,
+    /// where no frame may be lost). Returns the item back if the queue was closed meanwhile.
+    pub fn push_wait(&self, item: T) -> Result<(), T> {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        while s.items.len() >= self.capacity && !s.closed {
+            s = self.space.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        if s.closed {
+            return Err(item);
+        }
+        s.items.push_back(item);
+        drop(s);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// Takes the oldest item, waiting up to `timeout` for one.
+    pub fn pop_timeout(&self, timeout: Duration) -> Pop<T> {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(item) = s.items.pop_front() {
+                drop(s);
+                self.space.notify_one();
+                return Pop::Item(item);
+            }
+            if s.closed {
+                return Pop::Closed;
+            }
+            let (guard, res) = self
+                .ready
+                .wait_timeout(s, timeout)
+                .unwrap_or_else(|e| e.into_inner());
+            s = guard;
+            if res.timed_out() && s.items.is_empty() {
+                return if s.closed { Pop::Closed } else { Pop::Timeout };
+            }
+        }
+    }
+
+    /// No more pushes will come: consumers drain what is left, then see [`Pop::Closed`].
+    pub fn close(&self) {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.ready.notify_all();
+        self.space.notify_all();
+    }
+
+    /// Items waiting now.
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .items
+            .len()
+    }
+
+    /// True when no item waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_oldest_when_full() {
+        let q = DropOldestQueue::new(2);
+        assert_eq!(q.push(1), None);
+        assert_eq!(q.push(2), None);
+        assert_eq!(q.push(3), Some(1));
+        assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Item(2));
+        assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Item(3));
+        assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Timeout);
+        q.push(4);
+        q.close();
+        assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Item(4));
+        assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Closed);
+    }
+
+    #[test]
+    fn push_wait_blocks_until_space() {
+        let q = std::sync::Arc::new(DropOldestQueue::new(1));
+        q.push_wait(1u32).unwrap();
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || q2.push_wait(2));
+        assert_eq!(q.pop_timeout(Duration::from_secs(30)), Pop::Item(1));
+        t.join().unwrap().unwrap();
+        assert_eq!(q.pop_timeout(Duration::from_secs(30)), Pop::Item(2));
+        q.close();
+        assert_eq!(q.push_wait(3), Err(3));
+    }
+
+    #[test]
+    fn wakes_a_waiting_consumer() {
+        let q = std::sync::Arc::new(DropOldestQueue::new(4));
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || q2.pop_timeout(Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(20));
+        q.push(9u32);
+        assert_eq!(t.join().unwrap(), Pop::Item(9));
+    }
+}

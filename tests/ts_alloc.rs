@@ -1,0 +1,131 @@
+//! The muxer allocates nothing after `TsMuxer::new`: a counting global allocator watches
+//! 12 000 video frames and their audio pass through it into a fixed, reused sink.
+
+use hlscam::codec::adts::write_adts_header;
+use hlscam::media::{AudioAu, VideoAu};
+use hlscam::time::Pts90k;
+use hlscam::ts::{MuxConfig, PacketSink, TsMuxer, PACKET_LEN};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Only the muxing thread counts (the test harness's own threads allocate as they please).
+    static WATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn note() {
+    if WATCH.with(|w| w.get()) {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// A fixed ring of packets, overwritten in place; counts and checksums what it sees.
+struct RingSink {
+    buf: Box<[u8]>,
+    at: usize,
+    packets: u64,
+    sum: u64,
+}
+
+impl PacketSink for RingSink {
+    fn put(&mut self, pkt: &[u8; PACKET_LEN]) {
+        self.buf[self.at..self.at + PACKET_LEN].copy_from_slice(pkt);
+        self.at = (self.at + PACKET_LEN) % self.buf.len();
+        self.packets += 1;
+        self.sum = self
+            .sum
+            .wrapping_add(pkt[3] as u64 + pkt[PACKET_LEN - 1] as u64);
+    }
+}
+
+#[test]
+fn muxing_allocates_nothing_after_new() {
+    // All inputs built up front.
+    let sps_pps = [
+        0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1E, 0xAB, 0, 0, 0, 1, 0x68, 0xCE, 0x3C,
+    ];
+    let mut idr = sps_pps.to_vec();
+    idr.extend_from_slice(&[0, 0, 1, 0x65]);
+    idr.extend((0..40_000u32).map(|i| (i % 251) as u8 | 1));
+    let mut p = vec![0, 0, 0, 1, 0x41];
+    p.extend((0..8_300u32).map(|i| (i % 253) as u8 | 1));
+    let idr_bare = [&[0u8, 0, 0, 1, 0x65][..], &idr[20..]].concat();
+    let mut aac = vec![0x5Au8; 2 * 256];
+    let mut h = [0u8; 7];
+    write_adts_header(&mut h, 1, 3, 1, 256);
+    aac[..7].copy_from_slice(&h);
+    aac[256..263].copy_from_slice(&h);
+
+    let mut mux = TsMuxer::new(MuxConfig::default());
+    let mut sink = RingSink {
+        buf: vec![0; 1000 * PACKET_LEN].into_boxed_slice(),
+        at: 0,
+        packets: 0,
+        sum: 0,
+    };
+    let mut audio_t = 0u64;
+    let mut run = |mux: &mut TsMuxer, sink: &mut RingSink, from: u64, to: u64| {
+        for i in from..to {
+            let t = i * 3000;
+            while audio_t < t {
+                let a = AudioAu {
+                    data: &aac,
+                    pts: Pts90k(audio_t),
+                };
+                mux.push_audio(&a, sink).unwrap();
+                audio_t += 2 * 1920;
+            }
+            let key = i % 60 == 0;
+            if key {
+                mux.flush_audio(sink);
+                mux.write_psi(sink);
+            }
+            // Alternate IDRs with and without in-band parameter sets.
+            let data: &[u8] = match (key, i % 120 == 0) {
+                (true, true) => &idr,
+                (true, false) => &idr_bare,
+                _ => &p,
+            };
+            let au = VideoAu {
+                data,
+                pts: Pts90k(t + 3000),
+                dts: Pts90k(t),
+                key,
+            };
+            mux.push_video(&au, sink).unwrap();
+        }
+    };
+    run(&mut mux, &mut sink, 0, 120); // warm-up
+                                      // Prove the counter counts on this thread.
+    WATCH.with(|w| w.set(true));
+    drop(std::hint::black_box(vec![1u8; 10]));
+    assert_eq!(ALLOCS.load(Ordering::SeqCst), 1);
+    let before = ALLOCS.load(Ordering::SeqCst);
+    run(&mut mux, &mut sink, 120, 12_120);
+    let after = ALLOCS.load(Ordering::SeqCst);
+    WATCH.with(|w| w.set(false));
+    assert_eq!(after - before, 0, "allocations while muxing");
+    assert_eq!(sink.packets, mux.packets_written());
+    assert!(sink.packets > 12_000 * 10, "{} packets", sink.packets);
+    assert_ne!(sink.sum, 0);
+}
