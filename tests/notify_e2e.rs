@@ -95,10 +95,16 @@ fn ready_after_first_segment_watchdog_while_flowing_then_stopping() {
             }
             break st;
         }
-        assert!(Instant::now() < deadline, "hlscam did not finish: {messages:?}");
+        assert!(
+            Instant::now() < deadline,
+            "hlscam did not finish: {messages:?}"
+        );
     };
 
-    assert!(status.success(), "hlscam exit {status:?}; messages {messages:?}");
+    assert!(
+        status.success(),
+        "hlscam exit {status:?}; messages {messages:?}"
+    );
     let count = |m: &str| messages.iter().filter(|x| x.as_str() == m).count();
     assert_eq!(count("READY=1"), 1, "{messages:?}");
     assert_eq!(
