@@ -101,6 +101,18 @@ for arch in $ARCHES; do
     else
       log "FAIL $arch: unpacked binary refuses the packaged config"; fail=1
     fi
+    # Stream 2 s with the packaged config, redirected into the scratch root (test pattern when
+    # there is no camera): the packaged binary must publish segments.
+    sed -e "s|^dir = .*|dir = \"$root/run/hlscam\"|" \
+        -e "s|^state_file = .*|state_file = \"$root/var/lib/hlscam/state\"|" \
+        "$root/etc/hlscam/hlscam.toml" >"$root/test.toml"
+    if timeout 120 "$root/usr/bin/hlscam" --config "$root/test.toml" --listen 127.0.0.1:0 \
+         --duration 2 --fast >/dev/null 2>"$root/run.log" && [ -f "$root/run/hlscam/seg0.ts" ] \
+         && [ -f "$root/run/hlscam/live.m3u8" ]; then
+      log "ok $arch: unpacked binary streamed $(ls "$root/run/hlscam" | grep -c '^seg') segments"
+    else
+      log "FAIL $arch: unpacked binary did not stream"; tail -5 "$root/run.log" >&2; fail=1
+    fi
     rm -rf "$root"
   fi
 
