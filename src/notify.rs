@@ -294,7 +294,7 @@ mod tests {
         n.status("a\nREADY=1\r\nb");
         assert_eq!(recv(&server), "STATUS=a READY=1  b");
         // 'é' is two bytes: 7 + 2 * 200 bytes does not fit in 256, cut lands on a boundary.
-        let long: String = "é".repeat(200);
+        let long = "é".repeat(200);
         n.status(&long);
         let got = recv(&server);
         assert_eq!(got.len(), MAX_STATUS_DATAGRAM - 1);
