@@ -14,7 +14,7 @@ TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 curl \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 
-.PHONY: build run test deps test-deps web release lint unit browser browser-deps vm cross check-boards systemd-check bench
+.PHONY: build run test deps test-deps web release lint unit browser browser-deps vm cross-aarch64 cross-armv7 cross-test deb check-boards bench
 
 # Installs only what is missing (apt-get via sudo when not root).
 define apt_install
@@ -66,9 +66,31 @@ browser: browser-deps
 vm:
 	tests/vm/run.sh
 
+# Boards: cross builds with Debian's toolchains (no Docker), tests under qemu-user, packages.
+cross-aarch64: web
+	scripts/cross_build.sh aarch64
+
+cross-armv7: web
+	scripts/cross_build.sh armv7
+
+cross-test:
+	scripts/cross_test.sh
+
+deb: web
+	scripts/package_deb.sh
+
+# Every board profile and the packaged config must pass `hlscam check-config`; the systemd unit
+# must pass `systemd-analyze verify` and score "OK" in `systemd-analyze security`.
+check-boards:
+	$(CARGO) build
+	HLSCAM_BIN=target/debug/hlscam scripts/check_boards.sh
+	HLSCAM_BIN=target/debug/hlscam tests/systemd.sh
+
 test: test-deps web
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) check-boards
 	$(MAKE) browser
 	$(MAKE) vm
+	$(MAKE) cross-test
 	@echo "all test stages passed"
