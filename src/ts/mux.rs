@@ -7,8 +7,10 @@
 //!   and `write_psi` never allocate: each packet is written straight into the slot the sink
 //!   hands out ([`PacketSink::next_slot`]), every byte of it exactly once, and the access unit
 //!   is copied straight from the caller's slice (plus the remembered parameter sets) into those
-//!   slots. Video bytes are therefore copied once; audio bytes twice (into the pending PES,
-//!   whose length must be known before its first packet, then into packets).
+//!   slots. Video bytes are therefore copied once, and so are the bytes of an audio access
+//!   unit that forms a whole PES (the pipeline's batches of frames); single audio frames are
+//!   copied twice (into the pending PES, whose length must be known before its first packet,
+//!   then into packets).
 //! * One muxer lives for the whole run, so continuity counters (per PID, incremented only on
 //!   packets with payload, §2.4.3.3) and the PCR continue across segment boundaries.
 //! * Timestamps are unwrapped [`Pts90k`]; only the writers reduce them to 33 bits.
@@ -34,12 +36,18 @@
 //! timeline jump and is crossed in one step).
 //!
 //! # Audio (`push_audio`)
-//! ADTS frames (stream_id 0xC0, PTS only, exact `PES_packet_length`) are gathered into one
-//! pending PES. The pending PES is written (a) before adding a frame that would make it span
-//! more than `max_audio_pes` (or overflow 16-bit `PES_packet_length`), (b) before a video AU
-//! whose PCR would pass the pending PES's PTS (DTS − pcr_delay > pending PTS), and (c) on
-//! [`TsMuxer::flush_audio`], which the segmenter calls before each cut. Frame PTS inside one
-//! [`AudioAu`] follow the sample count from `au.pts`.
+//! Audio PES carry whole ADTS frames (stream_id 0xC0, PTS only, exact `PES_packet_length`)
+//! and span at most `max_audio_pes`. Frame PTS inside one [`AudioAu`] follow the sample count
+//! from `au.pts`.
+//! * An access unit of several frames that spans at most `max_audio_pes` and fits the 16-bit
+//!   `PES_packet_length` is written at once as one PES with PTS `au.pts`, straight from
+//!   `au.data` (after the pending PES, if any, and the PCR bridged up to
+//!   `au.pts − pcr_delay`).
+//! * Any other frame is gathered into one pending PES. The pending PES is written (a) before
+//!   adding a frame that would make it span more than `max_audio_pes` (or overflow
+//!   `PES_packet_length`), (b) before a video AU whose PCR would pass the pending PES's PTS
+//!   (DTS − pcr_delay > pending PTS), (c) before a whole-PES access unit, and (d) on
+//!   [`TsMuxer::flush_audio`], which the segmenter calls before each cut.
 //!
 //! # PSI
 //! [`TsMuxer::write_psi`] writes PAT then PMT at once (segment start). Before any PES whose
@@ -466,8 +474,10 @@ impl TsMuxer {
         Ok(())
     }
 
-    /// Adds the ADTS frames of `au` to the pending audio PES, writing PES as the rules in the
-    /// module documentation require.
+    /// Muxes the ADTS frames of `au`: an access unit of several frames that fits one PES is
+    /// written at once, straight from `au.data`; a single frame (or a unit too long for one
+    /// PES) joins the pending audio PES. PES are written as the rules in the module
+    /// documentation require.
     pub fn push_audio(&mut self, au: &AudioAu, out: &mut impl PacketSink) -> Result<(), MuxError> {
         if self.cfg.audio_pid.is_none() {
             return Err(MuxError::AudioPidNotConfigured);
@@ -478,12 +488,18 @@ impl TsMuxer {
         if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
             return Err(MuxError::TimestampBackwards);
         }
-        // The usual unit is one frame: its header is parsed once; several frames are all
-        // checked before any is taken, so nothing is written for a refused unit.
+        // A single frame has its header parsed once; several frames are all checked (and
+        // their samples counted) before any is taken, so nothing is written for a refused unit.
         let first = AdtsHeader::parse(au.data).map_err(|_| MuxError::BadAdts)?;
         let single = first.frame_length == au.data.len();
-        if !single && AdtsFrames::new(au.data).any(|r| r.is_err()) {
-            return Err(MuxError::BadAdts);
+        let mut samples: u64 = 0;
+        let mut last = first;
+        if !single {
+            for r in AdtsFrames::new(au.data) {
+                let (h, _) = r.map_err(|_| MuxError::BadAdts)?;
+                samples += h.samples() as u64;
+                last = h;
+            }
         }
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
@@ -492,6 +508,18 @@ impl TsMuxer {
         if single {
             let end = au.pts + Pts90k(frame_ticks(&first));
             self.add_audio_frame(au.pts, end, au.data, out);
+        } else if Pts90k(samples_to_ticks(samples, &last)) <= self.cfg.max_audio_pes
+            && au.data.len() <= AUDIO_PES_MAX
+        {
+            // The whole unit is one PES: the same PES the per-frame path below would start
+            // with nothing pending, written without the copy into the pending buffer.
+            self.flush_audio(out);
+            self.audio_pcr(au.pts, out);
+            self.psi_before_pes(au.pts, out);
+            if let Some(pid) = self.cfg.audio_pid {
+                self.packets += write_audio_pes(out, pid, &mut self.cc_audio, au.pts, au.data);
+            }
+            return Ok(());
         } else {
             let mut samples: u64 = 0;
             for (h, frame) in AdtsFrames::new(au.data).flatten() {
@@ -501,10 +529,17 @@ impl TsMuxer {
                 self.add_audio_frame(pts, end, frame, out);
             }
         }
-        // Keep the clock running through audio-only stretches. The target follows the AU's
-        // first PTS, not its later frames: the caller interleaves by that timestamp, so a
-        // video AU with a DTS below the later frames may still come.
-        let target = au.pts.saturating_sub(self.pcr_delay);
+        self.audio_pcr(au.pts, out);
+        Ok(())
+    }
+
+    /// Keeps the clock running through audio-only stretches: brings the PCR up to
+    /// `pts − pcr_delay`, but never past the pending PES's PTS. The target follows the AU's
+    /// first PTS, not its later frames: the caller interleaves by that timestamp, so a video
+    /// AU with a DTS below the later frames may still come.
+    #[inline]
+    fn audio_pcr(&mut self, pts: Pts90k, out: &mut impl PacketSink) {
+        let target = pts.saturating_sub(self.pcr_delay);
         let target = if self.audio_len > 0 {
             target.min(self.audio_pts)
         } else {
@@ -515,7 +550,6 @@ impl TsMuxer {
         } else {
             self.bridge_pcr(target, out);
         }
-        Ok(())
     }
 
     /// Appends one ADTS frame spanning `pts..end` to the pending PES, writing that PES first
@@ -548,25 +582,8 @@ impl TsMuxer {
         };
         let pts = self.audio_pts;
         self.psi_before_pes(pts, out);
-        let hdr = PesHeader {
-            stream_id: STREAM_ID_AUDIO,
-            pts,
-            dts: None,
-        };
         let data = &self.audio[..self.audio_len];
-        self.packets += if data.len() >= BODY_LEN - hdr.len() {
-            write_contiguous_pes(out, pid, &mut self.cc_audio, &hdr, data)
-        } else {
-            let src = Gather::new(&[], data);
-            write_pes(
-                out,
-                pid,
-                &mut self.cc_audio,
-                &hdr,
-                src,
-                AdaptationField::default(),
-            )
-        };
+        self.packets += write_audio_pes(out, pid, &mut self.cc_audio, pts, data);
         self.audio_len = 0;
     }
 }
@@ -671,6 +688,35 @@ impl<'a> Gather<'a> {
             }
             _ => self.fill(dst),
         }
+    }
+}
+
+/// Writes one audio PES (stream_id 0xC0, PTS only, exact `PES_packet_length`) of the ADTS
+/// frames in `data` (at most [`AUDIO_PES_MAX`] bytes). Returns the number of packets written.
+#[inline]
+fn write_audio_pes(
+    out: &mut impl PacketSink,
+    pid: u16,
+    cc_store: &mut u8,
+    pts: Pts90k,
+    data: &[u8],
+) -> u64 {
+    let hdr = PesHeader {
+        stream_id: STREAM_ID_AUDIO,
+        pts,
+        dts: None,
+    };
+    if data.len() >= BODY_LEN - hdr.len() {
+        write_contiguous_pes(out, pid, cc_store, &hdr, data)
+    } else {
+        write_pes(
+            out,
+            pid,
+            cc_store,
+            &hdr,
+            Gather::new(&[], data),
+            AdaptationField::default(),
+        )
     }
 }
 
@@ -966,6 +1012,116 @@ mod tests {
             .map(|p| p.cc())
             .collect();
         assert!(cc.windows(2).all(|w| w[1] == (w[0] + 1) & 15));
+    }
+
+    /// `n` ADTS frames of `len` bytes at 48 kHz (1920 ticks each), frame `k` filled with `k`.
+    fn adts_frames(n: usize, len: usize) -> Vec<u8> {
+        let mut h = [0; 7];
+        write_adts_header(&mut h, 1, 3, 1, len);
+        (0..n)
+            .flat_map(|k| {
+                let mut f = vec![k as u8; len];
+                f[..7].copy_from_slice(&h);
+                f
+            })
+            .collect()
+    }
+
+    #[test]
+    fn multi_frame_audio_au_is_one_pes_from_the_callers_bytes() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        let mut out = Vec::new();
+        let four = adts_frames(4, 300); // 85.3 ms: one PES
+        let five = adts_frames(5, 300); // 106.7 ms: four frames, then one pending
+        let one = adts_frames(1, 300);
+        let t0 = 900_000;
+        let push = |m: &mut TsMuxer, out: &mut Vec<u8>, data: &[u8], t: u64| {
+            let a = AudioAu {
+                data,
+                pts: Pts90k(t),
+            };
+            let before = m.packets_written();
+            m.push_audio(&a, out).unwrap();
+            m.packets_written() - before
+        };
+        // A whole-PES unit is written at once: PAT, PMT, a PCR, then 1 200 + 14 bytes of PES
+        // in 7 packets.
+        assert_eq!(push(&mut m, &mut out, &four, t0), 2 + 1 + 7);
+        // A single frame waits (only PCR-only packets bridge the clock); the next whole-PES
+        // unit writes it first.
+        let before = out.len();
+        assert!(push(&mut m, &mut out, &one, t0 + 4 * 1920) > 0);
+        assert!(out[before..]
+            .chunks(PACKET_LEN)
+            .all(|c| Packet::new_checked(c).unwrap().pid() == 0x100));
+        push(&mut m, &mut out, &four, t0 + 5 * 1920);
+        // Too long for one PES: frame by frame, the fifth left pending until flushed.
+        push(&mut m, &mut out, &five, t0 + 9 * 1920);
+        m.flush_audio(&mut out);
+        assert_eq!(m.packets_written() as usize * PACKET_LEN, out.len());
+
+        let a = pes(&out, 0x101);
+        let got: Vec<(u64, usize)> = a.iter().map(|p| (p.0, p.2.len() / 300)).collect();
+        assert_eq!(
+            got,
+            [
+                (t0, 4),
+                (t0 + 4 * 1920, 1),
+                (t0 + 5 * 1920, 4),
+                (t0 + 9 * 1920, 4),
+                (t0 + 13 * 1920, 1)
+            ]
+        );
+        let all: Vec<u8> = a.iter().flat_map(|p| p.2.clone()).collect();
+        assert_eq!(all, [&four[..], &one, &four, &five].concat());
+        assert_eq!(a[0].2, four, "the unit's bytes unchanged");
+        // Exact PES_packet_length on every audio PES.
+        let mut starts = out
+            .chunks(PACKET_LEN)
+            .map(|c| Packet::new_checked(c).unwrap())
+            .filter(|p| p.pid() == 0x101 && p.pusi());
+        let lens: Vec<usize> = starts
+            .by_ref()
+            .map(|p| PesPacket::new_checked(p.payload()).unwrap().packet_length() as usize)
+            .collect();
+        assert_eq!(lens, a.iter().map(|p| p.2.len() + 8).collect::<Vec<_>>());
+        // Continuity on the audio PID; every PCR at or before the PTS of every later PES.
+        let mut cc = None;
+        let mut last_pcr = None;
+        for c in out.chunks(PACKET_LEN) {
+            let p = Packet::new_checked(c).unwrap();
+            if let Some(pcr) = p.pcr() {
+                last_pcr = Some(pcr.0 / 300);
+            }
+            if p.pid() == 0x101 {
+                if let Some(prev) = cc {
+                    assert_eq!(p.cc(), (prev + 1) & 15);
+                }
+                cc = Some(p.cc());
+                if p.pusi() {
+                    let pts = PesPacket::new_checked(p.payload()).unwrap().pts().unwrap();
+                    assert!(
+                        last_pcr.is_some_and(|pcr| pcr <= pts),
+                        "{last_pcr:?} > {pts}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refused_multi_frame_au_writes_nothing() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        let mut out = Vec::new();
+        let mut bad = adts_frames(3, 300);
+        bad.truncate(800); // third frame cut short
+        let a = AudioAu {
+            data: &bad,
+            pts: Pts90k(0),
+        };
+        assert_eq!(m.push_audio(&a, &mut out), Err(MuxError::BadAdts));
+        assert!(out.is_empty());
+        assert_eq!(m.packets_written(), 0);
     }
 
     #[test]
