@@ -191,6 +191,8 @@ pub struct TsMuxer {
     pcr_jump: u64,
     pat: [u8; PACKET_LEN],
     pmt: [u8; PACKET_LEN],
+    /// A PCR-only packet on the video PID with counter and PCR 0, patched on each use.
+    pcr_only: [u8; PACKET_LEN],
     cc_pat: u8,
     cc_pmt: u8,
     cc_video: u8,
@@ -277,6 +279,21 @@ impl TsMuxer {
             .emit(b)
         });
         let pcr_interval = Pts90k(cfg.pcr_interval.0.max(1));
+        let mut pcr_only = [0u8; PACKET_LEN];
+        let (head, body) = split_slot(&mut pcr_only);
+        *head = Header {
+            pusi: false,
+            pid: cfg.video_pid,
+            has_adaptation: true,
+            has_payload: false,
+            cc: 0,
+        }
+        .to_bytes();
+        AdaptationField {
+            random_access: false,
+            pcr: Some(Pts90k::ZERO.to_pcr()),
+        }
+        .emit(body);
         TsMuxer {
             pcr_delay: cfg.max_audio_pes,
             pcr_jump: pcr_interval.0.saturating_mul(MAX_PCR_FILL + 1),
@@ -286,6 +303,7 @@ impl TsMuxer {
             },
             pat,
             pmt,
+            pcr_only,
             cc_pat: 0,
             cc_pmt: 0,
             cc_video: 0,
@@ -344,21 +362,12 @@ impl TsMuxer {
     /// Writes an adaptation-field-only packet with a PCR on the video PID.
     fn write_pcr_only(&mut self, pcr: Pts90k, out: &mut impl PacketSink) {
         // No payload: the counter repeats the last one used (§2.4.3.3).
+        // Copy the stored packet, then set its counter and PCR in the copy.
         let cc = self.cc_video.wrapping_sub(1) & 0x0F;
-        let (head, body) = split_slot(out.next_slot());
-        *head = Header {
-            pusi: false,
-            pid: self.cfg.video_pid,
-            has_adaptation: true,
-            has_payload: false,
-            cc,
-        }
-        .to_bytes();
-        AdaptationField {
-            random_access: false,
-            pcr: Some(pcr.to_pcr()),
-        }
-        .emit(body);
+        let slot = out.next_slot();
+        *slot = self.pcr_only;
+        slot[3] |= cc;
+        slot[6..12].copy_from_slice(&pcr_field(pcr));
         self.packets += 1;
         self.last_pcr = Some(pcr);
     }
@@ -492,15 +501,11 @@ impl TsMuxer {
         // their samples counted) before any is taken, so nothing is written for a refused unit.
         let first = AdtsHeader::parse(au.data).map_err(|_| MuxError::BadAdts)?;
         let single = first.frame_length == au.data.len();
-        let mut samples: u64 = 0;
-        let mut last = first;
-        if !single {
-            for r in AdtsFrames::new(au.data) {
-                let (h, _) = r.map_err(|_| MuxError::BadAdts)?;
-                samples += h.samples() as u64;
-                last = h;
-            }
-        }
+        let (samples, last_sri) = if single {
+            (0, first.sample_rate_index)
+        } else {
+            adts_run(au.data, &first).ok_or(MuxError::BadAdts)?
+        };
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
             self.write_psi(out);
@@ -508,7 +513,7 @@ impl TsMuxer {
         if single {
             let end = au.pts + Pts90k(frame_ticks(&first));
             self.add_audio_frame(au.pts, end, au.data, out);
-        } else if Pts90k(samples_to_ticks(samples, &last)) <= self.cfg.max_audio_pes
+        } else if fits_ticks(samples, last_sri, self.cfg.max_audio_pes)
             && au.data.len() <= AUDIO_PES_MAX
         {
             // The whole unit is one PES: the same PES the per-frame path below would start
@@ -595,6 +600,51 @@ fn remember(store: &mut heapless::Vec<u8, PARAM_SET_MAX>, nal: Option<&[u8]>) {
         store.clear();
         let _ = store.extend_from_slice(nal);
     }
+}
+
+/// The 6 PCR bytes of an adaptation field (§2.4.3.5: 33-bit base, 6 reserved bits, 9-bit
+/// extension), as [`AdaptationField::emit`] writes them.
+#[inline]
+fn pcr_field(pcr: Pts90k) -> [u8; 6] {
+    let pcr = pcr.to_pcr();
+    let v = (pcr.base33() << 15) | (0x3F << 9) | pcr.ext9() as u64;
+    let b = v.to_be_bytes();
+    [b[2], b[3], b[4], b[5], b[6], b[7]]
+}
+
+/// Checks that `data`, whose first header is `first`, is a run of complete ADTS frames (the
+/// checks of [`AdtsHeader::parse`] and [`AdtsFrames`], on the raw bytes); returns the samples
+/// per channel it carries and the `sampling_frequency_index` of its last frame.
+#[inline]
+fn adts_run(data: &[u8], first: &AdtsHeader) -> Option<(u64, u8)> {
+    let mut len = first.frame_length;
+    let mut sri = first.sample_rate_index;
+    let mut blocks = first.blocks as u64;
+    let mut rest = data;
+    loop {
+        rest = rest.get(len..)?;
+        if rest.is_empty() {
+            return Some((blocks * SAMPLES_PER_BLOCK as u64, sri));
+        }
+        let b: &[u8; 7] = rest.first_chunk()?;
+        sri = (b[2] >> 2) & 0x0F;
+        len = ((b[3] as usize & 0x03) << 11) | ((b[4] as usize) << 3) | (b[5] as usize >> 5);
+        let header_len = if b[1] & 1 == 1 { 7 } else { 9 };
+        if b[0] != 0xFF || b[1] & 0xF6 != 0xF0 || sri as usize >= SAMPLE_RATES.len() {
+            return None;
+        }
+        if len < header_len {
+            return None;
+        }
+        blocks += (b[6] & 0x03) as u64 + 1;
+    }
+}
+
+/// Whether `samples` at `SAMPLE_RATES[sri]` last at most `max` (`samples × 90 000 / rate ≤
+/// max`, without the division).
+#[inline]
+fn fits_ticks(samples: u64, sri: u8, max: Pts90k) -> bool {
+    samples * HZ_90K < (max.0 + 1) * SAMPLE_RATES[sri as usize] as u64
 }
 
 /// `samples × 90 000 / rate` for the sample rate of `h`.
@@ -706,8 +756,8 @@ fn write_audio_pes(
         pts,
         dts: None,
     };
-    if data.len() >= BODY_LEN - hdr.len() {
-        write_contiguous_pes(out, pid, cc_store, &hdr, data)
+    if data.len() >= BODY_LEN - AUDIO_PES_HEADER_LEN {
+        write_contiguous_pes::<AUDIO_PES_HEADER_LEN>(out, pid, cc_store, &hdr, data)
     } else {
         write_pes(
             out,
@@ -720,10 +770,14 @@ fn write_audio_pes(
     }
 }
 
+/// Length of an audio PES header (PTS only).
+const AUDIO_PES_HEADER_LEN: usize = 14;
+
 /// [`write_pes`] for a payload in one slice that fills at least the first packet, with no
-/// adaptation field but the stuffing of the last packet: one 184-byte copy per full packet.
-/// Returns the number of packets written.
-fn write_contiguous_pes(
+/// adaptation field but the stuffing of the last packet: one fixed-size copy per packet but
+/// the last. `H` is `hdr.len()`. Returns the number of packets written.
+#[inline]
+fn write_contiguous_pes<const H: usize>(
     out: &mut impl PacketSink,
     pid: u16,
     cc_store: &mut u8,
@@ -740,12 +794,12 @@ fn write_contiguous_pes(
         }
         .to_bytes()
     };
+    debug_assert_eq!(hdr.len(), H);
     let mut cc = *cc_store;
-    let hdr_len = hdr.len();
-    let (first, data) = data.split_at(BODY_LEN - hdr_len);
+    let (first, data) = data.split_at(BODY_LEN - H);
     let (head, body) = split_slot(out.next_slot());
     *head = header(true, false, cc);
-    let (pes_head, rest) = body.split_at_mut(hdr_len);
+    let (pes_head, rest) = body.split_at_mut(H);
     hdr.emit(pes_head, first.len() + data.len());
     rest.copy_from_slice(first);
     cc = (cc + 1) & 0x0F;
@@ -1144,10 +1198,86 @@ mod tests {
                 src,
                 AdaptationField::default(),
             );
-            let nb = write_contiguous_pes(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
+            let nb = write_contiguous_pes::<14>(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
             assert_eq!(a, b, "payload of {len}");
             assert_eq!((na, cc_a), (nb, cc_b));
             assert_eq!(na as usize * PACKET_LEN, a.len());
+        }
+    }
+
+    #[test]
+    fn pcr_only_packet_matches_the_general_writer() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        m.cc_video = 7;
+        for t in [0u64, 1, 12_345_678, (1 << 33) - 1, (1 << 33) + 90_000] {
+            let mut out = Vec::new();
+            m.write_pcr_only(Pts90k(t), &mut out);
+            let mut want = [0xA5u8; PACKET_LEN];
+            let (head, body) = split_slot(&mut want);
+            *head = Header {
+                pusi: false,
+                pid: 0x100,
+                has_adaptation: true,
+                has_payload: false,
+                cc: 6,
+            }
+            .to_bytes();
+            AdaptationField {
+                random_access: false,
+                pcr: Some(Pts90k(t).to_pcr()),
+            }
+            .emit(body);
+            assert_eq!(out, want, "PCR {t}");
+            assert_eq!(
+                Packet::new_checked(&out[..]).unwrap().pcr().unwrap().0,
+                Pts90k(t).to_pcr().0 % ((1 << 33) * 300)
+            );
+        }
+    }
+
+    #[test]
+    fn adts_run_and_fits_ticks_match_the_checked_walk() {
+        let good = adts_frames(5, 300);
+        let first = AdtsHeader::parse(&good).unwrap();
+        for end in [300, 600, 1500] {
+            let (samples, sri) = adts_run(&good[..end], &first).unwrap();
+            assert_eq!(samples, end as u64 / 300 * 1024);
+            assert_eq!(sri, 3);
+        }
+        for bad in [299, 301, 602, 899, 1499] {
+            assert!(adts_run(&good[..bad], &first).is_none(), "{bad}");
+            assert!(AdtsFrames::new(&good[..bad]).any(|r| r.is_err()));
+        }
+        // Each header check of the checked walk, on the third frame: the same verdict.
+        let breaks: [(usize, u8); 5] = [(0, 0x00), (1, 0xF2), (2, 0x7C), (3, 0x43), (4, 0x00)];
+        for (at, byte) in breaks {
+            let mut broken = good.clone();
+            broken[600 + at] = byte;
+            assert_eq!(
+                adts_run(&broken, &first).is_none(),
+                AdtsFrames::new(&broken).any(|r| r.is_err()),
+                "byte {at} = {byte:#x}"
+            );
+            assert!(adts_run(&broken, &first).is_none(), "byte {at} = {byte:#x}");
+        }
+        // Mixed blocks per frame and rates: samples summed, last index reported.
+        let mut mixed = adts_frames(2, 300);
+        mixed[306] = 0xFC | 2; // second frame: 3 raw data blocks
+        mixed[302] = (mixed[302] & !0x3C) | (4 << 2); // second frame: 44.1 kHz
+        assert_eq!(adts_run(&mixed, &first), Some((4 * 1024, 4)));
+        let mut h = [0u8; 7];
+        for idx in 0..SAMPLE_RATES.len() as u8 {
+            write_adts_header(&mut h, 1, idx, 1, 100);
+            let hdr = AdtsHeader::parse(&h).unwrap();
+            for samples in (0..20_000).step_by(512) {
+                for max in [0, 1, 1919, 1920, 1921, 9000] {
+                    assert_eq!(
+                        fits_ticks(samples, idx, Pts90k(max)),
+                        samples_to_ticks(samples, &hdr) <= max,
+                        "{samples} samples, index {idx}, max {max}"
+                    );
+                }
+            }
         }
     }
 
