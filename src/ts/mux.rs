@@ -542,7 +542,7 @@ impl TsMuxer {
     /// `pts − pcr_delay`, but never past the pending PES's PTS. The target follows the AU's
     /// first PTS, not its later frames: the caller interleaves by that timestamp, so a video
     /// AU with a DTS below the later frames may still come.
-    #[inline]
+    #[inline(always)]
     fn audio_pcr(&mut self, pts: Pts90k, out: &mut impl PacketSink) {
         let target = pts.saturating_sub(self.pcr_delay);
         let target = if self.audio_len > 0 {
