@@ -1,5 +1,6 @@
 //! The muxer allocates nothing after `TsMuxer::new`: a counting global allocator watches
-//! 12 000 video frames and their audio pass through it into a fixed, reused sink.
+//! 12 000 video frames and their audio (1 to 5 ADTS frames per call) pass through it into a
+//! fixed, reused sink.
 
 use hlscam::codec::adts::write_adts_header;
 use hlscam::media::{AudioAu, VideoAu};
@@ -49,11 +50,14 @@ fn muxing_allocates_nothing_after_new() {
     let mut p = vec![0, 0, 0, 1, 0x41];
     p.extend((0..8_300u32).map(|i| (i % 253) as u8 | 1));
     let idr_bare = [&[0u8, 0, 0, 1, 0x65][..], &idr[20..]].concat();
-    let mut aac = vec![0x5Au8; 2 * 256];
+    // Five ADTS frames; audio AUs take 1..=5 of them in turn (one frame joins the pending PES,
+    // 2..=4 frames are written as one PES straight from the AU, 5 frames exceed 100 ms).
+    let mut aac = vec![0x5Au8; 5 * 256];
     let mut h = [0u8; 7];
     write_adts_header(&mut h, 1, 3, 1, 256);
-    aac[..7].copy_from_slice(&h);
-    aac[256..263].copy_from_slice(&h);
+    for f in aac.chunks_mut(256) {
+        f[..7].copy_from_slice(&h);
+    }
 
     let mut mux = TsMuxer::new(MuxConfig::default());
     let mut sink = RingSink {
@@ -63,16 +67,19 @@ fn muxing_allocates_nothing_after_new() {
         sum: 0,
     };
     let mut audio_t = 0u64;
+    let mut audio_calls = 0u64;
     let mut run = |mux: &mut TsMuxer, sink: &mut RingSink, from: u64, to: u64| {
         for i in from..to {
             let t = i * 3000;
             while audio_t < t {
+                let frames = audio_calls % 5 + 1;
+                audio_calls += 1;
                 let a = AudioAu {
-                    data: &aac,
+                    data: &aac[..frames as usize * 256],
                     pts: Pts90k(audio_t),
                 };
                 mux.push_audio(&a, sink).unwrap();
-                audio_t += 2 * 1920;
+                audio_t += frames * 1920;
             }
             let key = i % 60 == 0;
             if key {

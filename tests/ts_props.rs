@@ -1,6 +1,6 @@
 //! Property tests of the TS muxer, checked by the independent `mpeg2ts` parser: random frame
-//! sizes (0–5000 bytes), 5–60 fps, optional interleaved AAC, a start just below 2^33 so every
-//! run crosses the 33-bit wrap. Deterministic: a fixed ChaCha seed, independent of
+//! sizes (0–5000 bytes), 5–60 fps, optional interleaved AAC in access units of 1 to 5 ADTS
+//! frames each, a start just below 2^33 so every run crosses the 33-bit wrap. Deterministic: a fixed ChaCha seed, independent of
 //! `PROPTEST_RNG_SEED`.
 
 use hlscam::codec::adts::write_adts_header;
@@ -31,7 +31,8 @@ struct Scenario {
     gop: usize,
     before_wrap: u64,
     frames: Vec<Frame>,
-    audio: Option<(u8, usize, Vec<usize>)>, // (sample rate index, frames per AU, frame sizes)
+    /// (sample rate index, frames per AU (1..=5, used in turn), frame sizes).
+    audio: Option<(u8, Vec<usize>, Vec<usize>)>,
     fill: u8,
 }
 
@@ -52,7 +53,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0.8,
         (
             prop::sample::select(vec![3u8, 4, 6, 11]),
-            1usize..4,
+            prop::collection::vec(1usize..=5, 1..40),
             prop::collection::vec(8usize..800, 1..150),
         ),
     );
@@ -80,6 +81,9 @@ struct Expect {
     video: Vec<(u64, u64, bool, Vec<u8>)>,
     /// (pts, end, bytes) per ADTS frame, in order.
     audio: Vec<(u64, u64, Vec<u8>)>,
+    /// (pts, bytes) of each multi-frame audio AU that fits one PES (≤ 100 ms, 16-bit length):
+    /// the muxer must write it as exactly one PES.
+    whole_aus: Vec<(u64, Vec<u8>)>,
     /// Byte offsets in the output where `write_psi` was called.
     psi_at: Vec<usize>,
 }
@@ -91,6 +95,7 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
     let mut ex = Expect {
         video: vec![],
         audio: vec![],
+        whole_aus: vec![],
         psi_at: vec![],
     };
     // Build the audio AUs.
@@ -101,7 +106,13 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
             11_025, 8_000,
         ][*sri as usize];
         let mut samples = 0u64;
-        for chunk in sizes.chunks(*per_au) {
+        let mut rest = &sizes[..];
+        for &n in per_au.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (chunk, more) = rest.split_at(n.min(rest.len()));
+            rest = more;
             let au_pts = start + samples * 90_000 / rate;
             let mut data = vec![];
             let mut in_au = 0u64;
@@ -117,6 +128,9 @@ fn run_mux(s: &Scenario) -> (Vec<u8>, Expect) {
                     .push((pts, au_pts + in_au * 90_000 / rate, f.clone()));
                 samples += 1024;
                 data.extend_from_slice(&f);
+            }
+            if chunk.len() > 1 && in_au * 90_000 / rate <= 9_000 {
+                ex.whole_aus.push((au_pts, data.clone()));
             }
             audio_aus.push((au_pts, data));
         }
@@ -402,6 +416,18 @@ fn check(s: &Scenario, ts: &[u8], ex: &Expect) -> Result<(), TestCaseError> {
         }
     }
     prop_assert_eq!(fi, ex.audio.len(), "every audio frame muxed");
+    // The reassembled ADTS bytes are exactly the input.
+    let got: Vec<u8> = audio.iter().flat_map(|a| a.data.iter().copied()).collect();
+    let want: Vec<u8> = ex.audio.iter().flat_map(|f| f.2.iter().copied()).collect();
+    prop_assert!(got == want, "audio bytes differ from the input");
+    // Every multi-frame AU that fits one PES is one PES of its own.
+    for (pts, data) in &ex.whole_aus {
+        prop_assert!(
+            audio.iter().any(|a| a.pts == *pts && &a.data == data),
+            "AU at {} not written as one PES",
+            pts
+        );
+    }
     for w in video.windows(2) {
         prop_assert!(w[1].pts > w[0].pts && w[1].dts > w[0].dts);
     }
@@ -419,9 +445,11 @@ fn muxer_output_parses_and_keeps_the_rules() {
     let seed: [u8; 32] = *b"hlscam ts muxer property seed 01";
     let mut runner = TestRunner::new_with_rng(cfg, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
     let wrapped = std::cell::Cell::new(0);
+    let whole_aus = std::cell::Cell::new(0);
     runner
         .run(&scenario(), |s| {
             let (ts, ex) = run_mux(&s);
+            whole_aus.set(whole_aus.get() + ex.whole_aus.len());
             if let (Some(f), Some(l)) = (ex.video.first(), ex.video.last()) {
                 if f.0 < WRAP && l.0 >= WRAP {
                     wrapped.set(wrapped.get() + 1);
@@ -432,11 +460,16 @@ fn muxer_output_parses_and_keeps_the_rules() {
         .unwrap();
     let wrapped = wrapped.get();
     assert!(wrapped > 10, "only {wrapped} runs crossed the 33-bit wrap");
+    let whole_aus = whole_aus.get();
+    assert!(
+        whole_aus > 200,
+        "only {whole_aus} multi-frame AUs fit one PES"
+    );
 }
 
-/// Real H.264 (libx264, AUD on, no B-frames) and AAC from ffmpeg, muxed across the 33-bit wrap
-/// with a segment cut at every IDR, then decoded by ffprobe/ffmpeg: no error output, both
-/// streams present, every video frame decoded.
+/// Real H.264 (libx264, AUD on, no B-frames) and AAC from ffmpeg (in AUs of 1 to 5 frames),
+/// muxed across the 33-bit wrap with a segment cut at every IDR, then decoded by
+/// ffprobe/ffmpeg: no error output, both streams present, every video and audio frame decoded.
 #[test]
 fn ffmpeg_decodes_muxed_real_streams() {
     use hlscam::codec::adts::AdtsFrames;
@@ -521,16 +554,26 @@ fn ffmpeg_decodes_muxed_real_streams() {
     let start = WRAP - 90_000;
     let mut m = TsMuxer::new(MuxConfig::default());
     let mut out = Vec::new();
+    // Byte offset of each ADTS frame in `aac`: audio goes in as AUs of 1 to 5 frames in turn.
+    let offsets: Vec<usize> = std::iter::once(0)
+        .chain(frames.iter().scan(0, |o, f| {
+            *o += f.len();
+            Some(*o)
+        }))
+        .collect();
     let mut ai = 0;
+    let mut calls = 0;
     for (i, au) in aus.iter().enumerate() {
         let dts = start + i as u64 * 3000;
         while ai < frames.len() && start + ai as u64 * 1920 < dts {
+            let n = (calls % 5 + 1).min(frames.len() - ai);
+            calls += 1;
             let a = AudioAu {
-                data: frames[ai],
+                data: &aac[offsets[ai]..offsets[ai + n]],
                 pts: Pts90k(start + ai as u64 * 1920),
             };
             m.push_audio(&a, &mut out).unwrap();
-            ai += 1;
+            ai += n;
         }
         let key = is_idr(au);
         if key {
@@ -569,7 +612,10 @@ fn ffmpeg_decodes_muxed_real_streams() {
         "ffprobe errors: {stderr}"
     );
     assert!(stdout.contains("h264,video,60"), "{stdout}");
-    assert!(stdout.contains("aac,audio,"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("aac,audio,{ai}")),
+        "{ai} AAC frames: {stdout}"
+    );
     let o = Command::new("ffmpeg")
         .args(["-v", "error", "-i", "out.ts", "-f", "null", "-"])
         .current_dir(&dir)

@@ -7,8 +7,10 @@
 //!   and `write_psi` never allocate: each packet is written straight into the slot the sink
 //!   hands out ([`PacketSink::next_slot`]), every byte of it exactly once, and the access unit
 //!   is copied straight from the caller's slice (plus the remembered parameter sets) into those
-//!   slots. Video bytes are therefore copied once; audio bytes twice (into the pending PES,
-//!   whose length must be known before its first packet, then into packets).
+//!   slots. Video bytes are therefore copied once, and so are the bytes of an audio access
+//!   unit that forms a whole PES (the pipeline's batches of frames); single audio frames are
+//!   copied twice (into the pending PES, whose length must be known before its first packet,
+//!   then into packets).
 //! * One muxer lives for the whole run, so continuity counters (per PID, incremented only on
 //!   packets with payload, §2.4.3.3) and the PCR continue across segment boundaries.
 //! * Timestamps are unwrapped [`Pts90k`]; only the writers reduce them to 33 bits.
@@ -34,12 +36,18 @@
 //! timeline jump and is crossed in one step).
 //!
 //! # Audio (`push_audio`)
-//! ADTS frames (stream_id 0xC0, PTS only, exact `PES_packet_length`) are gathered into one
-//! pending PES. The pending PES is written (a) before adding a frame that would make it span
-//! more than `max_audio_pes` (or overflow 16-bit `PES_packet_length`), (b) before a video AU
-//! whose PCR would pass the pending PES's PTS (DTS − pcr_delay > pending PTS), and (c) on
-//! [`TsMuxer::flush_audio`], which the segmenter calls before each cut. Frame PTS inside one
-//! [`AudioAu`] follow the sample count from `au.pts`.
+//! Audio PES carry whole ADTS frames (stream_id 0xC0, PTS only, exact `PES_packet_length`)
+//! and span at most `max_audio_pes`. Frame PTS inside one [`AudioAu`] follow the sample count
+//! from `au.pts`.
+//! * An access unit of several frames that spans at most `max_audio_pes` and fits the 16-bit
+//!   `PES_packet_length` is written at once as one PES with PTS `au.pts`, straight from
+//!   `au.data` (after the pending PES, if any, and the PCR bridged up to
+//!   `au.pts − pcr_delay`).
+//! * Any other frame is gathered into one pending PES. The pending PES is written (a) before
+//!   adding a frame that would make it span more than `max_audio_pes` (or overflow
+//!   `PES_packet_length`), (b) before a video AU whose PCR would pass the pending PES's PTS
+//!   (DTS − pcr_delay > pending PTS), (c) before a whole-PES access unit, and (d) on
+//!   [`TsMuxer::flush_audio`], which the segmenter calls before each cut.
 //!
 //! # PSI
 //! [`TsMuxer::write_psi`] writes PAT then PMT at once (segment start). Before any PES whose
@@ -183,6 +191,8 @@ pub struct TsMuxer {
     pcr_jump: u64,
     pat: [u8; PACKET_LEN],
     pmt: [u8; PACKET_LEN],
+    /// A PCR-only packet on the video PID with counter and PCR 0, patched on each use.
+    pcr_only: [u8; PACKET_LEN],
     cc_pat: u8,
     cc_pmt: u8,
     cc_video: u8,
@@ -269,6 +279,21 @@ impl TsMuxer {
             .emit(b)
         });
         let pcr_interval = Pts90k(cfg.pcr_interval.0.max(1));
+        let mut pcr_only = [0u8; PACKET_LEN];
+        let (head, body) = split_slot(&mut pcr_only);
+        *head = Header {
+            pusi: false,
+            pid: cfg.video_pid,
+            has_adaptation: true,
+            has_payload: false,
+            cc: 0,
+        }
+        .to_bytes();
+        AdaptationField {
+            random_access: false,
+            pcr: Some(Pts90k::ZERO.to_pcr()),
+        }
+        .emit(body);
         TsMuxer {
             pcr_delay: cfg.max_audio_pes,
             pcr_jump: pcr_interval.0.saturating_mul(MAX_PCR_FILL + 1),
@@ -278,6 +303,7 @@ impl TsMuxer {
             },
             pat,
             pmt,
+            pcr_only,
             cc_pat: 0,
             cc_pmt: 0,
             cc_video: 0,
@@ -336,21 +362,12 @@ impl TsMuxer {
     /// Writes an adaptation-field-only packet with a PCR on the video PID.
     fn write_pcr_only(&mut self, pcr: Pts90k, out: &mut impl PacketSink) {
         // No payload: the counter repeats the last one used (§2.4.3.3).
+        // Copy the stored packet, then set its counter and PCR in the copy.
         let cc = self.cc_video.wrapping_sub(1) & 0x0F;
-        let (head, body) = split_slot(out.next_slot());
-        *head = Header {
-            pusi: false,
-            pid: self.cfg.video_pid,
-            has_adaptation: true,
-            has_payload: false,
-            cc,
-        }
-        .to_bytes();
-        AdaptationField {
-            random_access: false,
-            pcr: Some(pcr.to_pcr()),
-        }
-        .emit(body);
+        let slot = out.next_slot();
+        *slot = self.pcr_only;
+        slot[3] |= cc;
+        slot[6..12].copy_from_slice(&pcr_field(pcr));
         self.packets += 1;
         self.last_pcr = Some(pcr);
     }
@@ -466,8 +483,10 @@ impl TsMuxer {
         Ok(())
     }
 
-    /// Adds the ADTS frames of `au` to the pending audio PES, writing PES as the rules in the
-    /// module documentation require.
+    /// Muxes the ADTS frames of `au`: an access unit of several frames that fits one PES is
+    /// written at once, straight from `au.data`; a single frame (or a unit too long for one
+    /// PES) joins the pending audio PES. PES are written as the rules in the module
+    /// documentation require.
     pub fn push_audio(&mut self, au: &AudioAu, out: &mut impl PacketSink) -> Result<(), MuxError> {
         if self.cfg.audio_pid.is_none() {
             return Err(MuxError::AudioPidNotConfigured);
@@ -478,13 +497,15 @@ impl TsMuxer {
         if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
             return Err(MuxError::TimestampBackwards);
         }
-        // The usual unit is one frame: its header is parsed once; several frames are all
-        // checked before any is taken, so nothing is written for a refused unit.
+        // A single frame has its header parsed once; several frames are all checked (and
+        // their samples counted) before any is taken, so nothing is written for a refused unit.
         let first = AdtsHeader::parse(au.data).map_err(|_| MuxError::BadAdts)?;
         let single = first.frame_length == au.data.len();
-        if !single && AdtsFrames::new(au.data).any(|r| r.is_err()) {
-            return Err(MuxError::BadAdts);
-        }
+        let (samples, last_sri) = if single {
+            (0, first.sample_rate_index)
+        } else {
+            adts_run(au.data, &first).ok_or(MuxError::BadAdts)?
+        };
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
             self.write_psi(out);
@@ -492,6 +513,18 @@ impl TsMuxer {
         if single {
             let end = au.pts + Pts90k(frame_ticks(&first));
             self.add_audio_frame(au.pts, end, au.data, out);
+        } else if fits_ticks(samples, last_sri, self.cfg.max_audio_pes)
+            && au.data.len() <= AUDIO_PES_MAX
+        {
+            // The whole unit is one PES: the same PES the per-frame path below would start
+            // with nothing pending, written without the copy into the pending buffer.
+            self.flush_audio(out);
+            self.audio_pcr(au.pts, out);
+            self.psi_before_pes(au.pts, out);
+            if let Some(pid) = self.cfg.audio_pid {
+                self.packets += write_audio_pes(out, pid, &mut self.cc_audio, au.pts, au.data);
+            }
+            return Ok(());
         } else {
             let mut samples: u64 = 0;
             for (h, frame) in AdtsFrames::new(au.data).flatten() {
@@ -501,10 +534,17 @@ impl TsMuxer {
                 self.add_audio_frame(pts, end, frame, out);
             }
         }
-        // Keep the clock running through audio-only stretches. The target follows the AU's
-        // first PTS, not its later frames: the caller interleaves by that timestamp, so a
-        // video AU with a DTS below the later frames may still come.
-        let target = au.pts.saturating_sub(self.pcr_delay);
+        self.audio_pcr(au.pts, out);
+        Ok(())
+    }
+
+    /// Keeps the clock running through audio-only stretches: brings the PCR up to
+    /// `pts − pcr_delay`, but never past the pending PES's PTS. The target follows the AU's
+    /// first PTS, not its later frames: the caller interleaves by that timestamp, so a video
+    /// AU with a DTS below the later frames may still come.
+    #[inline(always)]
+    fn audio_pcr(&mut self, pts: Pts90k, out: &mut impl PacketSink) {
+        let target = pts.saturating_sub(self.pcr_delay);
         let target = if self.audio_len > 0 {
             target.min(self.audio_pts)
         } else {
@@ -515,7 +555,6 @@ impl TsMuxer {
         } else {
             self.bridge_pcr(target, out);
         }
-        Ok(())
     }
 
     /// Appends one ADTS frame spanning `pts..end` to the pending PES, writing that PES first
@@ -548,25 +587,8 @@ impl TsMuxer {
         };
         let pts = self.audio_pts;
         self.psi_before_pes(pts, out);
-        let hdr = PesHeader {
-            stream_id: STREAM_ID_AUDIO,
-            pts,
-            dts: None,
-        };
         let data = &self.audio[..self.audio_len];
-        self.packets += if data.len() >= BODY_LEN - hdr.len() {
-            write_contiguous_pes(out, pid, &mut self.cc_audio, &hdr, data)
-        } else {
-            let src = Gather::new(&[], data);
-            write_pes(
-                out,
-                pid,
-                &mut self.cc_audio,
-                &hdr,
-                src,
-                AdaptationField::default(),
-            )
-        };
+        self.packets += write_audio_pes(out, pid, &mut self.cc_audio, pts, data);
         self.audio_len = 0;
     }
 }
@@ -578,6 +600,51 @@ fn remember(store: &mut heapless::Vec<u8, PARAM_SET_MAX>, nal: Option<&[u8]>) {
         store.clear();
         let _ = store.extend_from_slice(nal);
     }
+}
+
+/// The 6 PCR bytes of an adaptation field (§2.4.3.5: 33-bit base, 6 reserved bits, 9-bit
+/// extension), as [`AdaptationField::emit`] writes them.
+#[inline]
+fn pcr_field(pcr: Pts90k) -> [u8; 6] {
+    let pcr = pcr.to_pcr();
+    let v = (pcr.base33() << 15) | (0x3F << 9) | pcr.ext9() as u64;
+    let b = v.to_be_bytes();
+    [b[2], b[3], b[4], b[5], b[6], b[7]]
+}
+
+/// Checks that `data`, whose first header is `first`, is a run of complete ADTS frames (the
+/// checks of [`AdtsHeader::parse`] and [`AdtsFrames`], on the raw bytes); returns the samples
+/// per channel it carries and the `sampling_frequency_index` of its last frame.
+#[inline]
+fn adts_run(data: &[u8], first: &AdtsHeader) -> Option<(u64, u8)> {
+    let mut len = first.frame_length;
+    let mut sri = first.sample_rate_index;
+    let mut blocks = first.blocks as u64;
+    let mut rest = data;
+    loop {
+        rest = rest.get(len..)?;
+        if rest.is_empty() {
+            return Some((blocks * SAMPLES_PER_BLOCK as u64, sri));
+        }
+        let b: &[u8; 7] = rest.first_chunk()?;
+        sri = (b[2] >> 2) & 0x0F;
+        len = ((b[3] as usize & 0x03) << 11) | ((b[4] as usize) << 3) | (b[5] as usize >> 5);
+        let header_len = if b[1] & 1 == 1 { 7 } else { 9 };
+        if b[0] != 0xFF || b[1] & 0xF6 != 0xF0 || sri as usize >= SAMPLE_RATES.len() {
+            return None;
+        }
+        if len < header_len {
+            return None;
+        }
+        blocks += (b[6] & 0x03) as u64 + 1;
+    }
+}
+
+/// Whether `samples` at `SAMPLE_RATES[sri]` last at most `max` (`samples × 90 000 / rate ≤
+/// max`, without the division).
+#[inline]
+fn fits_ticks(samples: u64, sri: u8, max: Pts90k) -> bool {
+    samples * HZ_90K < (max.0 + 1) * SAMPLE_RATES[sri as usize] as u64
 }
 
 /// `samples × 90 000 / rate` for the sample rate of `h`.
@@ -674,10 +741,43 @@ impl<'a> Gather<'a> {
     }
 }
 
+/// Writes one audio PES (stream_id 0xC0, PTS only, exact `PES_packet_length`) of the ADTS
+/// frames in `data` (at most [`AUDIO_PES_MAX`] bytes). Returns the number of packets written.
+#[inline]
+fn write_audio_pes(
+    out: &mut impl PacketSink,
+    pid: u16,
+    cc_store: &mut u8,
+    pts: Pts90k,
+    data: &[u8],
+) -> u64 {
+    let hdr = PesHeader {
+        stream_id: STREAM_ID_AUDIO,
+        pts,
+        dts: None,
+    };
+    if data.len() >= BODY_LEN - AUDIO_PES_HEADER_LEN {
+        write_contiguous_pes::<AUDIO_PES_HEADER_LEN>(out, pid, cc_store, &hdr, data)
+    } else {
+        write_pes(
+            out,
+            pid,
+            cc_store,
+            &hdr,
+            Gather::new(&[], data),
+            AdaptationField::default(),
+        )
+    }
+}
+
+/// Length of an audio PES header (PTS only).
+const AUDIO_PES_HEADER_LEN: usize = 14;
+
 /// [`write_pes`] for a payload in one slice that fills at least the first packet, with no
-/// adaptation field but the stuffing of the last packet: one 184-byte copy per full packet.
-/// Returns the number of packets written.
-fn write_contiguous_pes(
+/// adaptation field but the stuffing of the last packet: one fixed-size copy per packet but
+/// the last. `H` is `hdr.len()`. Returns the number of packets written.
+#[inline]
+fn write_contiguous_pes<const H: usize>(
     out: &mut impl PacketSink,
     pid: u16,
     cc_store: &mut u8,
@@ -694,12 +794,12 @@ fn write_contiguous_pes(
         }
         .to_bytes()
     };
+    debug_assert_eq!(hdr.len(), H);
     let mut cc = *cc_store;
-    let hdr_len = hdr.len();
-    let (first, data) = data.split_at(BODY_LEN - hdr_len);
+    let (first, data) = data.split_at(BODY_LEN - H);
     let (head, body) = split_slot(out.next_slot());
     *head = header(true, false, cc);
-    let (pes_head, rest) = body.split_at_mut(hdr_len);
+    let (pes_head, rest) = body.split_at_mut(H);
     hdr.emit(pes_head, first.len() + data.len());
     rest.copy_from_slice(first);
     cc = (cc + 1) & 0x0F;
@@ -968,6 +1068,116 @@ mod tests {
         assert!(cc.windows(2).all(|w| w[1] == (w[0] + 1) & 15));
     }
 
+    /// `n` ADTS frames of `len` bytes at 48 kHz (1920 ticks each), frame `k` filled with `k`.
+    fn adts_frames(n: usize, len: usize) -> Vec<u8> {
+        let mut h = [0; 7];
+        write_adts_header(&mut h, 1, 3, 1, len);
+        (0..n)
+            .flat_map(|k| {
+                let mut f = vec![k as u8; len];
+                f[..7].copy_from_slice(&h);
+                f
+            })
+            .collect()
+    }
+
+    #[test]
+    fn multi_frame_audio_au_is_one_pes_from_the_callers_bytes() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        let mut out = Vec::new();
+        let four = adts_frames(4, 300); // 85.3 ms: one PES
+        let five = adts_frames(5, 300); // 106.7 ms: four frames, then one pending
+        let one = adts_frames(1, 300);
+        let t0 = 900_000;
+        let push = |m: &mut TsMuxer, out: &mut Vec<u8>, data: &[u8], t: u64| {
+            let a = AudioAu {
+                data,
+                pts: Pts90k(t),
+            };
+            let before = m.packets_written();
+            m.push_audio(&a, out).unwrap();
+            m.packets_written() - before
+        };
+        // A whole-PES unit is written at once: PAT, PMT, a PCR, then 1 200 + 14 bytes of PES
+        // in 7 packets.
+        assert_eq!(push(&mut m, &mut out, &four, t0), 2 + 1 + 7);
+        // A single frame waits (only PCR-only packets bridge the clock); the next whole-PES
+        // unit writes it first.
+        let before = out.len();
+        assert!(push(&mut m, &mut out, &one, t0 + 4 * 1920) > 0);
+        assert!(out[before..]
+            .chunks(PACKET_LEN)
+            .all(|c| Packet::new_checked(c).unwrap().pid() == 0x100));
+        push(&mut m, &mut out, &four, t0 + 5 * 1920);
+        // Too long for one PES: frame by frame, the fifth left pending until flushed.
+        push(&mut m, &mut out, &five, t0 + 9 * 1920);
+        m.flush_audio(&mut out);
+        assert_eq!(m.packets_written() as usize * PACKET_LEN, out.len());
+
+        let a = pes(&out, 0x101);
+        let got: Vec<(u64, usize)> = a.iter().map(|p| (p.0, p.2.len() / 300)).collect();
+        assert_eq!(
+            got,
+            [
+                (t0, 4),
+                (t0 + 4 * 1920, 1),
+                (t0 + 5 * 1920, 4),
+                (t0 + 9 * 1920, 4),
+                (t0 + 13 * 1920, 1)
+            ]
+        );
+        let all: Vec<u8> = a.iter().flat_map(|p| p.2.clone()).collect();
+        assert_eq!(all, [&four[..], &one, &four, &five].concat());
+        assert_eq!(a[0].2, four, "the unit's bytes unchanged");
+        // Exact PES_packet_length on every audio PES.
+        let mut starts = out
+            .chunks(PACKET_LEN)
+            .map(|c| Packet::new_checked(c).unwrap())
+            .filter(|p| p.pid() == 0x101 && p.pusi());
+        let lens: Vec<usize> = starts
+            .by_ref()
+            .map(|p| PesPacket::new_checked(p.payload()).unwrap().packet_length() as usize)
+            .collect();
+        assert_eq!(lens, a.iter().map(|p| p.2.len() + 8).collect::<Vec<_>>());
+        // Continuity on the audio PID; every PCR at or before the PTS of every later PES.
+        let mut cc = None;
+        let mut last_pcr = None;
+        for c in out.chunks(PACKET_LEN) {
+            let p = Packet::new_checked(c).unwrap();
+            if let Some(pcr) = p.pcr() {
+                last_pcr = Some(pcr.0 / 300);
+            }
+            if p.pid() == 0x101 {
+                if let Some(prev) = cc {
+                    assert_eq!(p.cc(), (prev + 1) & 15);
+                }
+                cc = Some(p.cc());
+                if p.pusi() {
+                    let pts = PesPacket::new_checked(p.payload()).unwrap().pts().unwrap();
+                    assert!(
+                        last_pcr.is_some_and(|pcr| pcr <= pts),
+                        "{last_pcr:?} > {pts}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refused_multi_frame_au_writes_nothing() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        let mut out = Vec::new();
+        let mut bad = adts_frames(3, 300);
+        bad.truncate(800); // third frame cut short
+        let a = AudioAu {
+            data: &bad,
+            pts: Pts90k(0),
+        };
+        assert_eq!(m.push_audio(&a, &mut out), Err(MuxError::BadAdts));
+        assert!(out.is_empty());
+        assert_eq!(m.packets_written(), 0);
+    }
+
     #[test]
     fn contiguous_writer_matches_general_writer() {
         let data: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -988,10 +1198,86 @@ mod tests {
                 src,
                 AdaptationField::default(),
             );
-            let nb = write_contiguous_pes(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
+            let nb = write_contiguous_pes::<14>(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
             assert_eq!(a, b, "payload of {len}");
             assert_eq!((na, cc_a), (nb, cc_b));
             assert_eq!(na as usize * PACKET_LEN, a.len());
+        }
+    }
+
+    #[test]
+    fn pcr_only_packet_matches_the_general_writer() {
+        let mut m = TsMuxer::new(MuxConfig::default());
+        m.cc_video = 7;
+        for t in [0u64, 1, 12_345_678, (1 << 33) - 1, (1 << 33) + 90_000] {
+            let mut out = Vec::new();
+            m.write_pcr_only(Pts90k(t), &mut out);
+            let mut want = [0xA5u8; PACKET_LEN];
+            let (head, body) = split_slot(&mut want);
+            *head = Header {
+                pusi: false,
+                pid: 0x100,
+                has_adaptation: true,
+                has_payload: false,
+                cc: 6,
+            }
+            .to_bytes();
+            AdaptationField {
+                random_access: false,
+                pcr: Some(Pts90k(t).to_pcr()),
+            }
+            .emit(body);
+            assert_eq!(out, want, "PCR {t}");
+            assert_eq!(
+                Packet::new_checked(&out[..]).unwrap().pcr().unwrap().0,
+                Pts90k(t).to_pcr().0 % ((1 << 33) * 300)
+            );
+        }
+    }
+
+    #[test]
+    fn adts_run_and_fits_ticks_match_the_checked_walk() {
+        let good = adts_frames(5, 300);
+        let first = AdtsHeader::parse(&good).unwrap();
+        for end in [300, 600, 1500] {
+            let (samples, sri) = adts_run(&good[..end], &first).unwrap();
+            assert_eq!(samples, end as u64 / 300 * 1024);
+            assert_eq!(sri, 3);
+        }
+        for bad in [299, 301, 602, 899, 1499] {
+            assert!(adts_run(&good[..bad], &first).is_none(), "{bad}");
+            assert!(AdtsFrames::new(&good[..bad]).any(|r| r.is_err()));
+        }
+        // Each header check of the checked walk, on the third frame: the same verdict.
+        let breaks: [(usize, u8); 5] = [(0, 0x00), (1, 0xF2), (2, 0x7C), (3, 0x43), (4, 0x00)];
+        for (at, byte) in breaks {
+            let mut broken = good.clone();
+            broken[600 + at] = byte;
+            assert_eq!(
+                adts_run(&broken, &first).is_none(),
+                AdtsFrames::new(&broken).any(|r| r.is_err()),
+                "byte {at} = {byte:#x}"
+            );
+            assert!(adts_run(&broken, &first).is_none(), "byte {at} = {byte:#x}");
+        }
+        // Mixed blocks per frame and rates: samples summed, last index reported.
+        let mut mixed = adts_frames(2, 300);
+        mixed[306] = 0xFC | 2; // second frame: 3 raw data blocks
+        mixed[302] = (mixed[302] & !0x3C) | (4 << 2); // second frame: 44.1 kHz
+        assert_eq!(adts_run(&mixed, &first), Some((4 * 1024, 4)));
+        let mut h = [0u8; 7];
+        for idx in 0..SAMPLE_RATES.len() as u8 {
+            write_adts_header(&mut h, 1, idx, 1, 100);
+            let hdr = AdtsHeader::parse(&h).unwrap();
+            for samples in (0..20_000).step_by(512) {
+                for max in [0, 1, 1919, 1920, 1921, 9000] {
+                    assert_eq!(
+                        fits_ticks(samples, idx, Pts90k(max)),
+                        samples_to_ticks(samples, &hdr) <= max,
+                        "{samples} samples, index {idx}, max {max}"
+                    );
+                }
+            }
         }
     }
 
