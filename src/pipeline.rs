@@ -20,12 +20,12 @@ use crate::encode::{AudioEncoder, EncodeError, EncodedAudio, EncodedVideo, Video
 use crate::error::{Error, ErrorKind};
 use crate::hls::{HlsConfig, HlsOutput};
 use crate::pool::Pool;
+use crate::queue::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::queue::{DropOldestQueue, Pop};
 use crate::source::{AudioSource, SourceError, VideoFormat, VideoSource};
 use crate::stats::Stats;
 use crate::time::Pts90k;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -105,13 +105,13 @@ impl Pipeline {
         let pool = Pool::new(RAW_QUEUE + 3, fmt.i420_len());
         let raw = Arc::new(DropOldestQueue::new(RAW_QUEUE));
         let force_idr = Arc::new(AtomicBool::new(false));
-        let (vtx, vrx) = sync_channel::<EncodedVideo>(ENCODED_BUFFERS);
-        let (vfree_tx, vfree_rx) = sync_channel::<EncodedVideo>(ENCODED_BUFFERS);
+        let (vtx, vrx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
+        let (vfree_tx, vfree_rx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
         for _ in 0..ENCODED_BUFFERS {
             let _ = vfree_tx.send(EncodedVideo::with_capacity(VIDEO_BUF_BYTES));
         }
-        let (atx, arx) = sync_channel::<EncodedAudio>(ENCODED_BUFFERS);
-        let (afree_tx, afree_rx) = sync_channel::<EncodedAudio>(ENCODED_BUFFERS);
+        let (atx, arx) = channel::<EncodedAudio>(ENCODED_BUFFERS);
+        let (afree_tx, afree_rx) = channel::<EncodedAudio>(ENCODED_BUFFERS);
         for _ in 0..ENCODED_BUFFERS {
             let _ = afree_tx.send(EncodedAudio::with_capacity(8 * 1024));
         }
@@ -239,7 +239,7 @@ impl Pipeline {
                     if let Err(e) = hls.push_audio(&buf.au()) {
                         log::warn!("audio frame at {} not muxed: {e}", buf.pts);
                     }
-                    let _ = inp.afree.try_send(buf);
+                    let _ = inp.afree.send(buf);
                 }
             } else if let Some(buf) = v.take() {
                 // The first frame of a run is always flagged; HlsOutput itself marks a join
@@ -268,7 +268,7 @@ impl Pipeline {
                 if hls.wants_keyframe() {
                     force_idr.store(true, Ordering::Relaxed);
                 }
-                let _ = inp.vfree.try_send(buf);
+                let _ = inp.vfree.send(buf);
             }
             Stats::add(&self.stats.mux_ns, t0.elapsed().as_nanos() as u64);
         }
@@ -278,8 +278,8 @@ impl Pipeline {
 struct MuxInputs {
     vrx: Receiver<EncodedVideo>,
     arx: Option<Receiver<EncodedAudio>>,
-    vfree: SyncSender<EncodedVideo>,
-    afree: SyncSender<EncodedAudio>,
+    vfree: Sender<EncodedVideo>,
+    afree: Sender<EncodedAudio>,
 }
 
 fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> Result<thread::JoinHandle<()>, Error> {
@@ -334,7 +334,7 @@ fn encode_loop(
     mut enc: Box<dyn VideoEncoder>,
     make_encoder: &mut EncoderFactory,
     raw: &DropOldestQueue<crate::source::RawFrame>,
-    out: SyncSender<EncodedVideo>,
+    out: Sender<EncodedVideo>,
     free: Receiver<EncodedVideo>,
     stats: &Stats,
     force_idr: &AtomicBool,
@@ -407,7 +407,7 @@ const AUDIO_BATCH_SPAN: Pts90k = Pts90k::from_millis(100);
 fn audio_loop(
     mut src: Box<dyn AudioSource>,
     mut enc: Box<dyn AudioEncoder>,
-    out: SyncSender<EncodedAudio>,
+    out: Sender<EncodedAudio>,
     free: Receiver<EncodedAudio>,
     stats: &Stats,
     stop: &AtomicBool,

@@ -167,3 +167,99 @@ mod tests {
         assert_eq!(t.join().unwrap(), Pop::Item(9));
     }
 }
+
+/// A bounded, blocking channel over [`DropOldestQueue`] with the shape of
+/// `std::sync::mpsc::sync_channel`, for hand-offs where nothing may be dropped.
+///
+/// Why not `std::sync::mpsc`: its blocking operations register the waiting thread in a `Vec`
+/// that grows the first time a given thread waits on a given channel — an allocation that can
+/// land long after warm-up (seen in `tests/pipeline_alloc.rs`). This one never allocates after
+/// `channel()`: a mutex, two condition variables and a `VecDeque` whose capacity is reserved.
+/// Dropping the sender closes the channel (the receiver drains what is left, then sees
+/// `Disconnected`); dropping the receiver makes `send` fail.
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let q = std::sync::Arc::new(DropOldestQueue::new(capacity));
+    (Sender { q: q.clone() }, Receiver { q })
+}
+
+/// The sending half of [`channel`].
+#[derive(Debug)]
+pub struct Sender<T> {
+    q: std::sync::Arc<DropOldestQueue<T>>,
+}
+
+/// The receiving half of [`channel`].
+#[derive(Debug)]
+pub struct Receiver<T> {
+    q: std::sync::Arc<DropOldestQueue<T>>,
+}
+
+pub use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+
+impl<T> Sender<T> {
+    /// Sends `item`, waiting while the channel is full; gives it back if the receiver is gone.
+    pub fn send(&self, item: T) -> Result<(), T> {
+        self.q.push_wait(item)
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.q.close();
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Waits up to `timeout` for an item.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        match self.q.pop_timeout(timeout) {
+            Pop::Item(t) => Ok(t),
+            Pop::Timeout => Err(RecvTimeoutError::Timeout),
+            Pop::Closed => Err(RecvTimeoutError::Disconnected),
+        }
+    }
+
+    /// An item if one is waiting now.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.recv_timeout(Duration::ZERO).map_err(|e| match e {
+            RecvTimeoutError::Timeout => TryRecvError::Empty,
+            RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+        })
+    }
+
+    /// Waits for an item; `Err` once the sender is gone and the channel is drained.
+    pub fn recv(&self) -> Result<T, RecvTimeoutError> {
+        loop {
+            match self.recv_timeout(Duration::from_secs(1)) {
+                Err(RecvTimeoutError::Timeout) => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.q.close();
+    }
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+
+    #[test]
+    fn channel_closes_both_ways() {
+        let (tx, rx) = channel::<u8>(2);
+        tx.send(1).unwrap();
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        tx.send(2).unwrap();
+        drop(tx);
+        assert_eq!(rx.recv(), Ok(2));
+        assert_eq!(rx.recv(), Err(RecvTimeoutError::Disconnected));
+        let (tx, rx) = channel::<u8>(1);
+        drop(rx);
+        assert_eq!(tx.send(3), Err(3));
+    }
+}
