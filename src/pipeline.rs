@@ -23,7 +23,7 @@ use crate::pool::Pool;
 use crate::queue::{DropOldestQueue, Pop};
 use crate::source::{AudioSource, SourceError, VideoFormat, VideoSource};
 use crate::stats::Stats;
-use crate::time::Pts90k;
+use crate::time::{Clock, Pts90k};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::Arc;
@@ -38,6 +38,9 @@ const RAW_QUEUE: usize = 3;
 const ENCODED_BUFFERS: usize = 8;
 /// Initial capacity of an encoded video buffer (an IDR at high bitrate fits; grows once if not).
 const VIDEO_BUF_BYTES: usize = 1 << 20;
+/// Capture times kept for the open segment (latency figures): 10 s at 120 fps is 1200 frames;
+/// frames beyond this many in one segment are not counted.
+const LATENCY_FRAMES: usize = 4096;
 
 /// Builds a video encoder for a geometry (called again only when the geometry changes).
 pub type EncoderFactory =
@@ -68,6 +71,35 @@ pub struct Pipeline {
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     on_first_segment: Option<Box<dyn FnOnce() + Send>>,
+    latency: LatencyTrack,
+}
+
+/// Capture-to-downloadable latency: the capture time of each frame muxed into the open segment,
+/// recorded into [`Stats::latency`] when that segment is published.
+struct LatencyTrack {
+    /// The clock the sources stamp `captured` with; no figures without it.
+    clock: Option<Arc<dyn Clock>>,
+    /// Allocated once (`LATENCY_FRAMES`), never grown.
+    open: Vec<Duration>,
+}
+
+impl LatencyTrack {
+    /// A frame was muxed into the open segment.
+    fn frame(&mut self, captured: Duration) {
+        if self.clock.is_some() && self.open.len() < self.open.capacity() {
+            self.open.push(captured);
+        }
+    }
+    /// The open segment was published now: every frame of it becomes downloadable.
+    fn published(&mut self, stats: &Stats) {
+        if let Some(clock) = &self.clock {
+            let now = clock.monotonic();
+            for &c in &self.open {
+                stats.latency.record(now.saturating_sub(c));
+            }
+        }
+        self.open.clear();
+    }
 }
 
 impl Pipeline {
@@ -78,7 +110,20 @@ impl Pipeline {
             stats,
             stop,
             on_first_segment: None,
+            latency: LatencyTrack {
+                clock: None,
+                open: Vec::new(),
+            },
         }
+    }
+
+    /// Records capture-to-downloadable latency into [`Stats::latency`], reading "now" from
+    /// `clock`, which must be the clock the video source stamps [`RawFrame::captured`] with.
+    ///
+    /// [`RawFrame::captured`]: crate::source::RawFrame::captured
+    pub fn latency_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.latency.clock = Some(clock);
+        self.latency.open = Vec::with_capacity(LATENCY_FRAMES);
     }
 
     /// Calls `f` once, when the first segment has been published (systemd `READY=1`).
@@ -169,8 +214,17 @@ impl Pipeline {
             }
         }
         let ended = result? && !self.stop.load(Ordering::SeqCst);
-        hls.finish(ended)
-            .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
+        let (published, publish_ns) = (hls.segments_published(), hls.publish_nanos());
+        let t0 = Instant::now();
+        let finished = hls.finish(ended);
+        let (spent, publish) = (t0.elapsed().as_nanos() as u64, hls.publish_nanos() - publish_ns);
+        Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
+        Stats::add(&self.stats.publish_ns, publish);
+        if hls.segments_published() > published {
+            Stats::add(&self.stats.segments, 1);
+            self.latency.published(&self.stats);
+        }
+        finished.map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
         Ok(Summary {
             segments: hls.segments_published(),
             ended,
@@ -234,6 +288,7 @@ impl Pipeline {
                 }
             };
             let t0 = Instant::now();
+            let publish_ns = hls.publish_nanos();
             if take_audio {
                 if let Some(buf) = a.take() {
                     if let Err(e) = hls.push_audio(&buf.au()) {
@@ -248,7 +303,17 @@ impl Pipeline {
                     hls.mark_discontinuity();
                     Stats::add(&self.stats.restarts, 1);
                 }
-                match hls.push_video(&buf.au(), buf.wall) {
+                let (packets, dropped) = (hls.packets_written(), hls.segments_dropped());
+                let pushed = hls.push_video(&buf.au(), buf.wall);
+                if matches!(pushed, Ok(Some(_))) {
+                    self.latency.published(&self.stats);
+                } else if hls.segments_dropped() > dropped {
+                    self.latency.open.clear();
+                }
+                if hls.packets_written() > packets {
+                    self.latency.frame(buf.captured);
+                }
+                match pushed {
                     Ok(Some(p)) => {
                         Stats::add(&self.stats.segments, 1);
                         log::debug!(
@@ -270,7 +335,11 @@ impl Pipeline {
                 }
                 let _ = inp.vfree.try_send(buf);
             }
-            Stats::add(&self.stats.mux_ns, t0.elapsed().as_nanos() as u64);
+            // Publishing happens inside push_video at a cut: counted apart from muxing.
+            let publish = hls.publish_nanos() - publish_ns;
+            let spent = t0.elapsed().as_nanos() as u64;
+            Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
+            Stats::add(&self.stats.publish_ns, publish);
         }
     }
 }
