@@ -38,6 +38,10 @@ const RAW_QUEUE: usize = 3;
 const ENCODED_BUFFERS: usize = 8;
 /// Initial capacity of an encoded video buffer (an IDR at high bitrate fits; grows once if not).
 const VIDEO_BUF_BYTES: usize = 1 << 20;
+/// An IDR is muxed (and the segment it ends published) without waiting for audio when the last
+/// muxed audio frame started at most this long before it: the audio still to come then starts
+/// within the muxer's 100 ms PCR lead (`MuxConfig::max_audio_pes`) of the IDR's DTS.
+const EARLY_CUT_AUDIO_GAP: Pts90k = Pts90k::from_millis(75);
 /// Capture times kept for the open segment (latency figures): 10 s at 120 fps is 1200 frames;
 /// frames beyond this many in one segment are not counted.
 const LATENCY_FRAMES: usize = 4096;
@@ -245,6 +249,7 @@ impl Pipeline {
         let mut video_stalled = false;
         let mut started = false;
         let mut audio_open = inp.arx.is_some();
+        let mut last_audio: Option<Pts90k> = None;
         loop {
             if v.is_none() && video_open {
                 match inp.vrx.recv_timeout(STALL) {
@@ -259,8 +264,16 @@ impl Pipeline {
             if a.is_none() && audio_open {
                 if let Some(arx) = &inp.arx {
                     // Block for audio only when there is something to interleave it with
-                    // (or nothing else to wait for); otherwise just look.
-                    let got = if v.is_some() || !video_open {
+                    // (or nothing else to wait for); otherwise just look. An IDR closes the
+                    // open segment: it does not wait for the audio still in the AAC encoder
+                    // (its look-ahead holds ~60-90 ms back) when that audio stays within the
+                    // muxer's PCR lead: it goes into the next segment, still before its PTS.
+                    let early_cut = v.as_ref().is_some_and(|v| {
+                        v.key
+                            && last_audio
+                                .is_some_and(|la| v.dts.saturating_sub(la) <= EARLY_CUT_AUDIO_GAP)
+                    });
+                    let got = if (v.is_some() && !early_cut) || !video_open {
                         arx.recv_timeout(STALL).map_err(|e| match e {
                             RecvTimeoutError::Timeout => TryRecvError::Empty,
                             RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
@@ -291,6 +304,7 @@ impl Pipeline {
             let publish_ns = hls.publish_nanos();
             if take_audio {
                 if let Some(buf) = a.take() {
+                    last_audio = Some(buf.pts);
                     if let Err(e) = hls.push_audio(&buf.au()) {
                         log::warn!("audio frame at {} not muxed: {e}", buf.pts);
                     }
@@ -369,10 +383,12 @@ fn capture_loop(
 ) {
     log::info!("video source {} at {:?}", video.name(), video.format());
     while !stop.load(Ordering::Relaxed) {
-        let t0 = Instant::now();
+        // CPU time, not wall time: next_frame blocks until the frame is due (paced sources,
+        // cameras), and that wait is not a cost.
+        let t0 = thread_cpu_ns();
         match video.next_frame(pool) {
             Ok(frame) => {
-                Stats::add(&stats.capture_ns, t0.elapsed().as_nanos() as u64);
+                Stats::add(&stats.capture_ns, thread_cpu_ns().saturating_sub(t0));
                 if duration.is_some_and(|d| frame.pts >= d) {
                     break;
                 }
@@ -397,6 +413,17 @@ fn capture_loop(
         }
     }
     raw.close();
+}
+
+/// CPU time consumed by the calling thread, ns (`CLOCK_THREAD_CPUTIME_ID`; no allocation).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn encode_loop(
