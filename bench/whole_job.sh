@@ -18,7 +18,8 @@
 #
 # Usage: bench/whole_job.sh [RUNS]   (default 3; RUNS=5 for steadier medians)
 # Env:   WORK=/dev/shm/hlscam_bench (1.3 GB of raw input is generated there once and kept)
-#        CASES='regex' to run a subset; HLSCAM_BIN, ENCODE_FILE_BIN to test other builds.
+#        CASES='regex' to run a subset; HLSCAM_BIN, ENCODE_FILE_BIN to test other builds;
+#        HLSCAM_BEFORE=path/to/older/hlscam adds a case hlscam_before (before/after, same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -50,6 +51,7 @@ run() { [[ $1 =~ $CASES ]] && measure "$@" || true; }
 echo "# whole_job.sh $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), runs=$RUNS"
 for ((i = 1; i <= RUNS; i++)); do
   run hlscam $BIN --config "$WORK/hlscam.toml" --dir OUT --fast --duration $SECS --log-level info
+  [ -z "${HLSCAM_BEFORE:-}" ] || run hlscam_before "$HLSCAM_BEFORE" --config "$WORK/hlscam.toml" --dir OUT --fast --duration $SECS --log-level info
   run gst_openh264_file $G $GVSRC ! queue ! $GENC ! queue ! hls.video $GASRC ! $GAAC ! queue ! hls.audio $GSINK
   run ffmpeg_x264uf_file $FF -f rawvideo -pix_fmt yuv420p -s ${W}x${H} -r $FPS -i $YUV -f s16le -ar 48000 -ac 2 -i $PCM \
     $X264 -c:a aac -b:a 128k $HLSF OUT/live.m3u8
@@ -62,12 +64,13 @@ for ((i = 1; i <= RUNS; i++)); do
     -t $SECS -pix_fmt yuv420p $X264 -c:a aac -b:a 128k -ac 2 $HLSF OUT/live.m3u8
 done
 echo "# medians of $RUNS alternating runs (cpu = user+sys s, wall s, peak RSS MB incl. shared libs; kbps = output bitrate of the final window)"
-summarize hlscam hlscam_file gst_openh264_file ffmpeg_x264uf_file gst_openh264_synth ffmpeg_lavfi_x264uf
+summarize hlscam ${HLSCAM_BEFORE:+hlscam_before} hlscam_file gst_openh264_file ffmpeg_x264uf_file gst_openh264_synth ffmpeg_lavfi_x264uf
 echo "# ratios (hlscam / peer, medians of the same run); goals: cpu <= 0.8 of GStreamer+openh264, peak RSS <= 0.3 of the best peer"
 ratio hlscam_file gst_openh264_file
 ratio hlscam_file ffmpeg_x264uf_file
 ratio hlscam gst_openh264_synth
 ratio hlscam ffmpeg_lavfi_x264uf
 ratio hlscam gst_openh264_file
+[ -z "${HLSCAM_BEFORE:-}" ] || ratio hlscam hlscam_before
 grep -h '\] stages:' "$WORK/log_hlscam.txt" | sed 's/^.*\] /# hlscam last run: /' || true
 grep -h 'stages:' "$WORK/log_hlscam_file.txt" | sed 's/^/# hlscam_file last run: /' || true

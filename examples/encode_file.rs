@@ -15,9 +15,7 @@ use hlscam::encode::{AudioEncoder, VideoEncoder};
 use hlscam::hls::HlsConfig;
 use hlscam::pipeline::{Pipeline, PipelineConfig};
 use hlscam::pool::Pool;
-use hlscam::source::{
-    AudioFormat, AudioSource, RawFrame, SourceError, VideoFormat, VideoSource,
-};
+use hlscam::source::{AudioFormat, AudioSource, RawFrame, SourceError, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SystemClock, HZ_90K};
 use std::fs::File;
@@ -46,7 +44,9 @@ impl VideoSource for YuvFile {
         let len = self.fmt.i420_len();
         match self.file.read_exact(&mut buf[..len]) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(SourceError::End),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(SourceError::End)
+            }
             Err(e) => return Err(SourceError::Io(e.to_string())),
         }
         let i = self.next;
@@ -82,7 +82,9 @@ impl AudioSource for PcmFile {
         self.bytes.resize(buf.len() * 2, 0);
         match self.file.read_exact(&mut self.bytes) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(SourceError::End),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(SourceError::End)
+            }
             Err(e) => return Err(SourceError::Io(e.to_string())),
         }
         for (s, b) in buf.iter_mut().zip(self.bytes.chunks_exact(2)) {

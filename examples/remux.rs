@@ -44,8 +44,8 @@ impl<'a> Iterator for AuSplitter<'a> {
             };
             let t = b0 & 0x1F;
             let first_mb_zero = b1.is_some_and(|b| b & 0x80 != 0);
-            let starts_au = matches!(t, NAL_AUD | NAL_SPS | NAL_PPS | NAL_SEI)
-                || (is_vcl(t) && first_mb_zero);
+            let starts_au =
+                matches!(t, NAL_AUD | NAL_SPS | NAL_PPS | NAL_SEI) || (is_vcl(t) && first_mb_zero);
             if has_vcl && starts_au {
                 self.next = cur;
                 return Some((&self.data[start..p], idr));
@@ -79,8 +79,8 @@ fn main() {
     let read = t0.elapsed();
 
     let mut aus = AuSplitter {
-        data: &video,
-        next: find_start_code(&video, 0),
+        data: video,
+        next: find_start_code(video, 0),
     }
     .enumerate()
     .map(|(i, (data, key))| {
@@ -94,7 +94,7 @@ fn main() {
     })
     .peekable();
     let mut sample = 0u64;
-    let mut frames = AdtsFrames::new(&audio)
+    let mut frames = AdtsFrames::new(audio)
         .map_while(Result::ok)
         .map(|(h, data)| {
             let pts = Pts90k(sample * HZ_90K / h.sample_rate.max(1) as u64);

@@ -32,8 +32,12 @@ use std::time::{Duration, Instant};
 
 /// How long the mux thread waits for one stream before muxing the other alone.
 pub const STALL: Duration = Duration::from_millis(500);
-/// Raw frames that may wait for the encoder before the oldest is dropped.
+/// Raw frames that may wait for the encoder before the oldest is dropped (paced runs).
 const RAW_QUEUE: usize = 3;
+/// Raw frames waiting for the encoder in unpaced (`fast`) runs: back-pressure keeps the queue
+/// full, so a deeper one only holds more 1.4 MB (720p) buffers without feeding the encoder
+/// any faster; rendering a frame takes a small fraction of encoding it.
+const RAW_QUEUE_FAST: usize = 1;
 /// Reusable encoded-frame buffers per stream.
 const ENCODED_BUFFERS: usize = 8;
 /// Initial capacity of an encoded video buffer (an IDR at high bitrate fits; grows once if not).
@@ -151,8 +155,15 @@ impl Pipeline {
                 format!("video encoder for {fmt:?}: {e}"),
             )
         })?;
-        let pool = Pool::new(RAW_QUEUE + 3, fmt.i420_len());
-        let raw = Arc::new(DropOldestQueue::new(RAW_QUEUE));
+        // In use at once: the queue, the frame being captured, the frame being encoded, and one
+        // the drop-oldest queue has just pushed out (paced) — never exhausted in fast runs.
+        let depth = if self.cfg.fast {
+            RAW_QUEUE_FAST
+        } else {
+            RAW_QUEUE
+        };
+        let pool = Pool::new(depth + 3, fmt.i420_len());
+        let raw = Arc::new(DropOldestQueue::new(depth));
         let force_idr = Arc::new(AtomicBool::new(false));
         let (vtx, vrx) = sync_channel::<EncodedVideo>(ENCODED_BUFFERS);
         let (vfree_tx, vfree_rx) = sync_channel::<EncodedVideo>(ENCODED_BUFFERS);
@@ -221,7 +232,10 @@ impl Pipeline {
         let (published, publish_ns) = (hls.segments_published(), hls.publish_nanos());
         let t0 = Instant::now();
         let finished = hls.finish(ended);
-        let (spent, publish) = (t0.elapsed().as_nanos() as u64, hls.publish_nanos() - publish_ns);
+        let (spent, publish) = (
+            t0.elapsed().as_nanos() as u64,
+            hls.publish_nanos() - publish_ns,
+        );
         Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
         Stats::add(&self.stats.publish_ns, publish);
         if hls.segments_published() > published {
