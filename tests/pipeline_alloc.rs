@@ -105,7 +105,10 @@ fn steady_state_pipeline_does_not_allocate() {
     let (allocs, frames) = watcher.join().unwrap();
     assert!(summary.ended);
     // Every encoded frame ended in a published segment and had its latency recorded.
-    assert_eq!(stats.latency.count(), stats.frames_out.load(Ordering::Relaxed));
+    assert_eq!(
+        stats.latency.count(),
+        stats.frames_out.load(Ordering::Relaxed)
+    );
     assert!(frames >= 2_500, "measured window covered {frames} frames");
     assert_eq!(
         allocs, 0,
