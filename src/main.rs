@@ -167,7 +167,9 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     if let Some(n) = notifier.clone() {
         pipeline.on_first_segment(move || n.ready());
     }
+    pipeline.latency_clock(clock.clone());
     let result = pipeline.run(video, make_encoder, audio);
+    log::info!("{}", stats.stage_summary());
     if let Ok(summary) = &result {
         log::info!(
             "stopped after {} segments ({})",

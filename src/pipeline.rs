@@ -24,7 +24,7 @@ use crate::queue::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::queue::{DropOldestQueue, Pop};
 use crate::source::{AudioSource, SourceError, VideoFormat, VideoSource};
 use crate::stats::Stats;
-use crate::time::Pts90k;
+use crate::time::{Clock, Pts90k};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -32,12 +32,23 @@ use std::time::{Duration, Instant};
 
 /// How long the mux thread waits for one stream before muxing the other alone.
 pub const STALL: Duration = Duration::from_millis(500);
-/// Raw frames that may wait for the encoder before the oldest is dropped.
+/// Raw frames that may wait for the encoder before the oldest is dropped (paced runs).
 const RAW_QUEUE: usize = 3;
+/// Raw frames waiting for the encoder in unpaced (`fast`) runs: back-pressure keeps the queue
+/// full, so a deeper one only holds more 1.4 MB (720p) buffers without feeding the encoder
+/// any faster; rendering a frame takes a small fraction of encoding it.
+const RAW_QUEUE_FAST: usize = 1;
 /// Reusable encoded-frame buffers per stream.
 const ENCODED_BUFFERS: usize = 8;
 /// Initial capacity of an encoded video buffer (an IDR at high bitrate fits; grows once if not).
 const VIDEO_BUF_BYTES: usize = 1 << 20;
+/// An IDR is muxed (and the segment it ends published) without waiting for audio when the last
+/// muxed audio frame started at most this long before it: the audio still to come then starts
+/// within the muxer's 100 ms PCR lead (`MuxConfig::max_audio_pes`) of the IDR's DTS.
+const EARLY_CUT_AUDIO_GAP: Pts90k = Pts90k::from_millis(75);
+/// Capture times kept for the open segment (latency figures): 10 s at 120 fps is 1200 frames;
+/// frames beyond this many in one segment are not counted.
+const LATENCY_FRAMES: usize = 4096;
 
 /// Builds a video encoder for a geometry (called again only when the geometry changes).
 pub type EncoderFactory =
@@ -68,6 +79,35 @@ pub struct Pipeline {
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     on_first_segment: Option<Box<dyn FnOnce() + Send>>,
+    latency: LatencyTrack,
+}
+
+/// Capture-to-downloadable latency: the capture time of each frame muxed into the open segment,
+/// recorded into [`Stats::latency`] when that segment is published.
+struct LatencyTrack {
+    /// The clock the sources stamp `captured` with; no figures without it.
+    clock: Option<Arc<dyn Clock>>,
+    /// Allocated once (`LATENCY_FRAMES`), never grown.
+    open: Vec<Duration>,
+}
+
+impl LatencyTrack {
+    /// A frame was muxed into the open segment.
+    fn frame(&mut self, captured: Duration) {
+        if self.clock.is_some() && self.open.len() < self.open.capacity() {
+            self.open.push(captured);
+        }
+    }
+    /// The open segment was published now: every frame of it becomes downloadable.
+    fn published(&mut self, stats: &Stats) {
+        if let Some(clock) = &self.clock {
+            let now = clock.monotonic();
+            for &c in &self.open {
+                stats.latency.record(now.saturating_sub(c));
+            }
+        }
+        self.open.clear();
+    }
 }
 
 impl Pipeline {
@@ -78,7 +118,20 @@ impl Pipeline {
             stats,
             stop,
             on_first_segment: None,
+            latency: LatencyTrack {
+                clock: None,
+                open: Vec::new(),
+            },
         }
+    }
+
+    /// Records capture-to-downloadable latency into [`Stats::latency`], reading "now" from
+    /// `clock`, which must be the clock the video source stamps [`RawFrame::captured`] with.
+    ///
+    /// [`RawFrame::captured`]: crate::source::RawFrame::captured
+    pub fn latency_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.latency.clock = Some(clock);
+        self.latency.open = Vec::with_capacity(LATENCY_FRAMES);
     }
 
     /// Calls `f` once, when the first segment has been published (systemd `READY=1`).
@@ -102,8 +155,15 @@ impl Pipeline {
                 format!("video encoder for {fmt:?}: {e}"),
             )
         })?;
-        let pool = Pool::new(RAW_QUEUE + 3, fmt.i420_len());
-        let raw = Arc::new(DropOldestQueue::new(RAW_QUEUE));
+        // In use at once: the queue, the frame being captured, the frame being encoded, and one
+        // the drop-oldest queue has just pushed out (paced) — never exhausted in fast runs.
+        let depth = if self.cfg.fast {
+            RAW_QUEUE_FAST
+        } else {
+            RAW_QUEUE
+        };
+        let pool = Pool::new(depth + 3, fmt.i420_len());
+        let raw = Arc::new(DropOldestQueue::new(depth));
         let force_idr = Arc::new(AtomicBool::new(false));
         let (vtx, vrx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
         let (vfree_tx, vfree_rx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
@@ -169,8 +229,20 @@ impl Pipeline {
             }
         }
         let ended = result? && !self.stop.load(Ordering::SeqCst);
-        hls.finish(ended)
-            .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
+        let (published, publish_ns) = (hls.segments_published(), hls.publish_nanos());
+        let t0 = Instant::now();
+        let finished = hls.finish(ended);
+        let (spent, publish) = (
+            t0.elapsed().as_nanos() as u64,
+            hls.publish_nanos() - publish_ns,
+        );
+        Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
+        Stats::add(&self.stats.publish_ns, publish);
+        if hls.segments_published() > published {
+            Stats::add(&self.stats.segments, 1);
+            self.latency.published(&self.stats);
+        }
+        finished.map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
         Ok(Summary {
             segments: hls.segments_published(),
             ended,
@@ -191,6 +263,7 @@ impl Pipeline {
         let mut video_stalled = false;
         let mut started = false;
         let mut audio_open = inp.arx.is_some();
+        let mut last_audio: Option<Pts90k> = None;
         loop {
             if v.is_none() && video_open {
                 match inp.vrx.recv_timeout(STALL) {
@@ -205,8 +278,16 @@ impl Pipeline {
             if a.is_none() && audio_open {
                 if let Some(arx) = &inp.arx {
                     // Block for audio only when there is something to interleave it with
-                    // (or nothing else to wait for); otherwise just look.
-                    let got = if v.is_some() || !video_open {
+                    // (or nothing else to wait for); otherwise just look. An IDR closes the
+                    // open segment: it does not wait for the audio still in the AAC encoder
+                    // (its look-ahead holds ~60-90 ms back) when that audio stays within the
+                    // muxer's PCR lead: it goes into the next segment, still before its PTS.
+                    let early_cut = v.as_ref().is_some_and(|v| {
+                        v.key
+                            && last_audio
+                                .is_some_and(|la| v.dts.saturating_sub(la) <= EARLY_CUT_AUDIO_GAP)
+                    });
+                    let got = if (v.is_some() && !early_cut) || !video_open {
                         arx.recv_timeout(STALL).map_err(|e| match e {
                             RecvTimeoutError::Timeout => TryRecvError::Empty,
                             RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
@@ -234,8 +315,10 @@ impl Pipeline {
                 }
             };
             let t0 = Instant::now();
+            let publish_ns = hls.publish_nanos();
             if take_audio {
                 if let Some(buf) = a.take() {
+                    last_audio = Some(buf.pts);
                     if let Err(e) = hls.push_audio(&buf.au()) {
                         log::warn!("audio frame at {} not muxed: {e}", buf.pts);
                     }
@@ -248,7 +331,17 @@ impl Pipeline {
                     hls.mark_discontinuity();
                     Stats::add(&self.stats.restarts, 1);
                 }
-                match hls.push_video(&buf.au(), buf.wall) {
+                let (packets, dropped) = (hls.packets_written(), hls.segments_dropped());
+                let pushed = hls.push_video(&buf.au(), buf.wall);
+                if matches!(pushed, Ok(Some(_))) {
+                    self.latency.published(&self.stats);
+                } else if hls.segments_dropped() > dropped {
+                    self.latency.open.clear();
+                }
+                if hls.packets_written() > packets {
+                    self.latency.frame(buf.captured);
+                }
+                match pushed {
                     Ok(Some(p)) => {
                         Stats::add(&self.stats.segments, 1);
                         log::debug!(
@@ -270,7 +363,11 @@ impl Pipeline {
                 }
                 let _ = inp.vfree.send(buf);
             }
-            Stats::add(&self.stats.mux_ns, t0.elapsed().as_nanos() as u64);
+            // Publishing happens inside push_video at a cut: counted apart from muxing.
+            let publish = hls.publish_nanos() - publish_ns;
+            let spent = t0.elapsed().as_nanos() as u64;
+            Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
+            Stats::add(&self.stats.publish_ns, publish);
         }
     }
 }
@@ -300,10 +397,12 @@ fn capture_loop(
 ) {
     log::info!("video source {} at {:?}", video.name(), video.format());
     while !stop.load(Ordering::Relaxed) {
-        let t0 = Instant::now();
+        // CPU time, not wall time: next_frame blocks until the frame is due (paced sources,
+        // cameras), and that wait is not a cost.
+        let t0 = thread_cpu_ns();
         match video.next_frame(pool) {
             Ok(frame) => {
-                Stats::add(&stats.capture_ns, t0.elapsed().as_nanos() as u64);
+                Stats::add(&stats.capture_ns, thread_cpu_ns().saturating_sub(t0));
                 if duration.is_some_and(|d| frame.pts >= d) {
                     break;
                 }
@@ -328,6 +427,17 @@ fn capture_loop(
         }
     }
     raw.close();
+}
+
+/// CPU time consumed by the calling thread, ns (`CLOCK_THREAD_CPUTIME_ID`; no allocation).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn encode_loop(

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Live counters of one hlscam process.
 #[derive(Debug)]
@@ -43,6 +43,8 @@ pub struct Stats {
     pub requests: AtomicU64,
     /// Source restarts / discontinuities.
     pub restarts: AtomicU64,
+    /// Capture-to-downloadable latency of every published video frame.
+    pub latency: LatencyHistogram,
     names: Mutex<Names>,
 }
 
@@ -82,6 +84,26 @@ pub struct Snapshot {
     pub encode_ms_per_frame: f64,
     /// Source restarts.
     pub restarts: u64,
+    /// Mean capture/convert (or test pattern) time per raw frame, microseconds.
+    pub capture_us_per_frame: f64,
+    /// Mean video encode time per encoded frame, microseconds.
+    pub encode_us_per_frame: f64,
+    /// AAC encode time per encoded video frame (same denominator as the others), microseconds.
+    pub aac_us_per_frame: f64,
+    /// Mux and segmentation time (publishing excluded) per encoded video frame, microseconds.
+    pub mux_us_per_frame: f64,
+    /// Publishing time (segment rename, playlist, state file, ring deletions) per encoded
+    /// video frame, microseconds.
+    pub publish_us_per_frame: f64,
+    /// Video frames whose capture-to-downloadable latency was recorded.
+    pub latency_frames: u64,
+    /// Median time from a frame's capture to its segment being listed in the playlist, ms
+    /// (upper edge of its histogram bucket; 0 before the first segment).
+    pub latency_p50_ms: f64,
+    /// 99th percentile of the same, ms.
+    pub latency_p99_ms: f64,
+    /// Largest recorded latency, ms (upper edge of its bucket).
+    pub latency_max_ms: f64,
 }
 
 impl Default for Stats {
@@ -110,6 +132,7 @@ impl Stats {
             clients: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
+            latency: LatencyHistogram::new(),
             names: Mutex::new(Names::default()),
         }
     }
@@ -167,7 +190,136 @@ impl Stats {
                 (self.encode_ns.load(Relaxed) as f64 / frames_out as f64 / 1e4).round() / 100.0
             },
             restarts: self.restarts.load(Relaxed),
+            capture_us_per_frame: per_frame_us(&self.capture_ns, self.frames_in.load(Relaxed)),
+            encode_us_per_frame: per_frame_us(&self.encode_ns, frames_out),
+            aac_us_per_frame: per_frame_us(&self.aac_ns, frames_out),
+            mux_us_per_frame: per_frame_us(&self.mux_ns, frames_out),
+            publish_us_per_frame: per_frame_us(&self.publish_ns, frames_out),
+            latency_frames: self.latency.count(),
+            latency_p50_ms: self.latency.quantile_ms(0.50),
+            latency_p99_ms: self.latency.quantile_ms(0.99),
+            latency_max_ms: self.latency.quantile_ms(1.0),
         }
+    }
+
+    /// One line with the cost of each stage per frame and its share of the total, and the
+    /// latency figures: `stages: capture 812 µs/frame (14.2 %), encode … ; latency p50 … ms`.
+    pub fn stage_summary(&self) -> String {
+        let s = self.snapshot();
+        let parts = [
+            ("capture", s.capture_us_per_frame),
+            ("encode", s.encode_us_per_frame),
+            ("aac", s.aac_us_per_frame),
+            ("mux", s.mux_us_per_frame),
+            ("publish", s.publish_us_per_frame),
+        ];
+        let total: f64 = parts.iter().map(|p| p.1).sum::<f64>().max(1e-9);
+        let mut line = String::from("stages:");
+        for (i, (name, us)) in parts.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            line.push_str(&format!(
+                "{sep}{name} {us:.1} µs/frame ({:.1} %)",
+                us * 100.0 / total
+            ));
+        }
+        line.push_str(&format!(
+            "; total {total:.1} µs/frame over {} frames; latency capture→downloadable \
+             p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} frames)",
+            s.frames_out, s.latency_p50_ms, s.latency_p99_ms, s.latency_max_ms, s.latency_frames
+        ));
+        line
+    }
+}
+
+fn per_frame_us(ns: &AtomicU64, frames: u64) -> f64 {
+    if frames == 0 {
+        return 0.0;
+    }
+    (ns.load(Relaxed) as f64 / frames as f64 / 100.0).round() / 10.0
+}
+
+/// Latency buckets of 1 ms below this many milliseconds.
+const FINE_MS: u64 = 4096;
+/// Width of the coarse buckets above [`FINE_MS`], ms.
+const COARSE_STEP_MS: u64 = 64;
+/// Coarse buckets (4.096 s to 20.48 s); anything later lands in the last, overflow bucket.
+const COARSE: usize = 256;
+const BUCKETS: usize = FINE_MS as usize + COARSE + 1;
+
+/// A fixed histogram of latencies: 1 ms buckets up to 4.096 s, 64 ms buckets up to 20.48 s, one
+/// overflow bucket. Recording is one relaxed atomic add (no lock, no allocation); quantiles are
+/// read by scanning the buckets and reported as the bucket's upper edge (never optimistic).
+pub struct LatencyHistogram {
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+}
+
+impl std::fmt::Debug for LatencyHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatencyHistogram")
+            .field("count", &self.count.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyHistogram {
+    /// Empty; allocates its buckets once, here.
+    pub fn new() -> Self {
+        LatencyHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one latency.
+    pub fn record(&self, latency: Duration) {
+        let ms = latency.as_millis().min(u64::MAX as u128) as u64;
+        let i = if ms < FINE_MS {
+            ms as usize
+        } else {
+            (FINE_MS as usize + ((ms - FINE_MS) / COARSE_STEP_MS) as usize).min(BUCKETS - 1)
+        };
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+
+    /// Latencies recorded.
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    /// The `q` quantile (0..=1) in milliseconds, as the upper edge of the bucket holding it;
+    /// 0 when nothing was recorded. The overflow bucket reports its lower edge (20480 ms).
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        let n = self.count();
+        if n == 0 {
+            return 0.0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            seen += b.load(Relaxed);
+            if seen >= rank {
+                return bucket_upper_ms(i) as f64;
+            }
+        }
+        bucket_upper_ms(BUCKETS - 1) as f64
+    }
+}
+
+fn bucket_upper_ms(i: usize) -> u64 {
+    if i < FINE_MS as usize {
+        i as u64 + 1
+    } else if i < BUCKETS - 1 {
+        FINE_MS + (i as u64 - FINE_MS + 1) * COARSE_STEP_MS
+    } else {
+        FINE_MS + COARSE as u64 * COARSE_STEP_MS
     }
 }
 
@@ -189,5 +341,46 @@ mod tests {
         assert!((snap.encode_ms_per_frame - 5.0).abs() < 1e-9);
         let json = serde_json::to_string(&snap).unwrap();
         assert!(json.contains("\"source\":\"testsrc\""));
+        assert!(json.contains("\"latency_p99_ms\":0.0"));
+    }
+
+    #[test]
+    fn stage_figures_per_frame() {
+        let s = Stats::new();
+        Stats::add(&s.frames_in, 10);
+        Stats::add(&s.frames_out, 10);
+        Stats::add(&s.capture_ns, 10 * 1_000_000);
+        Stats::add(&s.encode_ns, 10 * 3_000_000);
+        Stats::add(&s.aac_ns, 10 * 500_000);
+        Stats::add(&s.mux_ns, 10 * 400_000);
+        Stats::add(&s.publish_ns, 10 * 100_000);
+        let snap = s.snapshot();
+        assert_eq!(snap.capture_us_per_frame, 1000.0);
+        assert_eq!(snap.encode_us_per_frame, 3000.0);
+        assert_eq!(snap.aac_us_per_frame, 500.0);
+        assert_eq!(snap.mux_us_per_frame, 400.0);
+        assert_eq!(snap.publish_us_per_frame, 100.0);
+        let line = s.stage_summary();
+        assert!(line.starts_with("stages: capture 1000.0 µs/frame (20.0 %), encode 3000.0"));
+        assert!(line.contains("publish 100.0 µs/frame (2.0 %)"), "{line}");
+    }
+
+    #[test]
+    fn latency_quantiles_from_buckets() {
+        let h = LatencyHistogram::new();
+        assert_eq!(h.quantile_ms(0.5), 0.0);
+        // 98 frames at 1.5 s .. 1.597 s, one at 2.05 s, one at 9 s.
+        for i in 0..98u64 {
+            h.record(Duration::from_millis(1500 + i));
+        }
+        h.record(Duration::from_millis(2050));
+        h.record(Duration::from_millis(9000));
+        assert_eq!(h.count(), 100);
+        assert_eq!(h.quantile_ms(0.5), 1550.0);
+        assert_eq!(h.quantile_ms(0.99), 2051.0);
+        // 9000 ms lies in the coarse bucket 8960..9024.
+        assert_eq!(h.quantile_ms(1.0), 9024.0);
+        h.record(Duration::from_secs(3600));
+        assert_eq!(h.quantile_ms(1.0), 20480.0);
     }
 }

@@ -45,7 +45,7 @@ fn steady_state_pipeline_does_not_allocate() {
     let mut hls = HlsConfig::new(dir.clone(), 1, 6);
     hls.state_file = dir.join("state");
     let seconds = 120u64;
-    let pipeline = Pipeline::new(
+    let mut pipeline = Pipeline::new(
         PipelineConfig {
             hls,
             duration: Some(Pts90k::from_millis(seconds * 1000)),
@@ -54,6 +54,8 @@ fn steady_state_pipeline_does_not_allocate() {
         stats.clone(),
         Arc::new(AtomicBool::new(false)),
     );
+    // Latency figures on: their recording is on the frame path too.
+    pipeline.latency_clock(clock.clone());
     let video = Box::new(TestSource::new(fmt, clock.clone(), false));
     let audio = Box::new(ToneSource::new(afmt, clock, false));
     let aac: Box<dyn AudioEncoder> = Box::new(AacEncoder::new(afmt, 64).unwrap());
@@ -82,6 +84,11 @@ fn steady_state_pipeline_does_not_allocate() {
     let summary = pipeline.run(video, factory, Some((audio, aac))).unwrap();
     let (allocs, frames) = watcher.join().unwrap();
     assert!(summary.ended);
+    // Every encoded frame ended in a published segment and had its latency recorded.
+    assert_eq!(
+        stats.latency.count(),
+        stats.frames_out.load(Ordering::Relaxed)
+    );
     assert!(frames >= 2_500, "measured window covered {frames} frames");
     assert_eq!(
         allocs, 0,

@@ -144,6 +144,8 @@ pub struct HlsOutput<S: SegmentStore = FileStore> {
     published: u64,
     dropped: u64,
     overlong: u64,
+    /// Nanoseconds spent publishing (commit, playlist, state, deletions) so far.
+    publish_ns: u64,
 }
 
 impl<S: SegmentStore> std::fmt::Debug for HlsOutput<S> {
@@ -202,6 +204,7 @@ impl<S: SegmentStore> HlsOutput<S> {
             published: 0,
             dropped: 0,
             overlong: 0,
+            publish_ns: 0,
         };
         // The playlist first names only adopted (complete) segments; then the rest goes.
         if out.ring.is_empty() {
@@ -352,6 +355,12 @@ impl<S: SegmentStore> HlsOutput<S> {
         let HlsOutput { writer, .. } = self;
         writer.into_store()
     }
+    /// Total time spent publishing segments so far (segment rename, playlist write, state file
+    /// write, ring deletions), in nanoseconds. Everything else `push_video`/`push_audio`/
+    /// `finish` do is muxing.
+    pub fn publish_nanos(&self) -> u64 {
+        self.publish_ns
+    }
     /// TS packets the muxer has produced (including those of dropped segments).
     pub fn packets_written(&self) -> u64 {
         self.mux.packets_written()
@@ -365,6 +374,17 @@ impl<S: SegmentStore> HlsOutput<S> {
 
     /// Commit → playlist → state → deletions. Never names an incomplete segment.
     fn publish(&mut self, closed: Closed, endlist: bool) -> Result<Option<Published>, HlsError> {
+        let t0 = std::time::Instant::now();
+        let r = self.publish_inner(closed, endlist);
+        self.publish_ns += t0.elapsed().as_nanos() as u64;
+        r
+    }
+
+    fn publish_inner(
+        &mut self,
+        closed: Closed,
+        endlist: bool,
+    ) -> Result<Option<Published>, HlsError> {
         let (seq, bytes) = match self.writer.commit() {
             Ok(r) => r,
             Err((e, new)) => {
