@@ -66,6 +66,10 @@ browser: browser-deps
 vm:
 	tests/vm/run.sh
 
+# Benchmarks against ffmpeg and GStreamer (results in BENCHMARKS.md); ~20 min, not part of test.
+bench: build
+	bench/all.sh
+
 # Boards: cross builds with Debian's toolchains (no Docker), tests under qemu-user, packages.
 cross-aarch64: web
 	scripts/cross_build.sh aarch64
