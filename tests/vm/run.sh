@@ -15,8 +15,14 @@ cd "$ROOT"
 "$HERE/build_image.sh" >&2
 PROFILE_ARGS=()
 [[ ${HW_PROFILE:-release} == release ]] && PROFILE_ARGS=(--release)
+# The hw test executable (not the hlscam binary, which cargo also reports when it builds it).
 BIN=$(cargo test "${PROFILE_ARGS[@]}" --test hw --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)
+  | python3 -c 'import json,sys
+for l in sys.stdin:
+    try: m = json.loads(l)
+    except ValueError: continue
+    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "hw" and m.get("executable"):
+        print(m["executable"])' | tail -n1)
 [[ -x $BIN ]] || { echo "vm: could not build the hw test binary" >&2; cargo test "${PROFILE_ARGS[@]}" --test hw --no-run; exit 1; }
 echo "vm: running $BIN in the VM" >&2
 # two loopback nodes: /dev/video10 (MJPEG) and /dev/video11 (H.264); a node keeps the format of
