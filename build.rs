@@ -3,12 +3,15 @@
 //! `web/index.html` is copied to `$OUT_DIR/index.html`. hls.js comes from the npm registry as a
 //! pinned dependency of `web/package.json`; the Makefile runs `npm ci --prefix web`, which puts it
 //! at `web/node_modules/hls.js/dist/hls.min.js`. When that file exists it is copied to
-//! `$OUT_DIR/hls.min.js` and `src/http/player.rs` embeds it; when it does not (no npm, offline
-//! build) the build still succeeds and the binary serves the page without hls.js, which then
-//! plays through the browser's native HLS and says what is missing elsewhere.
+//! `$OUT_DIR/hls.min.js.gz`, gzip-compressed (RFC 1952, flate2 at best compression: 624 KB →
+//! ~190 KB of the binary), and `src/http/player.rs` embeds that; the server sends it as is with
+//! `Content-Encoding: gzip`, or decompresses it while sending. When the file does not exist (no
+//! npm, offline build) the build still succeeds and the binary serves the page without hls.js,
+//! which then plays through the browser's native HLS and says what is missing elsewhere.
 //!
 //! This script never runs npm and never touches the network.
-use std::{env, fs, path::Path};
+use flate2::{write::GzEncoder, Compression};
+use std::{env, fs, io::Write, path::Path};
 
 fn main() {
     let out = env::var("OUT_DIR").expect("cargo sets OUT_DIR");
@@ -27,15 +30,15 @@ fn main() {
 
     fs::copy(page, out.join("index.html")).expect("copy web/index.html into OUT_DIR");
 
-    let out_js = out.join("hls.min.js");
-    let (bundled, version) = match fs::read(hlsjs) {
+    let out_js = out.join("hls.min.js.gz");
+    let (bundled, version, len) = match fs::read(hlsjs) {
         Ok(bytes) if !bytes.is_empty() => {
-            fs::write(&out_js, &bytes).expect("write OUT_DIR/hls.min.js");
+            fs::write(&out_js, gzip(&bytes)).expect("write OUT_DIR/hls.min.js.gz");
             let version = fs::read_to_string(hlsjs_pkg)
                 .ok()
                 .and_then(|pkg| json_string_field(&pkg, "version"))
                 .unwrap_or_else(|| "unknown".to_string());
-            (true, version)
+            (true, version, bytes.len())
         }
         _ => {
             println!(
@@ -43,17 +46,26 @@ fn main() {
                  (or `make`) so browsers without native HLS can play",
                 hlsjs.display()
             );
-            fs::write(&out_js, b"").expect("write OUT_DIR/hls.min.js");
-            (false, String::new())
+            fs::write(&out_js, b"").expect("write OUT_DIR/hls.min.js.gz");
+            (false, String::new(), 0)
         }
     };
     let consts = format!(
         "/// Whether hls.js was found at build time and embedded.\n\
          pub const HLSJS_BUNDLED: bool = {bundled};\n\
          /// The embedded hls.js version (empty when not bundled).\n\
-         pub const HLSJS_VERSION: &str = {version:?};\n"
+         pub const HLSJS_VERSION: &str = {version:?};\n\
+         /// Length of the embedded hls.js after decompression, in bytes (0 when not bundled).\n\
+         pub const HLSJS_LEN: u64 = {len};\n"
     );
     fs::write(out.join("web_assets.rs"), consts).expect("write OUT_DIR/web_assets.rs");
+}
+
+/// `data` as one gzip member at the best compression level (deterministic: mtime 0, no name).
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 3), Compression::best());
+    enc.write_all(data).expect("gzip into a Vec");
+    enc.finish().expect("gzip into a Vec")
 }
 
 /// The value of `"name": "..."` in a small JSON document (no escapes in the value expected).

@@ -280,10 +280,96 @@ fn player_page_and_hlsjs() {
                 .unwrap()
                 .starts_with("application/javascript"));
             assert!(r.header("cache-control").unwrap().contains("max-age="));
+            assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+            assert_eq!(r.header("content-encoding"), None);
             assert_eq!(r.body, js);
         }
         None => assert_eq!(r.status, 404),
     }
+}
+
+/// `/hls.min.js` with and without `Accept-Encoding: gzip` yields npm's file byte for byte (after
+/// gunzip for the gzip answer), with exact `Content-Length`s, matching HEADs, and `Range` ignored
+/// as on the other built-in routes.
+#[test]
+fn hlsjs_gzip_and_identity_match_node_modules() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/web/node_modules/hls.js/dist/hls.min.js"
+    );
+    let f = Fixture::new("hlsjs");
+    let Ok(npm) = std::fs::read(path) else {
+        // Not bundled (no `npm ci`): the route is absent whatever the client accepts.
+        assert_eq!(hlscam::http::player::hlsjs_gzip(), None);
+        for ae in ["", "Accept-Encoding: gzip\r\n"] {
+            assert_eq!(req(f.addr, "GET", "/hls.min.js", ae).status, 404);
+        }
+        return;
+    };
+    assert!(npm.len() > 100_000);
+
+    let plain = get(f.addr, "/hls.min.js");
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(plain.count("transfer-encoding"), 0);
+    assert_eq!(plain.content_length(), Some(npm.len() as u64));
+    assert!(plain.body == npm, "identity body differs from node_modules");
+
+    for ae in ["gzip", "deflate, gzip;q=0.5, br", "x-gzip"] {
+        let gz = req(
+            f.addr,
+            "GET",
+            "/hls.min.js",
+            &format!("Accept-Encoding: {ae}\r\n"),
+        );
+        assert_eq!(gz.status, 200, "{ae}");
+        assert_eq!(gz.header("content-encoding"), Some("gzip"), "{ae}");
+        assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(gz.content_length(), Some(gz.body.len() as u64));
+        assert!(gz.body.len() * 2 < npm.len(), "{} bytes", gz.body.len());
+        let mut inflated = Vec::new();
+        GzDecoder::new(&gz.body[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        assert!(inflated == npm, "gunzipped body differs from node_modules");
+
+        let head = req(
+            f.addr,
+            "HEAD",
+            "/hls.min.js",
+            &format!("Accept-Encoding: {ae}\r\n"),
+        );
+        assert_eq!(head.status, 200);
+        assert_eq!(head.content_length(), gz.content_length());
+        assert_eq!(head.header("content-encoding"), Some("gzip"));
+        assert!(head.body.is_empty());
+    }
+
+    // gzip refused with q=0: identity.
+    let refused = req(
+        f.addr,
+        "GET",
+        "/hls.min.js",
+        "Accept-Encoding: gzip;q=0\r\n",
+    );
+    assert_eq!(refused.header("content-encoding"), None);
+    assert!(refused.body == npm);
+
+    // Range is ignored on built-in routes: 200 and the whole body, in either coding.
+    let ranged = req(f.addr, "GET", "/hls.min.js", "Range: bytes=0-99\r\n");
+    assert_eq!(ranged.status, 200);
+    assert_eq!(ranged.header("content-range"), None);
+    assert!(ranged.body == npm);
+    let ranged = req(
+        f.addr,
+        "GET",
+        "/hls.min.js",
+        "Range: bytes=0-99\r\nAccept-Encoding: gzip\r\n",
+    );
+    assert_eq!(ranged.status, 200);
+    assert_eq!(ranged.header("content-range"), None);
+    assert_eq!(ranged.content_length(), Some(ranged.body.len() as u64));
 }
 
 #[test]

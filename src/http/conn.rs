@@ -272,6 +272,35 @@ pub(crate) fn send(
             out.extend_from_slice(&b);
             w.write_all(out)
         }
+        Body::Gunzip { gz, len } => {
+            w.write_all(out)?;
+            let mut dec = flate2::bufread::GzDecoder::new(gz);
+            let mut sent = 0u64;
+            loop {
+                let n = match dec.read(copy) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                if n == 0 {
+                    break;
+                }
+                sent += n as u64;
+                if sent > len {
+                    break;
+                }
+                w.write_all(&copy[..n])?;
+            }
+            if sent == len {
+                Ok(())
+            } else {
+                // Never happens with the build's own gzip member; the framing would be wrong.
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "embedded gzip length differs",
+                ))
+            }
+        }
         Body::File {
             mut file,
             offset,

@@ -7,7 +7,7 @@
 //! | `/live.m3u8` | `<dir>/live.m3u8`, `application/vnd.apple.mpegurl`, `no-cache`, gzip when accepted |
 //! | `/seg<N>.ts` | `<dir>/seg<N>.ts` (name must match `^seg[0-9]{1,20}\.ts$`), `video/mp2t`, one-year `immutable`, single byte ranges |
 //! | `/`, `/index.html` | the embedded player page ([`player::page_html`]) |
-//! | `/hls.min.js` | the bundled hls.js when the build has it ([`player::hlsjs`]) |
+//! | `/hls.min.js` | the bundled hls.js when the build has it ([`player::hlsjs_gzip`]; gzip-encoded when accepted) |
 //! | `/api/status` | JSON of [`crate::stats::Stats::snapshot`] |
 //! | `/healthz` | `200 ok` when `<dir>/live.m3u8` exists, `503` otherwise |
 //!

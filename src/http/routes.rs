@@ -12,7 +12,11 @@
 //! it, RFC 9110 §12.5.3), segments are `video/mp2t` with a one-year `immutable` lifetime (names
 //! are never reused) and support single byte ranges (RFC 9110 §14). A `Range` with several ranges
 //! is ignored and the whole segment is sent with 200, as RFC 9110 §14.2 allows; a `Range` sent
-//! with `If-Range` is ignored too (the server has no validators to compare).
+//! with `If-Range` is ignored too (the server has no validators to compare). The built-in routes
+//! (`/`, `/hls.min.js`, `/api/status`, `/healthz`) ignore `Range` and answer 200 in full.
+//! `/hls.min.js` is embedded gzip-compressed: it is sent as is with `Content-Encoding: gzip` when
+//! the request accepts gzip, else decompressed while it is sent ([`Body::Gunzip`]); both carry
+//! `Vary: Accept-Encoding` and an exact `Content-Length`.
 
 use super::player;
 use super::request::{Head, Method};
@@ -212,6 +216,13 @@ pub enum Body {
     Static(&'static [u8]),
     /// Bytes built for this request.
     Bytes(Vec<u8>),
+    /// A gzip member compiled into the binary, sent decompressed (`len` bytes once inflated).
+    Gunzip {
+        /// The gzip member (RFC 1952).
+        gz: &'static [u8],
+        /// Its decompressed length: the `Content-Length`.
+        len: u64,
+    },
     /// `len` bytes of an open file starting at `offset`.
     File {
         /// The open file (it stays readable even if the ring deletes it meanwhile).
@@ -230,6 +241,7 @@ impl Body {
             Body::Empty => 0,
             Body::Static(b) => b.len() as u64,
             Body::Bytes(b) => b.len() as u64,
+            Body::Gunzip { len, .. } => *len,
             Body::File { len, .. } => *len,
         }
     }
@@ -316,12 +328,7 @@ pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static 
         (_, Route::Index) => Ok(Reply::new(200, Body::Static(player::page_html()))
             .with("Content-Type", "text/html; charset=utf-8")
             .with("Cache-Control", "no-cache")),
-        (_, Route::HlsJs) => Ok(match player::hlsjs() {
-            Some(js) => Reply::new(200, Body::Static(js))
-                .with("Content-Type", "application/javascript; charset=utf-8")
-                .with("Cache-Control", CACHE_HLSJS),
-            None => Reply::text(404, "not found\n"),
-        }),
+        (_, Route::HlsJs) => Ok(hlsjs(head)),
         (_, Route::Status) => Ok(status(ctx.stats)),
         (_, Route::Health) => Ok(if ctx.dir.join(PLAYLIST).is_file() {
             Reply::text(200, "ok\n")
@@ -329,6 +336,28 @@ pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static 
             Reply::text(503, "no playlist yet\n")
         }),
     }
+}
+
+/// `/hls.min.js`: the embedded gzip member as is when the client accepts gzip, else inflated.
+fn hlsjs(head: &Head<'_>) -> Reply {
+    let Some(gz) = player::hlsjs_gzip() else {
+        return Reply::text(404, "not found\n");
+    };
+    let reply = if head.header("accept-encoding").is_some_and(accepts_gzip) {
+        Reply::new(200, Body::Static(gz)).with("Content-Encoding", "gzip")
+    } else {
+        Reply::new(
+            200,
+            Body::Gunzip {
+                gz,
+                len: player::HLSJS_LEN,
+            },
+        )
+    };
+    reply
+        .with("Content-Type", "application/javascript; charset=utf-8")
+        .with("Cache-Control", CACHE_HLSJS)
+        .with("Vary", "Accept-Encoding")
 }
 
 /// CORS preflight answer (Fetch standard §3.2): 204 with the allowed methods and headers.
