@@ -241,6 +241,11 @@ impl Pipeline {
         if hls.segments_published() > published {
             Stats::add(&self.stats.segments, 1);
             self.latency.published(&self.stats);
+            // A run so short (or so starved) that its first segment is the final one is still
+            // ready once that segment is out.
+            if let Some(f) = self.on_first_segment.take() {
+                f();
+            }
         }
         finished.map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
         Ok(Summary {
