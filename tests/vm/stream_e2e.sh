@@ -133,15 +133,18 @@ def probe(path):
 
 
 def tone(paths):
-    """(fraction of the energy at 440 Hz, strongest frequency, rms) of the middle second."""
+    """(fraction of the energy at 440 Hz, strongest frequency, rms) of the loudest second, and
+    the share of 100-ms blocks that are not silent (rms > 100), over the segments' audio."""
     pcm = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "concat:" + "|".join(paths),
                           "-vn", "-ac", "1", "-ar", "8000", "-f", "s16le", "-"],
                          capture_output=True).stdout
     x = [int.from_bytes(pcm[i:i + 2], "little", signed=True) for i in range(0, len(pcm) - 1, 2)]
     if len(x) < 8000:
-        return 0.0, 0, 0.0
-    mid = (len(x) - 8000) // 2
-    x = x[mid:mid + 8000]
+        return 0.0, 0, 0.0, 0.0
+    blocks = [sum(v * v for v in x[i:i + 800]) for i in range(0, len(x) - 799, 800)]
+    audible = sum(1 for e in blocks if math.sqrt(e / 800) > 100) / len(blocks)
+    best = max(range(0, len(blocks) - 9), key=lambda i: sum(blocks[i:i + 10]))
+    x = x[best * 800:best * 800 + 8000]
     energy = sum(v * v for v in x)
     rms = math.sqrt(energy / len(x))
 
@@ -154,7 +157,7 @@ def tone(paths):
 
     frac = 2 * power(440) / (len(x) * energy) if energy else 0.0
     peak = max(range(100, 3901, 20), key=power)
-    return frac, peak, rms
+    return frac, peak, rms, audible
 
 
 def seg_checks(sc, segs, want_w, want_h):
@@ -182,9 +185,10 @@ def seg_checks(sc, segs, want_w, want_h):
     check(f"{sc}: A/V offset", len(avs) == len(segs) and worst <= AV_MS,
           f"audio start - video start per segment (ffprobe start_time): "
           f"{', '.join(f'{d:+.1f}' for d in avs)} ms (limit {AV_MS:.0f})")
-    frac, peak, rms = tone([p for _, p, _ in segs])
+    frac, peak, rms, audible = tone([p for _, p, _ in segs])
     check(f"{sc}: 440 Hz tone", frac > 0.5 and peak in (420, 440, 460) and rms > 100,
-          f"{frac * 100:.0f}% of the energy at 440 Hz, strongest bin {peak} Hz, rms {rms:.0f}")
+          f"loudest second: {frac * 100:.0f}% of the energy at 440 Hz, strongest bin {peak} Hz, "
+          f"rms {rms:.0f}; audible in {audible * 100:.0f}% of the 100-ms blocks")
     return frames / secs if secs else 0.0
 
 
