@@ -675,7 +675,11 @@ pub const FORMATS_ENV: &str = "HLSCAM_V4L2_FORMATS";
 
 /// The raw formats [`FORMATS_ENV`] asks for, if set (read at open, not per frame).
 fn formats_override() -> Option<Vec<PixelFormat>> {
-    let v = std::env::var(FORMATS_ENV).ok()?;
+    parse_formats(&std::env::var(FORMATS_ENV).ok()?)
+}
+
+/// Parses a [`FORMATS_ENV`] value: known raw codes in order, `None` if there are none.
+fn parse_formats(v: &str) -> Option<Vec<PixelFormat>> {
     let prefs: Vec<PixelFormat> = v
         .split(',')
         .filter_map(|c| <[u8; 4]>::try_from(c.trim().as_bytes()).ok())
@@ -949,6 +953,17 @@ mod tests {
         }
         assert_eq!(PixelFormat::from_fourcc(*b"JPEG"), Some(PixelFormat::Mjpeg));
         assert_eq!(PixelFormat::from_fourcc(*b"RGB3"), None);
+    }
+
+    #[test]
+    fn formats_override_parsing() {
+        assert_eq!(parse_formats("YUYV"), Some(vec![PixelFormat::Yuyv]));
+        assert_eq!(
+            parse_formats(" NV12, bogus,MJPG,H264"),
+            Some(vec![PixelFormat::Nv12, PixelFormat::Mjpeg])
+        );
+        assert_eq!(parse_formats(""), None);
+        assert_eq!(parse_formats("RGB3,H264"), None);
     }
 
     #[test]
