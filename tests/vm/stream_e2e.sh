@@ -120,7 +120,11 @@ def fetch(sc, uri):
 
 
 def decode_errors(path):
-    p = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "null", "-"],
+    # -enc_time_base -1: the null muxer keeps the 90 kHz input time base; with its default
+    # (1/frame rate) capture-timed frames 28-33 ms apart collide ("non monotonically
+    # increasing dts to muxer"), which says nothing about the stream
+    p = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-enc_time_base", "-1",
+                        "-f", "null", "-"],
                        capture_output=True, text=True)
     return "" if p.returncode == 0 and not p.stderr.strip() else (p.stderr.strip() or f"rc {p.returncode}")[:200]
 
