@@ -97,7 +97,11 @@ stop() { # NAME: SIGTERM, exit code into NAME.rc
   HPID=
 }
 
-status() { curl -s -m 3 "http://127.0.0.1:$PORT/api/status" >"$X/$1.status.$2.json"; }
+# /api/status at a named moment, and the moment (UTC epoch, the clock of hlscam's log lines)
+status() {
+  curl -s -m 3 "http://127.0.0.1:$PORT/api/status" >"$X/$1.status.$2.json"
+  echo "$2 $(date +%s.%N)" >>"$X/$1.marks"
+}
 
 handshake() { # STEP: tell the host, wait for its ack (bounded)
   echo ok >"$X/ready.$1"
