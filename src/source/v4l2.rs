@@ -666,6 +666,29 @@ impl Capture {
     }
 }
 
+/// Test/debug aid (not a config key): a comma-separated list of raw four-character codes
+/// (`YU12`, `NV12`, `YUYV`, `MJPG`), e.g. `HLSCAM_V4L2_FORMATS=YUYV`, restricts and orders the
+/// formats [`V4l2Source::open_with_clock`] (hence `video.source = "v4l2"`) negotiates, so a
+/// camera offering several can be captured in a chosen one. Unknown codes are ignored; an empty
+/// or fully unknown list means no override.
+pub const FORMATS_ENV: &str = "HLSCAM_V4L2_FORMATS";
+
+/// The raw formats [`FORMATS_ENV`] asks for, if set (read at open, not per frame).
+fn formats_override() -> Option<Vec<PixelFormat>> {
+    parse_formats(&std::env::var(FORMATS_ENV).ok()?)
+}
+
+/// Parses a [`FORMATS_ENV`] value: known raw codes in order, `None` if there are none.
+fn parse_formats(v: &str) -> Option<Vec<PixelFormat>> {
+    let prefs: Vec<PixelFormat> = v
+        .split(',')
+        .filter_map(|c| <[u8; 4]>::try_from(c.trim().as_bytes()).ok())
+        .filter_map(PixelFormat::from_fourcc)
+        .filter(|p| *p != PixelFormat::H264)
+        .collect();
+    (!prefs.is_empty()).then_some(prefs)
+}
+
 /// A V4L2 camera delivering I420 pictures.
 pub struct V4l2Source {
     cap: Capture,
@@ -696,7 +719,16 @@ impl V4l2Source {
         want: VideoFormat,
         clock: Arc<dyn Clock>,
     ) -> Result<V4l2Source, SourceError> {
-        Self::open_with_formats(device, want, &PixelFormat::RAW_PREFERENCE, clock)
+        match formats_override() {
+            Some(prefs) => {
+                log::info!(
+                    "{device}: {FORMATS_ENV} restricts the formats to {}",
+                    prefs.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")
+                );
+                Self::open_with_formats(device, want, &prefs, clock)
+            }
+            None => Self::open_with_formats(device, want, &PixelFormat::RAW_PREFERENCE, clock),
+        }
     }
 
     /// As [`open_with_clock`](Self::open_with_clock), trying only `prefs` (raw formats, in
@@ -921,6 +953,17 @@ mod tests {
         }
         assert_eq!(PixelFormat::from_fourcc(*b"JPEG"), Some(PixelFormat::Mjpeg));
         assert_eq!(PixelFormat::from_fourcc(*b"RGB3"), None);
+    }
+
+    #[test]
+    fn formats_override_parsing() {
+        assert_eq!(parse_formats("YUYV"), Some(vec![PixelFormat::Yuyv]));
+        assert_eq!(
+            parse_formats(" NV12, bogus,MJPG,H264"),
+            Some(vec![PixelFormat::Nv12, PixelFormat::Mjpeg])
+        );
+        assert_eq!(parse_formats(""), None);
+        assert_eq!(parse_formats("RGB3,H264"), None);
     }
 
     #[test]
