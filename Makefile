@@ -64,7 +64,7 @@ browser: browser-deps
 # Real V4L2/ALSA code against the kernel's virtual devices (vivid, v4l2loopback, snd-aloop) in a
 # QEMU VM booting Debian's kernel; see tests/vm/README.md.
 vm:
-	tests/vm/run.sh
+	tests/vm/all.sh
 
 # Benchmarks against ffmpeg and GStreamer (results in BENCHMARKS.md); ~20 min, not part of test.
 bench: build

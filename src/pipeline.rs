@@ -40,6 +40,10 @@ const RAW_QUEUE: usize = 3;
 const RAW_QUEUE_FAST: usize = 1;
 /// Reusable encoded-frame buffers per stream.
 const ENCODED_BUFFERS: usize = 8;
+/// Reusable encoded-audio buffers (each up to `AUDIO_BATCH_FRAMES` AAC frames, ≈ 85 ms): enough
+/// to hold ≈ 2.7 s of audio while the mux thread waits for a slow video encoder, so the audio
+/// thread keeps reading the microphone and ALSA does not overrun into silence.
+const AUDIO_BUFFERS: usize = 32;
 /// Initial capacity of an encoded video buffer (an IDR at high bitrate fits; grows once if not).
 const VIDEO_BUF_BYTES: usize = 1 << 20;
 /// An IDR is muxed (and the segment it ends published) without waiting for audio when the last
@@ -170,9 +174,9 @@ impl Pipeline {
         for _ in 0..ENCODED_BUFFERS {
             let _ = vfree_tx.send(EncodedVideo::with_capacity(VIDEO_BUF_BYTES));
         }
-        let (atx, arx) = channel::<EncodedAudio>(ENCODED_BUFFERS);
-        let (afree_tx, afree_rx) = channel::<EncodedAudio>(ENCODED_BUFFERS);
-        for _ in 0..ENCODED_BUFFERS {
+        let (atx, arx) = channel::<EncodedAudio>(AUDIO_BUFFERS);
+        let (afree_tx, afree_rx) = channel::<EncodedAudio>(AUDIO_BUFFERS);
+        for _ in 0..AUDIO_BUFFERS {
             let _ = afree_tx.send(EncodedAudio::with_capacity(8 * 1024));
         }
 
@@ -416,7 +420,10 @@ fn capture_loop(
                     if raw.push_wait(frame).is_err() {
                         break;
                     }
-                } else if raw.push(frame).is_some() {
+                } else if raw.push_merge(frame, |dropped, survivor| {
+                    // A source switch must not vanish with the frame that carried it.
+                    survivor.discontinuity |= dropped.discontinuity;
+                }) {
                     Stats::add(&stats.drops, 1);
                 }
             }

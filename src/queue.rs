@@ -64,6 +64,29 @@ impl<T> DropOldestQueue<T> {
         dropped
     }
 
+    /// Like [`push`](Self::push), but a dropped item first hands what must not be lost to the
+    /// item that is now oldest (`merge(dropped, survivor)`), e.g. a frame's discontinuity flag.
+    /// Returns true when an item was dropped.
+    pub fn push_merge(&self, mut item: T, merge: impl FnOnce(&T, &mut T)) -> bool {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let dropped = if s.items.len() >= self.capacity {
+            s.items.pop_front()
+        } else {
+            None
+        };
+        if let Some(d) = &dropped {
+            match s.items.front_mut() {
+                Some(front) => merge(d, front),
+                None => merge(d, &mut item),
+            }
+        }
+        s.items.push_back(item);
+        drop(s);
+        self.ready.notify_one();
+        // The dropped item is released here, outside the lock.
+        dropped.is_some()
+    }
+
     /// Appends `item`, waiting while the queue is full (back-pressure for unpaced `--fast` runs,
     /// where no frame may be lost). Returns the item back if the queue was closed meanwhile.
     pub fn push_wait(&self, item: T) -> Result<(), T> {
@@ -142,6 +165,21 @@ mod tests {
         q.close();
         assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Item(4));
         assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Closed);
+    }
+
+    #[test]
+    fn push_merge_hands_on_what_the_dropped_item_carried() {
+        let q = DropOldestQueue::new(2);
+        let merge = |d: &(u8, bool), f: &mut (u8, bool)| f.1 |= d.1;
+        assert!(!q.push_merge((1, true), merge));
+        assert!(!q.push_merge((2, false), merge));
+        assert!(q.push_merge((3, false), merge));
+        assert_eq!(q.pop_timeout(Duration::ZERO), Pop::Item((2, true)));
+        assert_eq!(q.pop_timeout(Duration::ZERO), Pop::Item((3, false)));
+        let q = DropOldestQueue::new(1);
+        q.push_merge((1, true), merge);
+        assert!(q.push_merge((2, false), merge));
+        assert_eq!(q.pop_timeout(Duration::ZERO), Pop::Item((2, true)));
     }
 
     #[test]
