@@ -412,3 +412,37 @@ fn supervisor_slate_backoff_and_switches() {
     );
     assert_eq!(stats.restarts.load(Ordering::Relaxed), 2);
 }
+
+/// A microphone that is missing at start is not fatal: the source streams silence at the right
+/// times (the audio track never has holes) while the device is retried.
+#[test]
+fn missing_microphone_gives_timed_silence() {
+    use hlscam::source::alsa::AlsaSource;
+    use hlscam::source::{AudioFormat, AudioSource};
+    use hlscam::time::SimClock;
+    let clock = SimClock::at_2026();
+    let fmt = AudioFormat {
+        sample_rate: 48_000,
+        channels: 1,
+    };
+    let mut src = AlsaSource::open_or_retry(
+        "hw:hlscam-no-such-card,0",
+        fmt,
+        std::sync::Arc::new(clock.clone()),
+    );
+    assert!(!src.is_open());
+    let mut buf = vec![0x5A5Ai16; 960];
+    let mut last = None;
+    for _ in 0..10 {
+        clock.advance(std::time::Duration::from_millis(20));
+        let pts = src.read(&mut buf).expect("silence, not an error");
+        assert!(buf.iter().all(|&s| s == 0), "silence");
+        if let Some(prev) = last {
+            assert!(pts > prev, "PTS advance: {prev:?} then {pts:?}");
+        }
+        last = Some(pts);
+        buf.fill(0x5A5A);
+    }
+    assert_eq!(src.silence_frames(), 9_600);
+    assert!(!src.is_open());
+}

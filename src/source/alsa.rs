@@ -135,11 +135,21 @@ impl AlsaSource {
             )));
         }
         let (pcm, _) = open_pcm(device, fmt)?;
-        Ok(AlsaSource {
+        Ok(Self::with_pcm(device, fmt, Some(pcm), clock))
+    }
+
+    /// The source's state around `pcm` (`None`: device away, silence until a retry opens it).
+    fn with_pcm(
+        device: &str,
+        fmt: AudioFormat,
+        pcm: Option<PCM>,
+        clock: Arc<dyn Clock>,
+    ) -> AlsaSource {
+        AlsaSource {
             device: device.to_string(),
             name: format!("alsa:{device}"),
             fmt,
-            pcm: Some(pcm),
+            pcm,
             clock,
             aclock: AudioClock::new(fmt.sample_rate),
             delivered: 0,
@@ -148,7 +158,7 @@ impl AlsaSource {
             silence_frames: 0,
             backoff: BACKOFF_MIN,
             next_retry: Duration::ZERO,
-        })
+        }
     }
 
     /// Like [`open_with_clock`](Self::open_with_clock), but a device that cannot be opened now
@@ -159,20 +169,7 @@ impl AlsaSource {
             Ok(src) => src,
             Err(e) => {
                 log::warn!("{e}: streaming silence and retrying the device");
-                AlsaSource {
-                    device: device.to_string(),
-                    name: format!("alsa:{device}"),
-                    fmt,
-                    pcm: None,
-                    clock,
-                    aclock: AudioClock::new(fmt.sample_rate),
-                    delivered: 0,
-                    owed: 0,
-                    overruns: 0,
-                    silence_frames: 0,
-                    backoff: BACKOFF_MIN,
-                    next_retry: Duration::ZERO,
-                }
+                Self::with_pcm(device, fmt, None, clock)
             }
         }
     }
