@@ -10,12 +10,13 @@ use hlscam::error::{Error, ErrorKind};
 use hlscam::hls::HlsConfig;
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
-use hlscam::pipeline::{EncoderFactory, Pipeline, PipelineConfig};
+use hlscam::pipeline::{EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig};
 use hlscam::source::alsa::AlsaSource;
 use hlscam::source::devices::{list_devices, pick_audio, pick_video};
 use hlscam::source::supervisor::supervised_camera;
 use hlscam::source::testsrc::TestSource;
 use hlscam::source::tone::ToneSource;
+use hlscam::source::v4l2::V4l2H264Source;
 use hlscam::source::{AudioFormat, AudioSource, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SystemClock};
@@ -101,17 +102,43 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         height: s.video.height,
         fps: s.video.fps,
     };
-    let (video, video_why) = open_video(s, fmt, clock.clone(), paced, &stats)?;
+    // encoder = "camera": the camera's own H.264, passed through without re-encoding (the
+    // config check guarantees source = "v4l2").
+    let camera_h264: Option<Box<dyn EncodedVideoSource>> = match s.video.encoder {
+        EncoderKind::Camera => Some(Box::new(
+            V4l2H264Source::open_with_clock(&s.video.device, fmt, clock.clone()).map_err(|e| {
+                Error::new(
+                    ErrorKind::Source,
+                    format!("video.encoder = \"camera\": {}: {e}", s.video.device),
+                )
+            })?,
+        )),
+        EncoderKind::Auto | EncoderKind::Openh264 | EncoderKind::V4l2m2m => None,
+    };
+    let (video, video_why) = match &camera_h264 {
+        Some(_) => (None, "the camera's own H.264, not re-encoded".to_string()),
+        None => {
+            let (v, why) = open_video(s, fmt, clock.clone(), paced, &stats)?;
+            (Some(v), why)
+        }
+    };
+    let video_name = match (&camera_h264, &video) {
+        (Some(cam), _) => cam.name().to_string(),
+        (None, Some(v)) => v.name().to_string(),
+        (None, None) => String::new(),
+    };
     let (audio, audio_why) = open_audio(s, clock.clone(), paced)?;
     let audio_name = audio
         .as_ref()
         .map_or("none".to_string(), |(a, _)| a.name().to_string());
-    log::info!(
-        "video: {} ({video_why}); audio: {audio_name} ({audio_why})",
-        video.name()
-    );
+    log::info!("video: {video_name} ({video_why}); audio: {audio_name} ({audio_why})");
     let make_encoder = encoder_factory(s)?;
-    stats.set_names(video.name(), &audio_name, "openh264");
+    let encoder_name = if camera_h264.is_some() {
+        "camera"
+    } else {
+        "openh264"
+    };
+    stats.set_names(&video_name, &audio_name, encoder_name);
 
     let hls = HlsConfig {
         dir: s.hls.dir.clone(),
@@ -168,7 +195,11 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         pipeline.on_first_segment(move || n.ready());
     }
     pipeline.latency_clock(clock.clone());
-    let result = pipeline.run(video, make_encoder, audio);
+    let result = match (camera_h264, video) {
+        (Some(cam), _) => pipeline.run_encoded(cam, audio),
+        (None, Some(video)) => pipeline.run(video, make_encoder, audio),
+        (None, None) => Err(Error::new(ErrorKind::Internal, "no video input")),
+    };
     log::info!("{}", stats.stage_summary());
     if let Ok(summary) = &result {
         log::info!(
@@ -282,14 +313,13 @@ fn open_audio(
 
 fn encoder_factory(s: &Settings) -> Result<EncoderFactory, Error> {
     match s.video.encoder {
-        EncoderKind::Auto | EncoderKind::Openh264 => {}
-        other => {
+        // The camera's own H.264 needs no encoder (see `run`); auto is openh264 for now.
+        EncoderKind::Auto | EncoderKind::Openh264 | EncoderKind::Camera => {}
+        EncoderKind::V4l2m2m => {
             return Err(Error::new(
                 ErrorKind::Encoder,
-                format!(
-                    "video.encoder = \"{}\" is not available in this build",
-                    other.as_str()
-                ),
+                "video.encoder = \"v4l2m2m\" is not available in this build (hardware encoding \
+                 is not implemented yet): use \"auto\" or \"openh264\"",
             ))
         }
     }

@@ -145,29 +145,31 @@ impl Pipeline {
 
     /// Runs until the sources end, `duration` is reached or `stop` is set; muxes on this thread.
     pub fn run(
-        mut self,
+        self,
         video: Box<dyn VideoSource>,
-        mut make_encoder: EncoderFactory,
+        make_encoder: EncoderFactory,
+        audio: Option<(Box<dyn AudioSource>, Box<dyn AudioEncoder>)>,
+    ) -> Result<Summary, Error> {
+        self.run_input(VideoInput::Raw(video, make_encoder), audio)
+    }
+
+    /// As [`run`](Self::run) for a source that delivers H.264 itself (a camera's own encoder,
+    /// `encoder = "camera"`): no raw frames and no encoder; the muxer adds AUD/SPS/PPS.
+    pub fn run_encoded(
+        self,
+        video: Box<dyn EncodedVideoSource>,
+        audio: Option<(Box<dyn AudioSource>, Box<dyn AudioEncoder>)>,
+    ) -> Result<Summary, Error> {
+        self.run_input(VideoInput::Encoded(video), audio)
+    }
+
+    fn run_input(
+        mut self,
+        input: VideoInput,
         audio: Option<(Box<dyn AudioSource>, Box<dyn AudioEncoder>)>,
     ) -> Result<Summary, Error> {
         let mut hls = HlsOutput::open(self.cfg.hls.clone())
             .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
-        let fmt = video.format();
-        let first_encoder = make_encoder(fmt).map_err(|e| {
-            Error::new(
-                ErrorKind::Encoder,
-                format!("video encoder for {fmt:?}: {e}"),
-            )
-        })?;
-        // In use at once: the queue, the frame being captured, the frame being encoded, and one
-        // the drop-oldest queue has just pushed out (paced) — never exhausted in fast runs.
-        let depth = if self.cfg.fast {
-            RAW_QUEUE_FAST
-        } else {
-            RAW_QUEUE
-        };
-        let pool = Pool::new(depth + 3, fmt.i420_len());
-        let raw = Arc::new(DropOldestQueue::new(depth));
         let force_idr = Arc::new(AtomicBool::new(false));
         let (vtx, vrx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
         let (vfree_tx, vfree_rx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
@@ -180,26 +182,51 @@ impl Pipeline {
             let _ = afree_tx.send(EncodedAudio::with_capacity(8 * 1024));
         }
 
-        let capture = {
-            let (raw, stats, stop) = (raw.clone(), self.stats.clone(), self.stop.clone());
-            let (duration, fast) = (self.cfg.duration, self.cfg.fast);
-            spawn("capture", move || {
-                capture_loop(video, &pool, &raw, &stats, &stop, duration, fast)
-            })?
-        };
-        let encoder = {
-            let (raw, stats, force) = (raw.clone(), self.stats.clone(), force_idr.clone());
-            spawn("encode", move || {
-                encode_loop(
-                    first_encoder,
-                    &mut make_encoder,
-                    &raw,
-                    vtx,
-                    vfree_rx,
-                    &stats,
-                    &force,
-                )
-            })?
+        let (duration, fast) = (self.cfg.duration, self.cfg.fast);
+        let (video_threads, raw) = match input {
+            VideoInput::Raw(video, mut make_encoder) => {
+                let fmt = video.format();
+                let first_encoder = make_encoder(fmt).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Encoder,
+                        format!("video encoder for {fmt:?}: {e}"),
+                    )
+                })?;
+                // In use at once: the queue, the frame being captured, the frame being encoded,
+                // and one the drop-oldest queue has just pushed out (paced) — never exhausted in
+                // fast runs.
+                let depth = if fast { RAW_QUEUE_FAST } else { RAW_QUEUE };
+                let pool = Pool::new(depth + 3, fmt.i420_len());
+                let raw = Arc::new(DropOldestQueue::new(depth));
+                let capture = {
+                    let (raw, stats, stop) = (raw.clone(), self.stats.clone(), self.stop.clone());
+                    spawn("capture", move || {
+                        capture_loop(video, &pool, &raw, &stats, &stop, duration, fast)
+                    })?
+                };
+                let encoder = {
+                    let (raw, stats, force) = (raw.clone(), self.stats.clone(), force_idr.clone());
+                    spawn("encode", move || {
+                        encode_loop(
+                            first_encoder,
+                            &mut make_encoder,
+                            &raw,
+                            vtx,
+                            vfree_rx,
+                            &stats,
+                            &force,
+                        )
+                    })?
+                };
+                (vec![capture, encoder], Some(raw))
+            }
+            VideoInput::Encoded(src) => {
+                let (stats, stop) = (self.stats.clone(), self.stop.clone());
+                let capture = spawn("capture", move || {
+                    passthrough_loop(src, vtx, vfree_rx, &stats, &stop, duration)
+                })?;
+                (vec![capture], None)
+            }
         };
         let has_audio = audio.is_some();
         let audio_thread = match audio {
@@ -223,11 +250,10 @@ impl Pipeline {
             afree: afree_tx,
         };
         let result = self.mux_loop(&mut hls, mux, &force_idr);
-        raw.close();
-        for t in [Some(capture), Some(encoder), audio_thread]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(raw) = &raw {
+            raw.close();
+        }
+        for t in video_threads.into_iter().chain(audio_thread) {
             if t.join().is_err() {
                 log::error!("a pipeline thread panicked");
             }
@@ -377,6 +403,60 @@ impl Pipeline {
             let spent = t0.elapsed().as_nanos() as u64;
             Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
             Stats::add(&self.stats.publish_ns, publish);
+        }
+    }
+}
+
+/// A source that delivers encoded H.264 access units itself (a camera's own encoder).
+pub trait EncodedVideoSource: Send {
+    /// Short name for logs and `/api/status`.
+    fn name(&self) -> &str;
+    /// Fills `out` (its `data` cleared first, capacity reused) with the next access unit in
+    /// Annex B form, with its times, key flag and discontinuity flag.
+    fn next_au(&mut self, out: &mut EncodedVideo) -> Result<(), SourceError>;
+}
+
+enum VideoInput {
+    Raw(Box<dyn VideoSource>, EncoderFactory),
+    Encoded(Box<dyn EncodedVideoSource>),
+}
+
+/// The capture thread of an encoded source: access units straight into encoded buffers.
+fn passthrough_loop(
+    mut src: Box<dyn EncodedVideoSource>,
+    out: Sender<EncodedVideo>,
+    free: Receiver<EncodedVideo>,
+    stats: &Stats,
+    stop: &AtomicBool,
+    duration: Option<Pts90k>,
+) {
+    log::info!(
+        "video source {} (the camera's own H.264, not re-encoded)",
+        src.name()
+    );
+    let mut spare: Option<EncodedVideo> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(mut buf) = spare.take().or_else(|| free.recv().ok()) else {
+            break;
+        };
+        match src.next_au(&mut buf) {
+            Ok(()) => {
+                if duration.is_some_and(|d| buf.pts >= d) {
+                    break;
+                }
+                Stats::add(&stats.frames_in, 1);
+                Stats::add(&stats.frames_out, 1);
+                Stats::add(&stats.video_bytes, buf.data.len() as u64);
+                if out.send(buf).is_err() {
+                    break;
+                }
+            }
+            Err(SourceError::End) => break,
+            Err(e) => {
+                log::warn!("video source {}: {e}", src.name());
+                spare = Some(buf);
+                thread::sleep(Duration::from_millis(100));
+            }
         }
     }
 }

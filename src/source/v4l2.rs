@@ -935,6 +935,23 @@ pub fn has_idr(data: &[u8]) -> bool {
     false
 }
 
+impl crate::pipeline::EncodedVideoSource for V4l2H264Source {
+    fn name(&self) -> &str {
+        V4l2H264Source::name(self)
+    }
+
+    fn next_au(&mut self, out: &mut crate::encode::EncodedVideo) -> Result<(), SourceError> {
+        let f = V4l2H264Source::next_au(self, &mut out.data)?;
+        out.pts = f.pts;
+        out.dts = f.pts;
+        out.key = f.key;
+        out.captured = f.captured;
+        out.wall = f.wall;
+        out.discontinuity = false;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
