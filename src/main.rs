@@ -16,7 +16,7 @@ use hlscam::source::devices::{list_devices, pick_audio, pick_video};
 use hlscam::source::supervisor::supervised_camera;
 use hlscam::source::testsrc::TestSource;
 use hlscam::source::tone::ToneSource;
-use hlscam::source::v4l2::V4l2H264Source;
+use hlscam::source::v4l2::ReopeningH264;
 use hlscam::source::{AudioFormat, AudioSource, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SystemClock};
@@ -106,7 +106,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     // config check guarantees source = "v4l2").
     let camera_h264: Option<Box<dyn EncodedVideoSource>> = match s.video.encoder {
         EncoderKind::Camera => Some(Box::new(
-            V4l2H264Source::open_with_clock(&s.video.device, fmt, clock.clone()).map_err(|e| {
+            ReopeningH264::open(&s.video.device, fmt, clock.clone()).map_err(|e| {
                 Error::new(
                     ErrorKind::Source,
                     format!("video.encoder = \"camera\": {}: {e}", s.video.device),

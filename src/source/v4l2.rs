@@ -952,6 +952,78 @@ impl crate::pipeline::EncodedVideoSource for V4l2H264Source {
     }
 }
 
+/// The camera's own H.264, reopened with backoff when it fails or is unplugged (0.5 s doubling
+/// to 8 s); the first access unit after a reopen is flagged as a discontinuity. There is no slate
+/// on this path (no encoder to draw one): segments pause while the camera is away.
+pub struct ReopeningH264 {
+    device: String,
+    want: VideoFormat,
+    clock: Arc<dyn Clock>,
+    cam: Option<V4l2H264Source>,
+    name: String,
+    backoff: Duration,
+    reopened: bool,
+}
+
+impl ReopeningH264 {
+    /// Opens `device` now (an error here is reported: the configuration names a camera that
+    /// does not deliver H.264); later failures are retried.
+    pub fn open(
+        device: &str,
+        want: VideoFormat,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SourceError> {
+        let cam = V4l2H264Source::open_with_clock(device, want, clock.clone())?;
+        Ok(ReopeningH264 {
+            device: device.to_string(),
+            want,
+            name: cam.name().to_string(),
+            clock,
+            cam: Some(cam),
+            backoff: Duration::from_millis(500),
+            reopened: false,
+        })
+    }
+}
+
+impl crate::pipeline::EncodedVideoSource for ReopeningH264 {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn next_au(&mut self, out: &mut crate::encode::EncodedVideo) -> Result<(), SourceError> {
+        loop {
+            let Some(cam) = self.cam.as_mut() else {
+                std::thread::sleep(self.backoff);
+                match V4l2H264Source::open_with_clock(&self.device, self.want, self.clock.clone()) {
+                    Ok(c) => {
+                        log::info!("{}: camera back", self.name);
+                        self.cam = Some(c);
+                        self.backoff = Duration::from_millis(500);
+                        self.reopened = true;
+                    }
+                    Err(e) => {
+                        log::warn!("{}: {e}; retrying in {:?}", self.name, self.backoff * 2);
+                        self.backoff = (self.backoff * 2).min(Duration::from_secs(8));
+                    }
+                }
+                continue;
+            };
+            match crate::pipeline::EncodedVideoSource::next_au(cam, out) {
+                Ok(()) => {
+                    out.discontinuity = std::mem::take(&mut self.reopened);
+                    return Ok(());
+                }
+                Err(SourceError::End) => return Err(SourceError::End),
+                Err(e) => {
+                    log::warn!("{}: {e}; reopening", self.name);
+                    self.cam = None;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
