@@ -6,6 +6,8 @@
 #      directory (VMTEST_RW); stream_guest.sh runs the scenarios one after the other:
 #        yuyv, nv12  vivid /dev/video0 forced to that format (HLSCAM_V4L2_FORMATS), 640x360@30
 #        mjpeg       v4l2loopback /dev/video10 fed MJPEG 640x480@30 by ffmpeg in the guest
+#        h264        v4l2loopback /dev/video11 fed H.264 640x360@30 (libx264, GOP 30) by ffmpeg
+#                    in the guest, hlscam with encoder = "camera" (muxed without re-encoding)
 #        disc        vivid disconnected, removed (rmmod), reloaded (modprobe) mid-stream
 #        faults      vivid's inject_vidioc_streamon_error, percentage_of_dropped_buffers=30,
 #                    inject_fatal_streaming_error
@@ -15,7 +17,7 @@
 #      host, decodes the segments with ffmpeg, probes them with ffprobe and checks the tone
 # Prints one line per check (`ok NAME: ...` / `FAIL NAME: ...`) and `vm-stream: N passed,
 # N failed`; exits non-zero on any failure.
-#   usage: tests/vm/stream_e2e.sh [SCENARIO...]      (default: yuyv nv12 mjpeg disc faults)
+#   usage: tests/vm/stream_e2e.sh [SCENARIO...]      (default: yuyv nv12 mjpeg h264 disc faults)
 #   knobs: STREAM_PORT (host port, default: a free one), STREAM_KEEP=1 (keep the work dir),
 #          STREAM_AV_MS (A/V start offset limit per segment, 100), VMTEST_* (run_in_vm.sh)
 set -euo pipefail
@@ -39,6 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# two loopback nodes, as run.sh: /dev/video10 (MJPEG) and /dev/video11 (H.264); a node keeps
+# the format of its first producer for the rest of the boot
+export VMTEST_V4L2LOOPBACK_OPTS=${VMTEST_V4L2LOOPBACK_OPTS:-devices=2 video_nr=10,11 card_label=vmtest-loopback,vmtest-loopback-h264 exclusive_caps=1,1}
 echo "vm-stream: booting the VM (host port $PORT -> guest 8080, shared dir $X)" >&2
 VMTEST_HOSTFWD="tcp:127.0.0.1:$PORT-:8080" VMTEST_RW="$X" VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-600} \
   setsid "$HERE/run_in_vm.sh" "$HERE/stream_guest.sh" "$BIN" "$X" "$@" >"$X/vm.out" 2>"$X/vm.err" &
@@ -51,7 +56,7 @@ import calendar, json, math, os, re, subprocess, sys, time, urllib.request
 X, PORT, VMPID = os.environ["X"], int(os.environ["PORT"]), int(os.environ["VMPID"])
 AV_MS = float(os.environ["AV_MS"])
 BASE = f"http://127.0.0.1:{PORT}"
-SCENARIOS = sys.argv[1:] or ["yuyv", "nv12", "mjpeg", "disc", "faults"]
+SCENARIOS = sys.argv[1:] or ["yuyv", "nv12", "mjpeg", "h264", "disc", "faults"]
 passed = failed = 0
 
 
@@ -137,6 +142,15 @@ def probe(path):
     return {s["codec_type"]: s for s in streams}
 
 
+def first_video_frame(path):
+    """(key_frame, pict_type) of the segment's first video frame, by ffprobe."""
+    p = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
+                        "-show_entries", "frame=key_frame,pict_type", "-of", "json", path],
+                       capture_output=True, text=True)
+    frames = json.loads(p.stdout or "{}").get("frames", [])
+    return (frames[0].get("key_frame"), frames[0].get("pict_type")) if frames else (None, None)
+
+
 def tone(paths):
     """Over the segments' audio at 8 kHz, in 100-ms blocks: (share of the audible blocks'
     energy at 440 Hz, strongest frequency of the loudest block, rms of the audible blocks,
@@ -216,6 +230,13 @@ def stream_scenario(sc, w, h):
     st = status()
     ack(sc)
     fps = seg_checks(sc, got, w, h)
+    if sc == "h264":
+        firsts = [(seq, first_video_frame(path)) for seq, path, _ in got]
+        check(f"{sc}: segments start with a key frame", len(firsts) >= 3 and all(k == 1 for _, (k, _) in firsts),
+              "first video frame per segment (ffprobe key_frame/pict_type): "
+              + ", ".join(f"seg{seq} {k}/{t}" for seq, (k, t) in firsts))
+        check(f"{sc}: encoder camera", st.get("encoder") == "camera",
+              f"/api/status encoder {st.get('encoder')!r} (want 'camera')")
     check(f"{sc}: status", st["segments"] >= 3 and st["source"].startswith("v4l2:"),
           f"source {st['source']}, audio {st['audio_source']}, segments {st['segments']}, "
           f"fps (average) {st['fps']}, in segments {fps:.1f}, drops {st['drops']}, restarts {st['restarts']}, "
@@ -320,6 +341,8 @@ for sc in SCENARIOS:
             stream_scenario(sc, 640, 360)
         elif sc == "mjpeg":
             stream_scenario(sc, 640, 480)
+        elif sc == "h264":
+            stream_scenario(sc, 640, 360)
         elif sc == "disc":
             disc_scenario()
         elif sc == "faults":
@@ -356,11 +379,16 @@ for sc in SCENARIOS:
     panics = "panicked" in log
     check(f"{sc}: clean exit", rc_of(sc) == "0" and not panics,
           f"hlscam exit code after SIGTERM {rc_of(sc)}, panic in log: {panics}")
-    if sc in ("yuyv", "nv12", "mjpeg"):
-        want = {"yuyv": "YUYV 640x360", "nv12": "NV12 640x360", "mjpeg": "MJPG 640x480"}[sc]
+    if sc in ("yuyv", "nv12", "mjpeg", "h264"):
+        want = {"yuyv": "YUYV 640x360", "nv12": "NV12 640x360", "mjpeg": "MJPG 640x480",
+                "h264": "H264 640x360"}[sc]
         m = re.search(r"capturing (\S+ \d+x\d+) stride \d+ at (\d+) fps", log)
         check(f"{sc}: capture format", bool(m) and m.group(1) == want,
               f"log: capturing {m.group(1) + ' at ' + m.group(2) + ' fps' if m else '(no capture line)'}, want {want}")
+    if sc == "h264":
+        own = [l for l in log.splitlines() if "the camera's own H.264" in l]
+        check(f"{sc}: log says the camera's own H.264", bool(own),
+              f"log: {own[0].strip()[:200] if own else '(no line with the camera' + chr(39) + 's own H.264)'}")
     if sc == "disc":
         opened = len(re.findall(r"video: v4l2:\S+ opened", log))
         slate = len(re.findall(r"showing the slate", log))

@@ -9,12 +9,12 @@
 #                 <sc>.status.<n>.json  /api/status at the named moments (faults)
 #                 guest.log      this script's own log
 #   host writes   ack.<step>     the host has fetched what it needed: go on
-# Scenarios (all by default): yuyv nv12 mjpeg disc faults. Audio: a 440 Hz sine played into
+# Scenarios (all by default): yuyv nv12 mjpeg h264 disc faults. Audio: a 440 Hz sine played into
 # hw:Loopback,0,0 by ffmpeg, captured by hlscam from plughw:Loopback,1,0 (48 kHz mono).
 # Only processes started here are stopped, by PID.
 set -u
 BIN=$1; X=$2; shift 2
-SCENARIOS=("$@"); ((${#SCENARIOS[@]})) || SCENARIOS=(yuyv nv12 mjpeg disc faults)
+SCENARIOS=("$@"); ((${#SCENARIOS[@]})) || SCENARIOS=(yuyv nv12 mjpeg h264 disc faults)
 # the same options as guest_init.sh / run_in_vm.sh (VMTEST_VIVID default)
 VIVID_OPTS=(n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0)
 PORT=8080
@@ -42,7 +42,7 @@ for _ in $(seq 1 120); do
 done
 log "tone: $(grep -m1 state /proc/asound/Loopback/pcm0p/sub0/status 2>/dev/null || echo 'no status')"
 
-config() { # NAME DEVICE WIDTH HEIGHT
+config() { # NAME DEVICE WIDTH HEIGHT [ENCODER (openh264)]
   cat >"$X/$1.toml" <<EOF
 [video]
 source = "v4l2"
@@ -50,7 +50,7 @@ device = "$2"
 width = $3
 height = $4
 fps = 30
-encoder = "openh264"
+encoder = "${5:-openh264}"
 bitrate_kbps = 400
 [audio]
 source = "alsa"
@@ -153,6 +153,23 @@ scenario() {
       else fail mjpeg "hlscam did not serve"; fi
       stop mjpeg
       kill "$fpid" 2>/dev/null ;;
+    h264)
+      # the camera's own H.264 (encoder = "camera"): libx264 into v4l2loopback /dev/video11
+      # (stream_e2e.sh loads it with two nodes, like run.sh), GOP 30 = one IDR per 1-s segment
+      local hpid
+      ffmpeg -nostdin -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=30 \
+        -c:v libx264 -preset ultrafast -tune zerolatency -g 30 -bf 0 -pix_fmt yuv420p \
+        -f v4l2 /dev/video11 >"$X/h264-feeder.log" 2>&1 &
+      hpid=$!; FEEDERS+=("$hpid")
+      for _ in $(seq 1 120); do
+        v4l2-ctl -d /dev/video11 --list-formats 2>/dev/null | grep -q "H264" && break
+        sleep 0.5
+      done
+      config h264 /dev/video11 640 360 camera
+      if start h264; then status h264 end; handshake h264
+      else fail h264 "hlscam did not serve"; fi
+      stop h264
+      kill "$hpid" 2>/dev/null ;;
     disc)
       config disc /dev/video0 640 360
       if start disc; then
