@@ -50,18 +50,10 @@ impl<T> DropOldestQueue<T> {
         }
     }
 
-    /// Appends `item`; when full, removes and returns the oldest item (the caller counts it).
-    pub fn push(&self, item: T) -> Option<T> {
-        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let dropped = if s.items.len() >= self.capacity {
-            s.items.pop_front()
-        } else {
-            None
-        };
-        s.items.push_back(item);
-        drop(s);
-        self.ready.notify_one();
-        dropped
+    /// Appends `item`; when full, drops the oldest item. Returns true when one was dropped (the
+    /// caller counts it). See [`push_merge`](Self::push_merge) for items that carry state.
+    pub fn push(&self, item: T) -> bool {
+        self.push_merge(item, |_, _| {})
     }
 
     /// Like [`push`](Self::push), but a dropped item first hands what must not be lost to the
@@ -155,9 +147,9 @@ mod tests {
     #[test]
     fn drops_oldest_when_full() {
         let q = DropOldestQueue::new(2);
-        assert_eq!(q.push(1), None);
-        assert_eq!(q.push(2), None);
-        assert_eq!(q.push(3), Some(1));
+        assert!(!q.push(1));
+        assert!(!q.push(2));
+        assert!(q.push(3));
         assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Item(2));
         assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Item(3));
         assert_eq!(q.pop_timeout(Duration::from_millis(1)), Pop::Timeout);
