@@ -43,6 +43,8 @@ pub struct Stats {
     pub requests: AtomicU64,
     /// Source restarts / discontinuities.
     pub restarts: AtomicU64,
+    /// Switches from a failed hardware encoder to the software one.
+    pub encoder_fallbacks: AtomicU64,
     /// Capture-to-downloadable latency of every published video frame.
     pub latency: LatencyHistogram,
     names: Mutex<Names>,
@@ -84,6 +86,8 @@ pub struct Snapshot {
     pub encode_ms_per_frame: f64,
     /// Source restarts.
     pub restarts: u64,
+    /// Switches from a failed hardware encoder to the software one.
+    pub encoder_fallbacks: u64,
     /// Mean capture/convert (or test pattern) time per raw frame, microseconds.
     pub capture_us_per_frame: f64,
     /// Mean video encode time per encoded frame, microseconds.
@@ -132,6 +136,7 @@ impl Stats {
             clients: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             restarts: AtomicU64::new(0),
+            encoder_fallbacks: AtomicU64::new(0),
             latency: LatencyHistogram::new(),
             names: Mutex::new(Names::default()),
         }
@@ -190,6 +195,7 @@ impl Stats {
                 (self.encode_ns.load(Relaxed) as f64 / frames_out as f64 / 1e4).round() / 100.0
             },
             restarts: self.restarts.load(Relaxed),
+            encoder_fallbacks: self.encoder_fallbacks.load(Relaxed),
             capture_us_per_frame: per_frame_us(&self.capture_ns, self.frames_in.load(Relaxed)),
             encode_us_per_frame: per_frame_us(&self.encode_ns, frames_out),
             aac_us_per_frame: per_frame_us(&self.aac_ns, frames_out),

@@ -119,4 +119,5 @@ pub trait AudioEncoder: Send {
 }
 
 pub mod aac;
+pub mod fallback;
 pub mod openh264;
