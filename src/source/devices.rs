@@ -7,6 +7,12 @@
 //! openh264 (always) plus every M2M node whose card starts with `bcm2835-codec` or whose capture
 //! queue offers `H264` (a stateful encoder). Capture PCMs come from each ALSA card's control
 //! interface (`snd_ctl_pcm_next_device`, `snd_ctl_pcm_info`).
+//!
+//! The nodes of a Raspberry Pi's own camera pipeline are not cameras hlscam can stream from and
+//! are skipped ([`is_pi_camera_pipeline`]): the CSI receivers (`unicam`, Pi 5 `rp1-cfe`) deliver
+//! raw Bayer with no ISP, and the ISP nodes (`bcm2835-isp`, Pi 5 `pispbe`) only produce pictures
+//! while libcamera feeds them. CSI camera modules are streamed through `rpicam-vid`
+//! (`source = "rpicam"`).
 
 use super::alsa::AlsaSource;
 use super::v4l2::{PixelFormat, V4l2Source};
@@ -187,6 +193,12 @@ fn camera_formats(dev: &v4l::Device) -> Vec<CameraFormat> {
     out
 }
 
+/// True for a V4L2 driver of the Raspberry Pi's libcamera pipeline (see the module docs):
+/// `unicam`, `rp1-cfe` (CSI receivers), `bcm2835-isp`, `pispbe` (ISPs).
+pub fn is_pi_camera_pipeline(driver: &str) -> bool {
+    matches!(driver, "unicam" | "rp1-cfe" | "bcm2835-isp" | "pispbe")
+}
+
 /// What kind of node a `/dev/video*` is.
 enum Node {
     Camera(Camera),
@@ -208,6 +220,9 @@ fn probe_inner(path: &str) -> Node {
         return Node::Other;
     };
     let f = caps.capabilities;
+    if is_pi_camera_pipeline(&caps.driver) {
+        return Node::Other;
+    }
     if f.intersects(Flags::VIDEO_M2M | Flags::VIDEO_M2M_MPLANE) {
         let h264 = raw_formats(dev.fd(), f.contains(Flags::VIDEO_M2M_MPLANE)).contains(b"H264");
         if caps.card.starts_with("bcm2835-codec") || h264 {
@@ -411,6 +426,16 @@ pub fn pick_audio(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pi_camera_pipeline_nodes_are_not_cameras() {
+        for d in ["unicam", "rp1-cfe", "bcm2835-isp", "pispbe"] {
+            assert!(is_pi_camera_pipeline(d), "{d}");
+        }
+        for d in ["uvcvideo", "vivid", "v4l2 loopback", "bcm2835-codec", ""] {
+            assert!(!is_pi_camera_pipeline(d), "{d}");
+        }
+    }
 
     #[test]
     fn table_and_json_of_a_fixed_list() {
