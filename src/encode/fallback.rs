@@ -17,15 +17,68 @@
 //!
 //! The switch happens at most once per wrapper; a fallback that cannot be built is an encode
 //! error for that picture and is retried on the next one.
+//!
+//! [`hardware_first`] is the pipeline's [`EncoderFactory`] for `encoder = "auto"` /
+//! `"v4l2m2m"`: the hardware encoder wrapped as above while it works, the software one once it
+//! has failed (at start, or later) — the pipeline calls the factory again only when the
+//! geometry changes, and a hardware encoder that failed once is not tried again.
 
 use super::{EncodeError, EncodedVideo, VideoEncoder};
-use crate::source::RawFrame;
+use crate::pipeline::EncoderFactory;
+use crate::source::{RawFrame, VideoFormat};
 use crate::stats::Stats;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Builds the fallback encoder (called once, at the switch).
 pub type MakeFallback = Box<dyn FnMut() -> Result<Box<dyn VideoEncoder>, EncodeError> + Send>;
+
+/// Builds an encoder for a geometry.
+pub type OpenEncoder =
+    Arc<dyn Fn(VideoFormat) -> Result<Box<dyn VideoEncoder>, EncodeError> + Send + Sync>;
+
+/// The hardware encoder `hw` with `sw` as its understudy (see the module docs); the switch is
+/// reported in `stats`.
+pub fn hardware_first(
+    hw: OpenEncoder,
+    sw: OpenEncoder,
+    stats: Option<Arc<Stats>>,
+) -> EncoderFactory {
+    let failed = Arc::new(AtomicBool::new(false));
+    Box::new(move |fmt: VideoFormat| {
+        if !failed.load(Ordering::SeqCst) {
+            match hw(fmt) {
+                Ok(primary) => {
+                    let sw = sw.clone();
+                    let wrapped =
+                        FallbackEncoder::new(primary, Box::new(move || sw(fmt)), failed.clone());
+                    return Ok(Box::new(match &stats {
+                        Some(s) => wrapped.with_stats(s.clone()),
+                        None => wrapped,
+                    }));
+                }
+                Err(e) => {
+                    failed.store(true, Ordering::SeqCst);
+                    log::warn!(
+                        "hardware encoder could not start for {}x{}@{}: {e}; using the software \
+                         encoder",
+                        fmt.width,
+                        fmt.height,
+                        fmt.fps
+                    );
+                    if let Some(s) = &stats {
+                        Stats::add(&s.encoder_fallbacks, 1);
+                    }
+                }
+            }
+        }
+        let e = sw(fmt)?;
+        if let Some(s) = &stats {
+            s.set_encoder(e.name());
+        }
+        Ok(e)
+    })
+}
 
 /// See the module docs.
 pub struct FallbackEncoder {
@@ -293,6 +346,80 @@ mod tests {
             forced.lock().unwrap().as_slice(),
             &[("hw", 0), ("sw", 0), ("sw", 0)]
         );
+    }
+
+    fn opener(
+        name: &'static str,
+        fail_at: Option<u64>,
+        opens: Arc<Mutex<Vec<String>>>,
+    ) -> OpenEncoder {
+        Arc::new(move |fmt: VideoFormat| {
+            opens
+                .lock()
+                .unwrap()
+                .push(format!("{name} {}x{}", fmt.width, fmt.height));
+            if name == "broken-hw" {
+                return Err(EncodeError {
+                    msg: "VIDIOC_S_FMT: Invalid argument (os error 22)".into(),
+                });
+            }
+            Ok(Box::new(Fake {
+                name,
+                fail_at,
+                forced: Arc::new(Mutex::new(Vec::new())),
+                key_next: false,
+            }) as Box<dyn VideoEncoder>)
+        })
+    }
+
+    #[test]
+    fn the_factory_stops_trying_hardware_once_it_failed() {
+        let opens = Arc::new(Mutex::new(Vec::new()));
+        let stats = Arc::new(Stats::new());
+        let mut f = hardware_first(
+            opener("hw", Some(2), opens.clone()),
+            opener("sw", None, opens.clone()),
+            Some(stats.clone()),
+        );
+        let pool = Pool::new(1, 12);
+        let mut out = EncodedVideo::with_capacity(64);
+        let fmt = frame(&pool, 0).format;
+        let mut enc = f(fmt).unwrap();
+        assert_eq!(enc.name(), "hw");
+        for seq in 0..3 {
+            enc.encode(&frame(&pool, seq), &mut out).unwrap();
+        }
+        assert_eq!(enc.name(), "sw");
+        // A geometry change rebuilds: straight to software, hardware is not reopened.
+        let wide = VideoFormat { width: 8, ..fmt };
+        assert_eq!(f(wide).unwrap().name(), "sw");
+        assert_eq!(
+            opens.lock().unwrap().as_slice(),
+            ["hw 4x2", "sw 4x2", "sw 8x2"]
+        );
+        assert_eq!(stats.encoder_fallbacks.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.snapshot().encoder, "sw");
+    }
+
+    #[test]
+    fn hardware_that_cannot_start_means_software_from_the_first_picture() {
+        let opens = Arc::new(Mutex::new(Vec::new()));
+        let stats = Arc::new(Stats::new());
+        let mut f = hardware_first(
+            opener("broken-hw", None, opens.clone()),
+            opener("sw", None, opens.clone()),
+            Some(stats.clone()),
+        );
+        let pool = Pool::new(1, 12);
+        let fmt = frame(&pool, 0).format;
+        assert_eq!(f(fmt).unwrap().name(), "sw");
+        assert_eq!(f(fmt).unwrap().name(), "sw");
+        assert_eq!(
+            opens.lock().unwrap().as_slice(),
+            ["broken-hw 4x2", "sw 4x2", "sw 4x2"]
+        );
+        assert_eq!(stats.encoder_fallbacks.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.snapshot().encoder, "sw");
     }
 
     #[test]
