@@ -336,16 +336,17 @@ impl Helper {
         })
     }
 
-    /// Why the output ended: the exit status once the process is gone (waits up to 2 s).
-    fn ended(&mut self) -> String {
+    /// Why the output ended — the exit status once the process is gone (waits up to 2 s) — and
+    /// whether it was a clean exit (status 0: everything it wrote is complete).
+    fn ended(&mut self) -> (String, bool) {
         for _ in 0..100 {
             match self.child.try_wait() {
-                Ok(Some(status)) => return format!("exited ({status})"),
+                Ok(Some(status)) => return (format!("exited ({status})"), status.success()),
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return format!("closed its output (wait: {e})"),
+                Err(e) => return (format!("closed its output (wait: {e})"), false),
             }
         }
-        "closed its output".to_string()
+        ("closed its output".to_string(), false)
     }
 }
 
@@ -467,7 +468,7 @@ impl VideoSource for RpicamSource {
             // A partial frame is dropped with the helper (the supervisor restarts it).
             return Err(match e.kind() {
                 io::ErrorKind::UnexpectedEof => {
-                    SourceError::Gone(format!("{}: {}", self.name, self.helper.ended()))
+                    SourceError::Gone(format!("{}: {}", self.name, self.helper.ended().0))
                 }
                 io::ErrorKind::TimedOut => SourceError::Timeout(format!(
                     "{}: no whole frame within {:?}",
@@ -550,6 +551,8 @@ pub struct RpicamH264 {
     frames: u64,
     anchor: Option<Pts90k>,
     last_pts: Option<Pts90k>,
+    /// The helper exited cleanly after its last access unit was handed out: reported next.
+    exited: Option<String>,
 }
 
 impl std::fmt::Debug for RpicamH264 {
@@ -596,6 +599,7 @@ impl RpicamH264 {
             frames: 0,
             anchor: None,
             last_pts: None,
+            exited: None,
         })
     }
 
@@ -648,6 +652,10 @@ impl EncodedVideoSource for RpicamH264 {
     }
 
     fn next_au(&mut self, out: &mut EncodedVideo) -> Result<(), SourceError> {
+        if let Some(why) = self.exited.take() {
+            let e = SourceError::Gone(format!("{}: {why}; restarting", self.name));
+            return Err(self.lost(e));
+        }
         if self.helper.is_none() {
             std::thread::sleep(self.backoff);
             let helper =
@@ -666,32 +674,41 @@ impl EncodedVideoSource for RpicamH264 {
         } else {
             FRAME_TIMEOUT
         };
-        match self.splitter.next_au(&mut helper.pipe, &mut out.data) {
-            Ok(Some(info)) => {
-                let now = self.clock.monotonic();
-                let pts = self.stamp(now);
-                out.pts = pts;
-                out.dts = pts;
-                out.key = info.key;
-                out.captured = now;
-                out.wall = self.clock.wall();
-                out.discontinuity = std::mem::take(&mut self.restarted);
-                Ok(())
-            }
+        let info = match self.splitter.next_au(&mut helper.pipe, &mut out.data) {
+            Ok(Some(info)) => info,
             Ok(None) => {
-                let why = helper.ended();
-                let e = SourceError::Gone(format!("{}: {why}; restarting", self.name));
-                Err(self.lost(e))
+                // End of output. After a clean exit the last access unit is whole; after a
+                // crash or a kill it may be cut short, and is dropped.
+                let (why, clean) = helper.ended();
+                match self.splitter.finish(&mut out.data).filter(|_| clean) {
+                    Some(info) => {
+                        self.exited = Some(why);
+                        info
+                    }
+                    None => {
+                        let e = SourceError::Gone(format!("{}: {why}; restarting", self.name));
+                        return Err(self.lost(e));
+                    }
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                 let e = SourceError::Timeout(format!("{}: no data; restarting", self.name));
-                Err(self.lost(e))
+                return Err(self.lost(e));
             }
             Err(e) => {
                 let e = SourceError::Io(format!("{}: {e}; restarting", self.name));
-                Err(self.lost(e))
+                return Err(self.lost(e));
             }
-        }
+        };
+        let now = self.clock.monotonic();
+        let pts = self.stamp(now);
+        out.pts = pts;
+        out.dts = pts;
+        out.key = info.key;
+        out.captured = now;
+        out.wall = self.clock.wall();
+        out.discontinuity = std::mem::take(&mut self.restarted);
+        Ok(())
     }
 }
 
@@ -815,6 +832,7 @@ mod tests {
             frames: 0,
             anchor: None,
             last_pts: None,
+            exited: None,
         };
         let t0 = Duration::from_secs(10);
         assert_eq!(s.stamp(t0), Pts90k(900_000));
