@@ -59,9 +59,13 @@
 //! through libav, uses one B-frame otherwise — rpicam-apps `encoder/libav_encoder.cpp`), so
 //! decode order is presentation order and PTS = DTS. The Pi 5 needs `--libav-format h264` for
 //! an elementary stream on standard output (no format can be guessed from `-`). PTS are the
-//! frame count × frame period from the arrival time of the first access unit, re-anchored to
-//! the arrival time when they drift more than [`DRIFT_MAX`] from it (frames dropped by the
-//! camera or a rate that is not the nominal one).
+//! frame count × frame period from the arrival time of the first access unit (arrival itself
+//! jitters with the encoder's latency, and comes in bursts after a stall), re-anchored to the
+//! arrival time when they fall more than [`DRIFT_MAX`] behind it (frames dropped by the camera
+//! or a rate below the nominal one; a camera cannot run ahead of its fixed frame duration, so
+//! timestamps ahead of arrival are a burst and are kept). When the helper exits with status 0
+//! the access unit in progress is whole and is handed out; after a crash or a kill it is
+//! dropped (its end cannot be told from a truncation).
 //!
 //! References: Raspberry Pi documentation, camera software, `rpicam-vid` and its video options
 //! (`codec`, `inline`, `intra`, `profile`, `framerate`, `low-latency`), and the rpicam-apps,
@@ -98,7 +102,7 @@ pub const LABEL: &str = "rpicam-vid";
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long any later frame may take before the helper counts as stuck (and is restarted).
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(3);
-/// How far count-based H.264 timestamps may drift from arrival times before re-anchoring.
+/// How far count-based H.264 timestamps may fall behind arrival times before re-anchoring.
 pub const DRIFT_MAX: Pts90k = Pts90k::from_millis(500);
 /// First restart delay of [`RpicamH264`] (doubling to [`BACKOFF_MAX`] while it fails at once).
 pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
@@ -617,7 +621,7 @@ impl RpicamH264 {
             .anchor
             .get_or_insert(Pts90k(arrival.0.saturating_sub(offset)));
         let mut pts = Pts90k(anchor.0 + offset);
-        if pts.0.abs_diff(arrival.0) > DRIFT_MAX.0 {
+        if arrival.0 > pts.0 + DRIFT_MAX.0 {
             log::debug!("{}: timestamps re-anchored ({pts} vs {arrival})", self.name);
             self.anchor = Some(Pts90k(arrival.0.saturating_sub(offset)));
             pts = arrival;
@@ -839,8 +843,13 @@ mod tests {
         // Bursty arrival: still one frame period apart.
         assert_eq!(s.stamp(t0), Pts90k(903_000));
         assert_eq!(s.stamp(t0 + Duration::from_millis(120)), Pts90k(906_000));
-        // The camera dropped 30 frames: re-anchored to the arrival time.
-        assert_eq!(s.stamp(t0 + Duration::from_millis(1100)), Pts90k(999_000));
-        assert_eq!(s.stamp(t0 + Duration::from_millis(1133)), Pts90k(1_002_000));
+        // A burst of 20 after a stall: ahead of arrival (by up to 0.58 s), the count is kept.
+        for n in 3..23 {
+            let pts = s.stamp(t0 + Duration::from_millis(150));
+            assert_eq!(pts, Pts90k(900_000 + n * 3000));
+        }
+        // The camera dropped frames: behind arrival by 1.2 s, re-anchored to it.
+        assert_eq!(s.stamp(t0 + Duration::from_secs(2)), Pts90k(1_080_000));
+        assert_eq!(s.stamp(t0 + Duration::from_millis(2033)), Pts90k(1_083_000));
     }
 }
