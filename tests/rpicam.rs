@@ -15,6 +15,8 @@
 //!
 //! Nothing here runs a real `rpicam-vid`: no Pi is attached to the test machines.
 
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "http_util/mod.rs"]
 mod http_util;
 #[path = "support/tools.rs"]
@@ -35,6 +37,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static A: counting_alloc::Counting = counting_alloc::Counting;
 
 fn fake() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-rpicam-vid")
@@ -81,7 +86,7 @@ fn read_all(src: &mut RpicamSource, pool: &Pool) -> (Vec<Vec<u8>>, SourceError) 
     for _ in 0..1000 {
         match src.next_frame(pool) {
             Ok(f) => {
-                assert!(last.is_none_or(|p| f.pts > p), "PTS strictly increase");
+                assert!(last < Some(f.pts), "PTS strictly increase");
                 last = Some(f.pts);
                 frames.push(f.buf[..f.format.i420_len()].to_vec());
             }
@@ -200,7 +205,7 @@ fn supervised_restarts_show_the_slate_and_mark_discontinuities() {
         let f: RawFrame = sv
             .next_frame(&pool)
             .expect("a supervised source always delivers");
-        assert!(last_pts.is_none_or(|p| f.pts > p));
+        assert!(last_pts < Some(f.pts));
         last_pts = Some(f.pts);
         let live = sv.is_live();
         if live {
@@ -244,6 +249,52 @@ fn supervised_restarts_show_the_slate_and_mark_discontinuities() {
         "supervised: {} frames ({live} from rpicam, {slate} slate), {} discontinuities, 3 restarts",
         log.len(),
         flagged.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn steady_state_reads_do_not_allocate() {
+    let dir = tools::fresh_dir("rpicam-alloc");
+    let script = wrapper(
+        &dir,
+        "alloc",
+        &[
+            ("FAKE_RPICAM_FRAMES", "40".into()),
+            ("FAKE_RPICAM_PACE", "0".into()),
+        ],
+    );
+    let prog = script.to_str().unwrap();
+    let want = fmt(100, 60, 30);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    // Raw: a frame read from the pipe, unpadded into a pool buffer, stamped.
+    let mut src = RpicamSource::spawn_with(prog, 64, want, clock.clone()).unwrap();
+    let pool = Pool::new(2, want.i420_len());
+    for _ in 0..5 {
+        src.next_frame(&pool).unwrap();
+    }
+    let (frames, allocs) = counting_alloc::measure(|| {
+        (0..30)
+            .map(|_| src.next_frame(&pool).map(|f| f.seq).unwrap())
+            .count()
+    });
+    assert_eq!((frames, allocs), (30, 0), "raw: frames read, allocations");
+    // H.264: access units cut from the pipe into a reused buffer.
+    let want = fmt(160, 120, 30);
+    let mut h = RpicamH264::spawn_with(prog, h264_args(want, 10, 500, true), want, clock).unwrap();
+    let mut out = EncodedVideo::with_capacity(1 << 16);
+    for _ in 0..5 {
+        h.next_au(&mut out).unwrap();
+    }
+    let (aus, allocs) = counting_alloc::measure(|| {
+        (0..30)
+            .map(|_| h.next_au(&mut out).map(|()| out.data.len()).unwrap())
+            .count()
+    });
+    assert_eq!(
+        (aus, allocs),
+        (30, 0),
+        "H.264: access units read, allocations"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -294,7 +345,7 @@ fn h264_passthrough_splits_access_units_and_restarts() {
         assert!(Instant::now() < deadline, "two runs within the bound");
         match src.next_au(&mut out) {
             Ok(()) => {
-                assert!(last_pts.is_none_or(|p| out.pts > p));
+                assert!(last_pts < Some(out.pts));
                 assert_eq!(out.pts, out.dts);
                 last_pts = Some(out.pts);
                 runs.last_mut()

@@ -273,7 +273,10 @@ mod tests {
         0, 0, 0, 1, 0x41, 0x9C, 0x08, // P slice, first_mb 0: new AU (cut at the end)
     ];
 
-    fn split(chunk: usize, cap: usize) -> (Vec<(Vec<u8>, AuInfo)>, Option<(Vec<u8>, AuInfo)>) {
+    /// An access unit's bytes and what the splitter said of it.
+    type Au = (Vec<u8>, AuInfo);
+
+    fn split(chunk: usize, cap: usize) -> (Vec<Au>, Option<Au>) {
         let mut s = AuSplitter::new(cap);
         let mut r = Chunked {
             data: STREAM,
@@ -351,7 +354,7 @@ mod tests {
     #[test]
     fn large_access_units_grow_the_buffer_once() {
         let mut data = vec![0, 0, 0, 1, 0x65, 0x88];
-        data.extend(std::iter::repeat_n(0x11u8, 10_000));
+        data.resize(data.len() + 10_000, 0x11);
         data.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9A, 0x01]);
         data.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9A, 0x02]);
         let mut s = AuSplitter::new(256);
