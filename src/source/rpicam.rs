@@ -98,8 +98,9 @@ pub const ALIGN_ENV: &str = "HLSCAM_RPICAM_ALIGN";
 pub const DEFAULT_PROGRAM: &str = "rpicam-vid";
 /// The label on the slate and in logs.
 pub const LABEL: &str = "rpicam-vid";
-/// How long the first frame may take (libcamera starts the camera, the AGC settles).
-pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the first frame may take (libcamera starts the camera and the ISP; no slate is
+/// shown meanwhile, so this is kept short).
+pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long any later frame may take before the helper counts as stuck (and is restarted).
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(3);
 /// How far count-based H.264 timestamps may fall behind arrival times before re-anchoring.
