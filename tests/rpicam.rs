@@ -9,16 +9,15 @@
 //!   each switch carries `discontinuity`, and the frame counts add up;
 //! * in H.264 mode the access units match ffprobe's own packet split, key flags sit on the IDRs,
 //!   the stream decodes, and the first access unit after a restart carries `discontinuity`;
-//! * end to end, the real `hlscam` binary with `video.source = "rpicam"` (raw, and with
-//!   `encoder = "camera"`) serves over HTTP on 127.0.0.1 a playlist with
-//!   `#EXT-X-DISCONTINUITY` after the helper's restart, and every segment decodes.
+//! * reading frames and access units allocates nothing once running.
 //!
-//! Nothing here runs a real `rpicam-vid`: no Pi is attached to the test machines.
+//! The end-to-end runs of the binary are in `tests/rpicam_e2e.rs`. Nothing here runs a real
+//! `rpicam-vid`: no Pi is attached to the test machines.
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-#[path = "http_util/mod.rs"]
-mod http_util;
+#[path = "support/rpicam_fake.rs"]
+mod rpicam_fake;
 #[path = "support/tools.rs"]
 mod tools;
 
@@ -30,10 +29,7 @@ use hlscam::source::supervisor::SimSleeper;
 use hlscam::source::{RawFrame, SourceError, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, SimClock, SystemClock};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use rpicam_fake::{pattern, wrapper};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,42 +37,8 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static A: counting_alloc::Counting = counting_alloc::Counting;
 
-fn fake() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-rpicam-vid")
-}
-
-/// A wrapper script in `dir` that runs the stand-in with `env` set (per-test settings without
-/// touching this process's environment, which tests share).
-fn wrapper(dir: &Path, name: &str, env: &[(&str, String)]) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let mut text = String::from("#!/bin/sh\n");
-    for (k, v) in env {
-        text.push_str(&format!("export {k}='{v}'\n"));
-    }
-    text.push_str(&format!("exec '{}' \"$@\"\n", fake().display()));
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
-}
-
 fn fmt(width: u32, height: u32, fps: u32) -> VideoFormat {
     VideoFormat { width, height, fps }
-}
-
-/// The stand-in's picture for frame `f` of run `r`, tightly packed I420.
-fn pattern(w: usize, h: usize, f: usize, r: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(w * h * 3 / 2);
-    for y in 0..h {
-        v.extend((0..w).map(|x| ((3 * x + 5 * y + 7 * f + 11 * r) & 255) as u8));
-    }
-    for y in 0..h / 2 {
-        v.extend((0..w / 2).map(|x| ((x + 2 * y + f) & 255) as u8));
-    }
-    for y in 0..h / 2 {
-        v.extend((0..w / 2).map(|x| ((2 * x + y + 3 * f + r) & 255) as u8));
-    }
-    v
 }
 
 /// Reads frames until the source reports the helper gone; returns them (picture bytes).
@@ -399,124 +361,4 @@ fn h264_passthrough_splits_access_units_and_restarts() {
     assert_eq!(pictures, 2 * per_run);
     eprintln!("h264: 2 runs × {per_run} access units, keys at 0/10/20, 1 discontinuity, {pictures} decoded");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// hlscam started by a test, killed (by its PID) and reaped when dropped.
-struct Hlscam(Child);
-
-impl Drop for Hlscam {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs hlscam with `config`, `HLSCAM_RPICAM_VID` = `helper`, and returns it with its address.
-fn start_hlscam(config: &Path, helper: &Path, extra: &[&str]) -> (Hlscam, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hlscam"))
-        .arg("--config")
-        .arg(config)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("HLSCAM_RPICAM_VID", helper)
-        .env("HLSCAM_RPICAM_ALIGN", "64")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start hlscam");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("open http://127.0.0.1:").nth(1) {
-                let port: u16 = rest.split('/').next().unwrap().parse().unwrap();
-                let _ = tx.send(port);
-            }
-            eprintln!("[hlscam] {line}");
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("hlscam announced its port");
-    (Hlscam(child), SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
-/// A finite paced run of hlscam on the stand-in exiting every 1.5 s: the finished playlist has
-/// a discontinuity after a restart and every segment it lists decodes.
-fn end_to_end(tag: &str, encoder: &str) {
-    let dir = tools::fresh_tmpfs_dir(tag);
-    let helper = wrapper(
-        &dir,
-        "helper",
-        &[
-            ("FAKE_RPICAM_FRAMES", "45".into()),
-            ("FAKE_RPICAM_ALIGN", "64".into()),
-            ("FAKE_RPICAM_ARGS", dir.join("args").display().to_string()),
-        ],
-    );
-    let cfg = dir.join("hlscam.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[video]\nsource = \"rpicam\"\nencoder = \"{encoder}\"\nwidth = 160\nheight = 120\n\
-             fps = 30\nbitrate_kbps = 400\n[audio]\nsource = \"none\"\n\
-             [hls]\ndir = \"{}\"\nsegment_seconds = 1\nwindow = 20\n",
-            dir.join("out").display()
-        ),
-    )
-    .unwrap();
-    let (_p, addr) = start_hlscam(&cfg, &helper, &["--duration", "7", "--linger", "60"]);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let playlist = loop {
-        let r = http_util::get(addr, "/live.m3u8");
-        let text = String::from_utf8_lossy(&r.body).to_string();
-        if r.status == 200 && text.contains("#EXT-X-ENDLIST") {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "no finished playlist in time");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    eprintln!("{playlist}");
-    let starts = std::fs::read_to_string(dir.join("args"))
-        .unwrap()
-        .lines()
-        .count();
-    assert!(starts >= 2, "rpicam-vid was restarted ({starts} starts)");
-    let discontinuities = playlist.matches("#EXT-X-DISCONTINUITY\n").count();
-    assert!(discontinuities >= 1, "a discontinuity after the restart");
-    let segments: Vec<&str> = playlist.lines().filter(|l| l.ends_with(".ts")).collect();
-    assert!(segments.len() >= 4, "{playlist}");
-    for name in &segments {
-        let r = http_util::get(addr, &format!("/{name}"));
-        assert_eq!(r.status, 200, "{name}");
-        let file = dir.join(name);
-        std::fs::write(&file, &r.body).unwrap();
-        let f = file.to_str().unwrap();
-        let streams = tools::stream_types(f);
-        assert!(
-            streams.contains("video") && !streams.contains("audio"),
-            "{name}: {streams}"
-        );
-        let first = tools::first_video_frame(f);
-        assert!(
-            first.starts_with("1,I"),
-            "{name} starts with an IDR: {first}"
-        );
-        tools::ffmpeg_clean(&["-i", f, "-f", "null", "-"]);
-    }
-    eprintln!(
-        "{tag}: {starts} rpicam-vid starts, {} segments decoded, {discontinuities} discontinuities",
-        segments.len()
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[test]
-fn end_to_end_raw_restart_is_a_discontinuity() {
-    end_to_end("rpicam-e2e-raw", "openh264");
-}
-
-#[test]
-fn end_to_end_camera_h264_restart_is_a_discontinuity() {
-    end_to_end("rpicam-e2e-h264", "camera");
 }
