@@ -13,6 +13,7 @@ use hlscam::notify::Notifier;
 use hlscam::pipeline::{EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig};
 use hlscam::source::alsa::AlsaSource;
 use hlscam::source::devices::{list_devices, pick_audio, pick_video};
+use hlscam::source::rpicam::{supervised_rpicam, RpicamH264};
 use hlscam::source::supervisor::supervised_camera;
 use hlscam::source::testsrc::TestSource;
 use hlscam::source::tone::ToneSource;
@@ -103,8 +104,23 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         fps: s.video.fps,
     };
     // encoder = "camera": the camera's own H.264, passed through without re-encoding (the
-    // config check guarantees source = "v4l2").
+    // config check guarantees source = "v4l2" or "rpicam"; rpicam-vid encodes with the GOP of
+    // one segment).
     let camera_h264: Option<Box<dyn EncodedVideoSource>> = match s.video.encoder {
+        EncoderKind::Camera if s.video.source == VideoSourceKind::Rpicam => Some(Box::new(
+            RpicamH264::spawn(
+                fmt,
+                s.hls.segment_seconds * fmt.fps,
+                s.video.bitrate_kbps,
+                clock.clone(),
+            )
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Source,
+                    format!("video.encoder = \"camera\" with video.source = \"rpicam\": {e}"),
+                )
+            })?,
+        )),
         EncoderKind::Camera => Some(Box::new(
             ReopeningH264::open(&s.video.device, fmt, clock.clone()).map_err(|e| {
                 Error::new(
@@ -270,11 +286,12 @@ fn open_video(
             Some(stats.clone()),
             testsrc,
         )),
-        VideoSourceKind::Rpicam => Err(Error::new(
-            ErrorKind::Source,
-            "video.source = \"rpicam\" is not available in this build (CSI cameras through \
-             rpicam-vid are not implemented yet): use \"v4l2\", \"auto\" or \"testsrc\"",
-        )),
+        VideoSourceKind::Rpicam => {
+            // A CSI camera through rpicam-vid (raw I420 on its stdout), supervised like a V4L2
+            // camera: slate while it is down, restarted with backoff.
+            let cam = supervised_rpicam(fmt, clock.clone(), Some(stats.clone()));
+            Ok((Box::new(cam), "configured".to_string()))
+        }
     }
 }
 

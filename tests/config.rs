@@ -241,10 +241,15 @@ fn cross_field_rules() {
     assert_eq!(
         err("[video]\nsource = \"testsrc\"\nencoder = \"camera\"\n"),
         "hlscam.toml: video.encoder = \"camera\" at line 3, column 11: requires video.source = \
-         \"v4l2\" (a camera that outputs H.264)"
+         \"v4l2\" (a camera that outputs H.264) or \"rpicam\" (rpicam-vid's H.264)"
     );
     let s = Settings::parse("[video]\nsource = \"v4l2\"\nencoder = \"camera\"\n", "t").unwrap();
     assert_eq!(s.video.encoder, EncoderKind::Camera);
+    let s = Settings::parse("[video]\nsource = \"rpicam\"\nencoder = \"camera\"\n", "t").unwrap();
+    assert_eq!(
+        (s.video.source, s.video.encoder),
+        (VideoSourceKind::Rpicam, EncoderKind::Camera)
+    );
     assert_eq!(
         err("[video]\nsource = \"v4l2\"\ndevice = \"\"\n"),
         "hlscam.toml: video.device = \"\" at line 3, column 10: must not be empty when \

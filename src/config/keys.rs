@@ -427,10 +427,17 @@ pub(crate) fn problems(s: &Settings) -> Vec<Problem> {
                 .map(|message| Problem { key: k, message })
         })
         .collect();
-    if s.video.encoder == EncoderKind::Camera && s.video.source != VideoSourceKind::V4l2 {
+    if s.video.encoder == EncoderKind::Camera
+        && !matches!(
+            s.video.source,
+            VideoSourceKind::V4l2 | VideoSourceKind::Rpicam
+        )
+    {
         out.push(Problem {
             key: key("video", "encoder"),
-            message: "requires video.source = \"v4l2\" (a camera that outputs H.264)".to_owned(),
+            message: "requires video.source = \"v4l2\" (a camera that outputs H.264) or \
+                      \"rpicam\" (rpicam-vid's H.264)"
+                .to_owned(),
         });
     }
     if s.video.source == VideoSourceKind::V4l2 && s.video.device.is_empty() {
@@ -551,7 +558,9 @@ mod tests {
                 ("max_connections", "must be 1..=1024".to_owned()),
                 (
                     "encoder",
-                    "requires video.source = \"v4l2\" (a camera that outputs H.264)".to_owned()
+                    "requires video.source = \"v4l2\" (a camera that outputs H.264) or \
+                     \"rpicam\" (rpicam-vid's H.264)"
+                        .to_owned()
                 ),
             ]
         );

@@ -129,7 +129,7 @@ kind_enum! {
         V4l2m2m = "v4l2m2m",
         /// The openh264 software encoder.
         Openh264 = "openh264",
-        /// The camera's own H.264 output (requires `source = "v4l2"`).
+        /// The camera's own H.264 output (requires `source = "v4l2"` or `"rpicam"`).
         Camera = "camera",
     }
 }

@@ -130,6 +130,7 @@ pub mod audio_clock;
 pub mod convert;
 pub mod devices;
 pub mod font;
+pub mod rpicam;
 pub mod supervisor;
 pub mod testsrc;
 pub mod tone;

@@ -1,0 +1,139 @@
+//! End to end with the real `hlscam` binary: `video.source = "rpicam"` (raw, and with
+//! `encoder = "camera"`) on the `rpicam-vid` stand-in (`tests/support/fake-rpicam-vid`), which
+//! exits every 1.5 s; the playlist fetched over HTTP on 127.0.0.1 has `#EXT-X-DISCONTINUITY`
+//! after the restarts and every segment it lists decodes with ffmpeg and starts with an IDR.
+//! (Apart from `tests/rpicam.rs` because tests that spawn the binary do not run under qemu.)
+
+#[path = "http_util/mod.rs"]
+mod http_util;
+#[path = "support/rpicam_fake.rs"]
+mod rpicam_fake;
+#[path = "support/tools.rs"]
+mod tools;
+
+use rpicam_fake::wrapper;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// hlscam started by a test, killed (by its PID) and reaped when dropped.
+struct Hlscam(Child);
+
+impl Drop for Hlscam {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs hlscam with `config`, `HLSCAM_RPICAM_VID` = `helper`, and returns it with its address.
+fn start_hlscam(config: &Path, helper: &Path, extra: &[&str]) -> (Hlscam, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hlscam"))
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("HLSCAM_RPICAM_VID", helper)
+        .env("HLSCAM_RPICAM_ALIGN", "64")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start hlscam");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("open http://127.0.0.1:").nth(1) {
+                let port: u16 = rest.split('/').next().unwrap().parse().unwrap();
+                let _ = tx.send(port);
+            }
+            eprintln!("[hlscam] {line}");
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("hlscam announced its port");
+    (Hlscam(child), SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// A finite paced run of hlscam on the stand-in exiting every 1.5 s: the finished playlist has
+/// a discontinuity after a restart and every segment it lists decodes.
+fn end_to_end(tag: &str, encoder: &str) {
+    let dir = tools::fresh_tmpfs_dir(tag);
+    let helper = wrapper(
+        &dir,
+        "helper",
+        &[
+            ("FAKE_RPICAM_FRAMES", "45".into()),
+            ("FAKE_RPICAM_ALIGN", "64".into()),
+            ("FAKE_RPICAM_ARGS", dir.join("args").display().to_string()),
+        ],
+    );
+    let cfg = dir.join("hlscam.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[video]\nsource = \"rpicam\"\nencoder = \"{encoder}\"\nwidth = 160\nheight = 120\n\
+             fps = 30\nbitrate_kbps = 400\n[audio]\nsource = \"none\"\n\
+             [hls]\ndir = \"{}\"\nsegment_seconds = 1\nwindow = 20\n",
+            dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    let (_p, addr) = start_hlscam(&cfg, &helper, &["--duration", "7", "--linger", "60"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let playlist = loop {
+        let r = http_util::get(addr, "/live.m3u8");
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        if r.status == 200 && text.contains("#EXT-X-ENDLIST") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no finished playlist in time");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("{playlist}");
+    let starts = std::fs::read_to_string(dir.join("args"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(starts >= 2, "rpicam-vid was restarted ({starts} starts)");
+    let discontinuities = playlist.matches("#EXT-X-DISCONTINUITY\n").count();
+    assert!(discontinuities >= 1, "a discontinuity after the restart");
+    let segments: Vec<&str> = playlist.lines().filter(|l| l.ends_with(".ts")).collect();
+    assert!(segments.len() >= 4, "{playlist}");
+    for name in &segments {
+        let r = http_util::get(addr, &format!("/{name}"));
+        assert_eq!(r.status, 200, "{name}");
+        let file = dir.join(name);
+        std::fs::write(&file, &r.body).unwrap();
+        let f = file.to_str().unwrap();
+        let streams = tools::stream_types(f);
+        assert!(
+            streams.contains("video") && !streams.contains("audio"),
+            "{name}: {streams}"
+        );
+        let first = tools::first_video_frame(f);
+        assert!(
+            first.starts_with("1,I"),
+            "{name} starts with an IDR: {first}"
+        );
+        tools::ffmpeg_clean(&["-i", f, "-f", "null", "-"]);
+    }
+    eprintln!(
+        "{tag}: {starts} rpicam-vid starts, {} segments decoded, {discontinuities} discontinuities",
+        segments.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn end_to_end_raw_restart_is_a_discontinuity() {
+    end_to_end("rpicam-e2e-raw", "openh264");
+}
+
+#[test]
+fn end_to_end_camera_h264_restart_is_a_discontinuity() {
+    end_to_end("rpicam-e2e-h264", "camera");
+}
