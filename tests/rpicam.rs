@@ -9,7 +9,9 @@
 //!   each switch carries `discontinuity`, and the frame counts add up;
 //! * in H.264 mode the access units match ffprobe's own packet split, key flags sit on the IDRs,
 //!   the stream decodes, and the first access unit after a restart carries `discontinuity`;
-//! * reading frames and access units allocates nothing once running.
+//! * reading frames and access units allocates nothing once running;
+//! * `--list-cameras` (how `source = "auto"` finds a CSI camera) is parsed, none and a missing
+//!   program told apart.
 //!
 //! The end-to-end runs of the binary are in `tests/rpicam_e2e.rs`. Nothing here runs a real
 //! `rpicam-vid`: no Pi is attached to the test machines.
@@ -24,7 +26,9 @@ mod tools;
 use hlscam::encode::EncodedVideo;
 use hlscam::pipeline::EncodedVideoSource;
 use hlscam::pool::Pool;
-use hlscam::source::rpicam::{h264_args, supervised_rpicam_with, RpicamH264, RpicamSource};
+use hlscam::source::rpicam::{
+    h264_args, list_cameras, supervised_rpicam_with, RpicamH264, RpicamSource,
+};
 use hlscam::source::supervisor::SimSleeper;
 use hlscam::source::{RawFrame, SourceError, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
@@ -360,5 +364,20 @@ fn h264_passthrough_splits_access_units_and_restarts() {
         .count();
     assert_eq!(pictures, 2 * per_run);
     eprintln!("h264: 2 runs × {per_run} access units, keys at 0/10/20, 1 discontinuity, {pictures} decoded");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn list_cameras_finds_csi_cameras_and_tells_none_from_not_installed() {
+    let dir = tools::fresh_dir("rpicam-list");
+    let two = wrapper(&dir, "two", &[("FAKE_RPICAM_CAMERAS", "2".into())]);
+    let cams = list_cameras(two.to_str().unwrap()).unwrap();
+    assert_eq!(cams.len(), 2, "{cams:?}");
+    assert!(cams[0].starts_with("0 : imx708 [4608x2592"), "{cams:?}");
+    let none = wrapper(&dir, "none", &[("FAKE_RPICAM_CAMERAS", "0".into())]);
+    assert!(list_cameras(none.to_str().unwrap()).unwrap().is_empty());
+    let missing = dir.join("no-such-rpicam-vid");
+    let e = list_cameras(missing.to_str().unwrap()).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -60,7 +60,7 @@ fn start_hlscam(config: &Path, helper: &Path, extra: &[&str]) -> (Hlscam, Socket
 
 /// A finite paced run of hlscam on the stand-in exiting every 1.5 s: the finished playlist has
 /// a discontinuity after a restart and every segment it lists decodes.
-fn end_to_end(tag: &str, encoder: &str) {
+fn end_to_end(tag: &str, source: &str, encoder: &str) -> String {
     let dir = tools::fresh_tmpfs_dir(tag);
     let helper = wrapper(
         &dir,
@@ -75,7 +75,7 @@ fn end_to_end(tag: &str, encoder: &str) {
     std::fs::write(
         &cfg,
         format!(
-            "[video]\nsource = \"rpicam\"\nencoder = \"{encoder}\"\nwidth = 160\nheight = 120\n\
+            "[video]\nsource = \"{source}\"\nencoder = \"{encoder}\"\nwidth = 160\nheight = 120\n\
              fps = 30\nbitrate_kbps = 400\n[audio]\nsource = \"none\"\n\
              [hls]\ndir = \"{}\"\nsegment_seconds = 1\nwindow = 20\n",
             dir.join("out").display()
@@ -83,6 +83,7 @@ fn end_to_end(tag: &str, encoder: &str) {
     )
     .unwrap();
     let (_p, addr) = start_hlscam(&cfg, &helper, &["--duration", "7", "--linger", "60"]);
+    let status = String::from_utf8_lossy(&http_util::get(addr, "/api/status").body).to_string();
     let deadline = Instant::now() + Duration::from_secs(90);
     let playlist = loop {
         let r = http_util::get(addr, "/live.m3u8");
@@ -126,14 +127,31 @@ fn end_to_end(tag: &str, encoder: &str) {
         segments.len()
     );
     let _ = std::fs::remove_dir_all(&dir);
+    status
 }
 
 #[test]
 fn end_to_end_raw_restart_is_a_discontinuity() {
-    end_to_end("rpicam-e2e-raw", "openh264");
+    end_to_end("rpicam-e2e-raw", "rpicam", "openh264");
 }
 
 #[test]
 fn end_to_end_camera_h264_restart_is_a_discontinuity() {
-    end_to_end("rpicam-e2e-h264", "camera");
+    end_to_end("rpicam-e2e-h264", "rpicam", "camera");
+}
+
+/// `source = "auto"` with no V4L2 camera (the test machines have none) and a CSI camera that
+/// `rpicam-vid --list-cameras` reports: the CSI camera is streamed through rpicam-vid.
+#[test]
+fn auto_source_picks_a_csi_camera_through_rpicam() {
+    if std::path::Path::new("/dev/video0").exists() {
+        eprintln!("a V4L2 camera is attached here: auto would rightly prefer it; checked in CI");
+    }
+    let status = end_to_end("rpicam-e2e-auto", "auto", "openh264");
+    if !std::path::Path::new("/dev/video0").exists() {
+        assert!(
+            status.contains("rpicam-vid"),
+            "auto chose the CSI camera: {status}"
+        );
+    }
 }

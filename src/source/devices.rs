@@ -336,7 +336,8 @@ impl DeviceList {
 
 /// `source = "auto"` for video: the configured `device` if it is a usable camera, else the first
 /// usable camera among `/dev/video*` (capture-capable, not an M2M codec, offering a format we
-/// take), else `fallback()` (the test source). Returns the source and why it was chosen, and
+/// take), else a CSI camera that `rpicam-vid --list-cameras` reports (streamed through
+/// `rpicam-vid`, supervised), else `fallback()` (the test source). Returns the source and why it was chosen, and
 /// logs that reason once.
 pub fn pick_video(
     device: &str,
@@ -376,6 +377,22 @@ pub fn pick_video(
                 Err(e) => tried.push(format!("{p}: {e}")),
             }
         }
+    }
+    // No V4L2 camera: a CSI camera module through rpicam-vid, if the Pi has one.
+    let program = super::rpicam::program();
+    match super::rpicam::list_cameras(&program) {
+        Ok(cams) if !cams.is_empty() => {
+            let why = format!(
+                "video source auto: CSI camera {} through {program}, no usable V4L2 camera",
+                cams[0]
+            );
+            log::info!("{why}");
+            let sv = super::rpicam::supervised_rpicam(want, clock, stats);
+            return (Box::new(sv), why);
+        }
+        Ok(_) => tried.push(format!("{program}: no CSI camera")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tried.push(format!("{program}: {e}")),
     }
     let why = if tried.is_empty() {
         "video source auto: test pattern, no camera found".to_string()

@@ -507,6 +507,61 @@ impl VideoSource for RpicamSource {
     }
 }
 
+/// How long `rpicam-vid --list-cameras` may take (libcamera enumerates the sensors).
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The CSI cameras `program --list-cameras` reports, one line each as it prints them
+/// (`0 : imx708 [4608x2592 10-bit RGGB] (/base/soc/i2c0mux/i2c@1/imx708@1a)`); empty when it
+/// says `No cameras available!`. `Err` when the program cannot be run (not installed: the
+/// error's kind is [`io::ErrorKind::NotFound`]), fails or takes longer than [`LIST_TIMEOUT`]
+/// (then it is killed).
+pub fn list_cameras(program: &str) -> io::Result<Vec<String>> {
+    let mut child = Command::new(program)
+        .arg("--list-cameras")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut out = String::new();
+    // The listing is a few hundred bytes: it fits the pipe, so reading after the exit is safe.
+    let deadline = std::time::Instant::now() + LIST_TIMEOUT;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{program} --list-cameras took over {LIST_TIMEOUT:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Some(mut o) = child.stdout.take() {
+        o.read_to_string(&mut out)?;
+    }
+    if !status.success() {
+        return Err(io::Error::other(format!(
+            "{program} --list-cameras: {status}"
+        )));
+    }
+    Ok(parse_camera_list(&out))
+}
+
+/// The camera lines of a `--list-cameras` listing (`N : sensor [...] (path)`).
+pub fn parse_camera_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| {
+            let digits = l.bytes().take_while(u8::is_ascii_digit).count();
+            digits > 0 && l[digits..].starts_with(" : ")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The usual wiring of `video.source = "rpicam"`: [`RpicamSource`] supervised — the test
 /// pattern as slate while `rpicam-vid` is down, restarts with backoff, discontinuity on each
 /// switch — with restarts counted in `stats` when given.
@@ -719,6 +774,25 @@ impl EncodedVideoSource for RpicamH264 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn camera_list_lines_are_picked_out() {
+        let text = "Available cameras\n-----------------\n\
+            0 : imx708 [4608x2592 10-bit RGGB] (/base/soc/i2c0mux/i2c@1/imx708@1a)\n\
+            \x20   Modes: 'SRGGB10_CSI2P' : 1536x864 [120.13 fps - (768, 432)/3072x1728 crop]\n\
+            \x20                            2304x1296 [56.03 fps - (0, 0)/4608x2592 crop]\n\
+            \n\
+            1 : imx219 [3280x2464 8-bit RGGB] (/base/axi/pcie@120000/rp1/i2c@80000/imx219@10)\n";
+        assert_eq!(
+            parse_camera_list(text),
+            [
+                "0 : imx708 [4608x2592 10-bit RGGB] (/base/soc/i2c0mux/i2c@1/imx708@1a)",
+                "1 : imx219 [3280x2464 8-bit RGGB] (/base/axi/pcie@120000/rp1/i2c@80000/imx219@10)"
+            ]
+        );
+        assert!(parse_camera_list("No cameras available!\n").is_empty());
+    }
+
     use super::*;
 
     fn fmt(w: u32, h: u32, fps: u32) -> VideoFormat {
