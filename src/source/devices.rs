@@ -31,6 +31,9 @@ use v4l::video::Capture as _;
 pub struct DeviceList {
     /// Video capture devices.
     pub cameras: Vec<Camera>,
+    /// CSI camera modules `rpicam-vid --list-cameras` reports (`source = "rpicam"`), one line
+    /// each as it prints them.
+    pub csi_cameras: Vec<String>,
     /// ALSA capture PCMs.
     pub microphones: Vec<Microphone>,
     /// H.264 encoders.
@@ -290,6 +293,7 @@ pub fn list_devices() -> DeviceList {
         }
     }
     list.microphones = microphones();
+    list.csi_cameras = super::rpicam::list_cameras(&super::rpicam::program()).unwrap_or_default();
     list
 }
 
@@ -316,6 +320,12 @@ impl DeviceList {
                         rates.join("/")
                     );
                 }
+            }
+        }
+        if !self.csi_cameras.is_empty() {
+            let _ = writeln!(s, "CSI CAMERAS (source = \"rpicam\", through rpicam-vid)");
+            for c in &self.csi_cameras {
+                let _ = writeln!(s, "  {c}");
             }
         }
         let _ = writeln!(s, "MICROPHONES");
@@ -473,6 +483,7 @@ mod tests {
                     }],
                 }],
             }],
+            csi_cameras: vec!["0 : imx708 [4608x2592 10-bit RGGB] (/base/i2c@1/imx708@1a)".into()],
             microphones: vec![],
             encoders: vec![Encoder {
                 kind: "openh264".into(),
@@ -486,8 +497,13 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("MICROPHONES\n  (none)"), "{t}");
+        assert!(
+            t.contains("through rpicam-vid)\n  0 : imx708 [4608x2592"),
+            "{t}"
+        );
         let j = serde_json::to_value(&l).unwrap();
         assert_eq!(j["cameras"][0]["formats"][0]["sizes"][0]["fps"][0], 30.0);
         assert_eq!(j["encoders"][0]["kind"], "openh264");
+        assert_eq!(j["csi_cameras"].as_array().map(Vec::len), Some(1));
     }
 }
