@@ -497,23 +497,18 @@ impl TsMuxer {
         if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
             return Err(MuxError::TimestampBackwards);
         }
-        // A single frame has its header parsed once; several frames are all checked (and
-        // their samples counted) before any is taken, so nothing is written for a refused unit.
-        let first = AdtsHeader::parse(au.data).map_err(|_| MuxError::BadAdts)?;
-        let single = first.frame_length == au.data.len();
-        let (samples, last_sri) = if single {
-            (0, first.sample_rate_index)
-        } else {
-            adts_run(au.data, &first).ok_or(MuxError::BadAdts)?
-        };
+        // Every frame is checked (and its samples counted) before any is taken, so nothing is
+        // written for a refused unit.
+        let scan = scan_adts(au.data).ok_or(MuxError::BadAdts)?;
+        let single = scan.first_len == au.data.len();
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
             self.write_psi(out);
         }
         if single {
-            let end = au.pts + Pts90k(frame_ticks(&first));
+            let end = au.pts + Pts90k(frame_ticks(scan.first_sri, scan.first_blocks));
             self.add_audio_frame(au.pts, end, au.data, out);
-        } else if fits_ticks(samples, last_sri, self.cfg.max_audio_pes)
+        } else if fits_ticks(scan.samples, scan.last_sri, self.cfg.max_audio_pes)
             && au.data.len() <= AUDIO_PES_MAX
         {
             // The whole unit is one PES: the same PES the per-frame path below would start
@@ -612,32 +607,57 @@ fn pcr_field(pcr: Pts90k) -> [u8; 6] {
     [b[2], b[3], b[4], b[5], b[6], b[7]]
 }
 
-/// Checks that `data`, whose first header is `first`, is a run of complete ADTS frames (the
-/// checks of [`AdtsHeader::parse`] and [`AdtsFrames`], on the raw bytes); returns the samples
-/// per channel it carries and the `sampling_frequency_index` of its last frame.
-#[inline]
-fn adts_run(data: &[u8], first: &AdtsHeader) -> Option<(u64, u8)> {
-    let mut len = first.frame_length;
-    let mut sri = first.sample_rate_index;
-    let mut blocks = first.blocks as u64;
-    let mut rest = data;
-    loop {
-        rest = rest.get(len..)?;
-        if rest.is_empty() {
-            return Some((blocks * SAMPLES_PER_BLOCK as u64, sri));
-        }
-        let b: &[u8; 7] = rest.first_chunk()?;
-        sri = (b[2] >> 2) & 0x0F;
-        len = ((b[3] as usize & 0x03) << 11) | ((b[4] as usize) << 3) | (b[5] as usize >> 5);
-        let header_len = if b[1] & 1 == 1 { 7 } else { 9 };
-        if b[0] != 0xFF || b[1] & 0xF6 != 0xF0 || sri as usize >= SAMPLE_RATES.len() {
-            return None;
-        }
-        if len < header_len {
-            return None;
-        }
-        blocks += (b[6] & 0x03) as u64 + 1;
+/// What [`scan_adts`] found in an access unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AdtsScan {
+    /// `frame_length` of the first frame.
+    first_len: usize,
+    /// `sampling_frequency_index` of the first frame (below `SAMPLE_RATES.len()`).
+    first_sri: u8,
+    /// Raw data blocks of the first frame (1..=4).
+    first_blocks: u8,
+    /// Samples per channel in all frames.
+    samples: u64,
+    /// `sampling_frequency_index` of the last frame.
+    last_sri: u8,
+}
+
+/// Checks that `data` is a run of complete ADTS frames (the checks of [`AdtsHeader::parse`]
+/// and [`AdtsFrames`], on the raw bytes, in registers: no header struct goes through memory).
+#[inline(always)]
+fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
+    let (first_len, first_sri, first_blocks) = raw_adts_header(data)?;
+    let mut scan = AdtsScan {
+        first_len,
+        first_sri,
+        first_blocks,
+        samples: first_blocks as u64 * SAMPLES_PER_BLOCK as u64,
+        last_sri: first_sri,
+    };
+    let mut rest = &data[first_len..];
+    while !rest.is_empty() {
+        let (len, sri, blocks) = raw_adts_header(rest)?;
+        scan.samples += blocks as u64 * SAMPLES_PER_BLOCK as u64;
+        scan.last_sri = sri;
+        rest = &rest[len..];
     }
+    Some(scan)
+}
+
+/// `(frame_length, sampling_frequency_index, raw data blocks)` of the ADTS frame at the start
+/// of `b`, if its header is valid and the whole frame is in `b`.
+#[inline(always)]
+fn raw_adts_header(b: &[u8]) -> Option<(usize, u8, u8)> {
+    let h: &[u8; 7] = b.first_chunk()?;
+    let sri = (h[2] >> 2) & 0x0F;
+    let len = ((h[3] as usize & 0x03) << 11) | ((h[4] as usize) << 3) | (h[5] as usize >> 5);
+    let header_len = if h[1] & 1 == 1 { 7 } else { 9 };
+    let ok = h[0] == 0xFF
+        && h[1] & 0xF6 == 0xF0
+        && (sri as usize) < SAMPLE_RATES.len()
+        && len >= header_len
+        && len <= b.len();
+    ok.then_some((len, sri, (h[6] & 0x03) + 1))
 }
 
 /// Whether `samples` at `SAMPLE_RATES[sri]` last at most `max` (`samples × 90 000 / rate ≤
@@ -668,14 +688,11 @@ const FRAME_TICKS: [[u64; 4]; SAMPLE_RATES.len()] = {
     t
 };
 
-/// Ticks of the first frame of an access unit (`samples_to_ticks(h.samples(), h)`).
-#[inline]
-fn frame_ticks(h: &AdtsHeader) -> u64 {
-    FRAME_TICKS
-        .get(h.sample_rate_index as usize)
-        .and_then(|r| r.get(h.blocks as usize - 1))
-        .copied()
-        .unwrap_or_else(|| samples_to_ticks(h.samples() as u64, h))
+/// Ticks of an ADTS frame of `blocks` (1..=4) raw data blocks at `SAMPLE_RATES[sri]`
+/// (`sri` below `SAMPLE_RATES.len()`).
+#[inline(always)]
+fn frame_ticks(sri: u8, blocks: u8) -> u64 {
+    FRAME_TICKS[sri as usize][blocks as usize - 1]
 }
 
 /// Splits a packet slot into its 4 header bytes and 184 following bytes.
@@ -1235,36 +1252,83 @@ mod tests {
         }
     }
 
+    /// The checked walk's view of `data`: first frame (length, index, blocks), summed
+    /// samples and last index, or `None` if any frame is refused.
+    fn checked_scan(data: &[u8]) -> Option<AdtsScan> {
+        let first = AdtsHeader::parse(data).ok()?;
+        let mut samples = 0;
+        let mut last_sri = 0;
+        for r in AdtsFrames::new(data) {
+            let (h, _) = r.ok()?;
+            samples += h.samples() as u64;
+            last_sri = h.sample_rate_index;
+        }
+        Some(AdtsScan {
+            first_len: first.frame_length,
+            first_sri: first.sample_rate_index,
+            first_blocks: first.blocks,
+            samples,
+            last_sri,
+        })
+    }
+
     #[test]
-    fn adts_run_and_fits_ticks_match_the_checked_walk() {
+    fn scan_adts_and_fits_ticks_match_the_checked_walk() {
         let good = adts_frames(5, 300);
-        let first = AdtsHeader::parse(&good).unwrap();
         for end in [300, 600, 1500] {
-            let (samples, sri) = adts_run(&good[..end], &first).unwrap();
-            assert_eq!(samples, end as u64 / 300 * 1024);
-            assert_eq!(sri, 3);
-        }
-        for bad in [299, 301, 602, 899, 1499] {
-            assert!(adts_run(&good[..bad], &first).is_none(), "{bad}");
-            assert!(AdtsFrames::new(&good[..bad]).any(|r| r.is_err()));
-        }
-        // Each header check of the checked walk, on the third frame: the same verdict.
-        let breaks: [(usize, u8); 5] = [(0, 0x00), (1, 0xF2), (2, 0x7C), (3, 0x43), (4, 0x00)];
-        for (at, byte) in breaks {
-            let mut broken = good.clone();
-            broken[600 + at] = byte;
+            let s = scan_adts(&good[..end]).unwrap();
+            assert_eq!(s.samples, end as u64 / 300 * 1024);
             assert_eq!(
-                adts_run(&broken, &first).is_none(),
-                AdtsFrames::new(&broken).any(|r| r.is_err()),
-                "byte {at} = {byte:#x}"
+                (s.first_len, s.first_sri, s.first_blocks, s.last_sri),
+                (300, 3, 1, 3)
             );
-            assert!(adts_run(&broken, &first).is_none(), "byte {at} = {byte:#x}");
+            assert_eq!(Some(s), checked_scan(&good[..end]));
         }
+        for bad in [0, 6, 7, 299, 301, 602, 899, 1499] {
+            assert!(scan_adts(&good[..bad]).is_none(), "{bad}");
+            assert!(
+                AdtsHeader::parse(&good[..bad]).is_err() || checked_scan(&good[..bad]).is_none()
+            );
+        }
+        // Each header check of the checked walk, on the first and the third frame: the same
+        // verdict.
+        let breaks: [(usize, u8); 6] = [
+            (0, 0x00),
+            (1, 0xF2),
+            (2, 0x7C),
+            (3, 0x43),
+            (4, 0x00),
+            (5, 0x00),
+        ];
+        for frame in [0, 600] {
+            for (at, byte) in breaks {
+                let mut broken = good.clone();
+                broken[frame + at] = byte;
+                assert_eq!(
+                    scan_adts(&broken),
+                    checked_scan(&broken),
+                    "frame at {frame}, byte {at} = {byte:#x}"
+                );
+                assert!(scan_adts(&broken).is_none(), "byte {at} = {byte:#x}");
+            }
+        }
+        // A CRC header (9 bytes) with frame_length 8 is refused, 9 accepted.
+        let mut crc = [0u8; 9];
+        write_adts_header((&mut crc[..7]).try_into().unwrap(), 1, 3, 1, 9);
+        crc[1] &= !1;
+        assert_eq!(scan_adts(&crc), checked_scan(&crc));
+        assert!(scan_adts(&crc).is_some());
+        crc[4] = 8 >> 3;
+        crc[5] = (crc[5] & 0x1F) | ((8 & 7) << 5);
+        assert_eq!(scan_adts(&crc[..8]), None);
+        assert_eq!(checked_scan(&crc[..8]), None);
         // Mixed blocks per frame and rates: samples summed, last index reported.
         let mut mixed = adts_frames(2, 300);
         mixed[306] = 0xFC | 2; // second frame: 3 raw data blocks
         mixed[302] = (mixed[302] & !0x3C) | (4 << 2); // second frame: 44.1 kHz
-        assert_eq!(adts_run(&mixed, &first), Some((4 * 1024, 4)));
+        let s = scan_adts(&mixed).unwrap();
+        assert_eq!((s.samples, s.last_sri, s.first_blocks), (4 * 1024, 4, 1));
+        assert_eq!(Some(s), checked_scan(&mixed));
         let mut h = [0u8; 7];
         for idx in 0..SAMPLE_RATES.len() as u8 {
             write_adts_header(&mut h, 1, idx, 1, 100);
@@ -1290,7 +1354,7 @@ mod tests {
                 h[6] = 0xFC | blocks;
                 let hdr = AdtsHeader::parse(&h).unwrap();
                 assert_eq!(
-                    frame_ticks(&hdr),
+                    frame_ticks(hdr.sample_rate_index, hdr.blocks),
                     samples_to_ticks(hdr.samples() as u64, &hdr),
                     "index {idx}, {} blocks",
                     blocks + 1
