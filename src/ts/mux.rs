@@ -56,7 +56,9 @@
 
 use std::fmt;
 
-use super::packet::{emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_PAT};
+use super::packet::{
+    emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_NULL, PID_PAT,
+};
 use super::pes::{PesHeader, MAX_PES_PACKET_LENGTH, STREAM_ID_AUDIO, STREAM_ID_VIDEO};
 use super::psi::{EsRepr, PatRepr, PmtRepr, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
 use crate::codec::adts::{AdtsFrames, AdtsHeader, SAMPLES_PER_BLOCK, SAMPLE_RATES};
@@ -110,8 +112,9 @@ impl PacketSink for Vec<u8> {
 pub struct MuxConfig {
     /// PID of the PMT (0x1000).
     pub pmt_pid: u16,
-    /// PID of the H.264 stream, also the PCR PID (0x100).
-    pub video_pid: u16,
+    /// PID of the H.264 stream, also the PCR PID (0x100); `None` for an audio-only program,
+    /// whose PCR rides on the audio PID.
+    pub video_pid: Option<u16>,
     /// PID of the AAC stream (0x101); `None` for video only.
     pub audio_pid: Option<u16>,
     /// `program_number` (1).
@@ -128,7 +131,7 @@ impl Default for MuxConfig {
     fn default() -> Self {
         MuxConfig {
             pmt_pid: 0x1000,
-            video_pid: 0x100,
+            video_pid: Some(0x100),
             audio_pid: Some(0x101),
             program_number: 1,
             max_audio_pes: Pts90k::from_millis(100),
@@ -151,6 +154,8 @@ pub enum MuxError {
     BadAdts,
     /// `push_audio` with `audio_pid: None`.
     AudioPidNotConfigured,
+    /// `push_video` with `video_pid: None`.
+    VideoPidNotConfigured,
     /// Video DTS not after the previous one, or audio PTS before the previous one.
     TimestampBackwards,
     /// Video PTS earlier than its DTS.
@@ -165,6 +170,7 @@ impl fmt::Display for MuxError {
             MuxError::NoSpsPps => "IDR without SPS/PPS and none seen before",
             MuxError::BadAdts => "audio is not a sequence of complete ADTS frames",
             MuxError::AudioPidNotConfigured => "audio pushed but no audio PID configured",
+            MuxError::VideoPidNotConfigured => "video pushed but no video PID configured",
             MuxError::TimestampBackwards => "timestamp went backwards",
             MuxError::PtsBeforeDts => "video PTS earlier than DTS",
         })
@@ -191,7 +197,9 @@ pub struct TsMuxer {
     pcr_jump: u64,
     pat: [u8; PACKET_LEN],
     pmt: [u8; PACKET_LEN],
-    /// A PCR-only packet on the video PID with counter and PCR 0, patched on each use.
+    /// No video PID: the PCR rides in the audio packets' adaptation fields.
+    audio_only: bool,
+    /// A PCR-only packet on the PCR PID with counter and PCR 0, patched on each use.
     pcr_only: [u8; PACKET_LEN],
     cc_pat: u8,
     cc_pmt: u8,
@@ -208,6 +216,8 @@ pub struct TsMuxer {
     audio: Box<[u8]>,
     audio_len: usize,
     audio_pts: Pts90k,
+    /// End (PTS + duration) of the last frame in the pending PES.
+    audio_end: Pts90k,
     packets: u64,
 }
 
@@ -248,33 +258,27 @@ impl TsMuxer {
             }
             .emit(b)
         });
-        let video = EsRepr {
-            stream_type: STREAM_TYPE_H264,
-            pid: cfg.video_pid,
-        };
-        let streams_av;
-        let streams_v;
-        let streams: &[EsRepr] = match cfg.audio_pid {
-            Some(pid) => {
-                streams_av = [
-                    video,
-                    EsRepr {
-                        stream_type: STREAM_TYPE_AAC_ADTS,
-                        pid,
-                    },
-                ];
-                &streams_av
-            }
-            None => {
-                streams_v = [video];
-                &streams_v
-            }
-        };
+        let mut streams = heapless::Vec::<EsRepr, 2>::new();
+        if let Some(pid) = cfg.video_pid {
+            let _ = streams.push(EsRepr {
+                stream_type: STREAM_TYPE_H264,
+                pid,
+            });
+        }
+        if let Some(pid) = cfg.audio_pid {
+            let _ = streams.push(EsRepr {
+                stream_type: STREAM_TYPE_AAC_ADTS,
+                pid,
+            });
+        }
+        // The PCR is on the video PID; an audio-only program carries it on the audio PID
+        // (§2.4.4.9: PCR_PID 0x1FFF when no PID carries one).
+        let pcr_pid = cfg.video_pid.or(cfg.audio_pid).unwrap_or(PID_NULL);
         let pmt = psi_packet(cfg.pmt_pid, |b| {
             PmtRepr {
                 program_number: cfg.program_number,
-                pcr_pid: cfg.video_pid,
-                streams,
+                pcr_pid,
+                streams: &streams,
             }
             .emit(b)
         });
@@ -283,7 +287,7 @@ impl TsMuxer {
         let (head, body) = split_slot(&mut pcr_only);
         *head = Header {
             pusi: false,
-            pid: cfg.video_pid,
+            pid: pcr_pid,
             has_adaptation: true,
             has_payload: false,
             cc: 0,
@@ -296,6 +300,7 @@ impl TsMuxer {
         .emit(body);
         TsMuxer {
             pcr_delay: cfg.max_audio_pes,
+            audio_only: cfg.video_pid.is_none() && cfg.audio_pid.is_some(),
             pcr_jump: pcr_interval.0.saturating_mul(MAX_PCR_FILL + 1),
             cfg: MuxConfig {
                 pcr_interval,
@@ -317,6 +322,7 @@ impl TsMuxer {
             audio: vec![0u8; AUDIO_PES_MAX].into_boxed_slice(),
             audio_len: 0,
             audio_pts: Pts90k::ZERO,
+            audio_end: Pts90k::ZERO,
             packets: 0,
         }
     }
@@ -359,11 +365,16 @@ impl TsMuxer {
         }
     }
 
-    /// Writes an adaptation-field-only packet with a PCR on the video PID.
+    /// Writes an adaptation-field-only packet with a PCR on the PCR PID.
     fn write_pcr_only(&mut self, pcr: Pts90k, out: &mut impl PacketSink) {
         // No payload: the counter repeats the last one used (§2.4.3.3).
         // Copy the stored packet, then set its counter and PCR in the copy.
-        let cc = self.cc_video.wrapping_sub(1) & 0x0F;
+        let last_cc = if self.audio_only {
+            self.cc_audio
+        } else {
+            self.cc_video
+        };
+        let cc = last_cc.wrapping_sub(1) & 0x0F;
         let slot = out.next_slot();
         *slot = self.pcr_only;
         slot[3] |= cc;
@@ -408,6 +419,9 @@ impl TsMuxer {
 
     /// Muxes one H.264 access unit.
     pub fn push_video(&mut self, au: &VideoAu, out: &mut impl PacketSink) -> Result<(), MuxError> {
+        let Some(video_pid) = self.cfg.video_pid else {
+            return Err(MuxError::VideoPidNotConfigured);
+        };
         if au.data.is_empty() {
             return Err(MuxError::EmptyAccessUnit);
         }
@@ -473,7 +487,7 @@ impl TsMuxer {
         };
         self.packets += write_pes(
             out,
-            self.cfg.video_pid,
+            video_pid,
             &mut self.cc_video,
             &hdr,
             Gather::new(&prefix[..n], body),
@@ -488,9 +502,9 @@ impl TsMuxer {
     /// PES) joins the pending audio PES. PES are written as the rules in the module
     /// documentation require.
     pub fn push_audio(&mut self, au: &AudioAu, out: &mut impl PacketSink) -> Result<(), MuxError> {
-        if self.cfg.audio_pid.is_none() {
+        let Some(pid) = self.cfg.audio_pid else {
             return Err(MuxError::AudioPidNotConfigured);
-        }
+        };
         if au.data.is_empty() {
             return Err(MuxError::EmptyAccessUnit);
         }
@@ -500,12 +514,11 @@ impl TsMuxer {
         // Every frame is checked (and its samples counted) before any is taken, so nothing is
         // written for a refused unit.
         let scan = scan_adts(au.data).ok_or(MuxError::BadAdts)?;
-        let single = scan.first_len == au.data.len();
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
             self.write_psi(out);
         }
-        if single {
+        if scan.first_len == au.data.len() {
             let end = au.pts + Pts90k(frame_ticks(scan.first_sri, scan.first_blocks));
             self.add_audio_frame(au.pts, end, au.data, out);
         } else if fits_ticks(scan.samples, scan.last_sri, self.cfg.max_audio_pes)
@@ -514,11 +527,15 @@ impl TsMuxer {
             // The whole unit is one PES: the same PES the per-frame path below would start
             // with nothing pending, written without the copy into the pending buffer.
             self.flush_audio(out);
-            self.audio_pcr(au.pts, out);
-            self.psi_before_pes(au.pts, out);
-            if let Some(pid) = self.cfg.audio_pid {
-                self.packets += write_audio_pes(out, pid, &mut self.cc_audio, au.pts, au.data);
+            if !self.audio_only {
+                self.audio_pcr(au.pts, out);
             }
+            // Duration: samples × 90 000 / rate.
+            let span = (
+                scan.samples * HZ_90K,
+                SAMPLE_RATES[scan.last_sri as usize] as u64,
+            );
+            self.write_audio(pid, au.pts, span, au.data, out);
             return Ok(());
         } else {
             let mut samples: u64 = 0;
@@ -529,14 +546,16 @@ impl TsMuxer {
                 self.add_audio_frame(pts, end, frame, out);
             }
         }
-        self.audio_pcr(au.pts, out);
+        if !self.audio_only {
+            self.audio_pcr(au.pts, out);
+        }
         Ok(())
     }
 
-    /// Keeps the clock running through audio-only stretches: brings the PCR up to
-    /// `pts − pcr_delay`, but never past the pending PES's PTS. The target follows the AU's
-    /// first PTS, not its later frames: the caller interleaves by that timestamp, so a video
-    /// AU with a DTS below the later frames may still come.
+    /// Keeps the clock running through audio-only stretches of a program with video: brings
+    /// the PCR up to `pts − pcr_delay`, but never past the pending PES's PTS. The target
+    /// follows the AU's first PTS, not its later frames: the caller interleaves by that
+    /// timestamp, so a video AU with a DTS below the later frames may still come.
     #[inline(always)]
     fn audio_pcr(&mut self, pts: Pts90k, out: &mut impl PacketSink) {
         let target = pts.saturating_sub(self.pcr_delay);
@@ -549,6 +568,44 @@ impl TsMuxer {
             self.write_pcr_only(target, out);
         } else {
             self.bridge_pcr(target, out);
+        }
+    }
+
+    /// Writes one audio PES of `data` with PTS `pts`, lasting `span.0 / span.1` ticks (PAT/PMT
+    /// first if due). In an audio-only program its packets also carry the PCR: the first
+    /// packet `pts − pcr_delay` (bridged from the last PCR), then one more every
+    /// `pcr_interval` of the PES's duration, so the next PES's PCR is within `pcr_interval`.
+    #[inline(always)]
+    fn write_audio(
+        &mut self,
+        pid: u16,
+        pts: Pts90k,
+        span: (u64, u64),
+        data: &[u8],
+        out: &mut impl PacketSink,
+    ) {
+        self.psi_before_pes(pts, out);
+        let mut run = PcrRun {
+            first: Pts90k::ZERO,
+            step: 0,
+            count: 0,
+            cap: pts,
+        };
+        if self.audio_only {
+            run.first = self.bridge_pcr(pts.saturating_sub(self.pcr_delay), out);
+            run.step = self.cfg.pcr_interval.0;
+            // count = ⌈duration / step⌉ (at least 1), without the division.
+            run.count = 1;
+            while run.count < MAX_PCR_FILL as u32 && run.count as u64 * run.step * span.1 < span.0 {
+                run.count += 1;
+            }
+            self.last_pcr = Some(run.value(run.count - 1));
+        }
+        let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, &run);
+        self.packets += n;
+        // A PES with fewer packets than PCRs: the rest follow in PCR-only packets.
+        for k in placed..run.count {
+            self.write_pcr_only(run.value(k), out);
         }
     }
 
@@ -571,19 +628,30 @@ impl TsMuxer {
         if self.audio_len == 0 {
             self.audio_pts = pts;
         }
+        self.audio_end = end;
         self.audio[self.audio_len..][..frame.len()].copy_from_slice(frame);
         self.audio_len += frame.len();
     }
 
     /// Writes the pending audio PES, if any (before a segment cut).
+    #[inline]
     pub fn flush_audio(&mut self, out: &mut impl PacketSink) {
-        let (Some(pid), true) = (self.cfg.audio_pid, self.audio_len > 0) else {
+        if self.audio_len > 0 {
+            self.write_pending_audio(out);
+        }
+    }
+
+    /// Writes the pending audio PES (not empty).
+    #[inline(never)]
+    fn write_pending_audio(&mut self, out: &mut impl PacketSink) {
+        let Some(pid) = self.cfg.audio_pid else {
             return;
         };
-        let pts = self.audio_pts;
-        self.psi_before_pes(pts, out);
-        let data = &self.audio[..self.audio_len];
-        self.packets += write_audio_pes(out, pid, &mut self.cc_audio, pts, data);
+        // Lend the buffer out for the write (an empty boxed slice does not allocate).
+        let buf = std::mem::take(&mut self.audio);
+        let span = (self.audio_end.saturating_sub(self.audio_pts).0, 1);
+        self.write_audio(pid, self.audio_pts, span, &buf[..self.audio_len], out);
+        self.audio = buf;
         self.audio_len = 0;
     }
 }
@@ -601,8 +669,8 @@ fn remember(store: &mut heapless::Vec<u8, PARAM_SET_MAX>, nal: Option<&[u8]>) {
 /// extension), as [`AdaptationField::emit`] writes them.
 #[inline]
 fn pcr_field(pcr: Pts90k) -> [u8; 6] {
-    let pcr = pcr.to_pcr();
-    let v = (pcr.base33() << 15) | (0x3F << 9) | pcr.ext9() as u64;
+    // A 90 kHz time is a 27 MHz one with extension 0 and base = the time itself.
+    let v = (pcr.wire33() << 15) | (0x3F << 9);
     let b = v.to_be_bytes();
     [b[2], b[3], b[4], b[5], b[6], b[7]]
 }
@@ -650,7 +718,8 @@ fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
 fn raw_adts_header(b: &[u8]) -> Option<(usize, u8, u8)> {
     let h: &[u8; 7] = b.first_chunk()?;
     let sri = (h[2] >> 2) & 0x0F;
-    let len = ((h[3] as usize & 0x03) << 11) | ((h[4] as usize) << 3) | (h[5] as usize >> 5);
+    // frame_length: bits 30..18 of bytes 3..7 (one load on the frame-to-frame chain).
+    let len = (u32::from_be_bytes([h[3], h[4], h[5], h[6]]) >> 13) as usize & 0x1FFF;
     let header_len = if h[1] & 1 == 1 { 7 } else { 9 };
     let ok = h[0] == 0xFF
         && h[1] & 0xF6 == 0xF0
@@ -758,8 +827,63 @@ impl<'a> Gather<'a> {
     }
 }
 
+/// PCR values an audio PES carries (audio-only programs): `count` values from `first`, `step`
+/// apart, none above `cap`.
+#[derive(Debug, Clone, Copy)]
+struct PcrRun {
+    first: Pts90k,
+    step: u64,
+    count: u32,
+    cap: Pts90k,
+}
+
+impl PcrRun {
+    /// The `k`-th value.
+    #[inline(always)]
+    fn value(&self, k: u32) -> Pts90k {
+        Pts90k(self.first.0 + k as u64 * self.step).min(self.cap)
+    }
+}
+
+/// An adaptation field of exactly a PCR: length 7, `PCR_flag`, the 6 PCR bytes.
+#[inline(always)]
+fn pcr_adaptation(pcr: Pts90k) -> [u8; 8] {
+    let f = pcr_field(pcr);
+    [7, 0x10, f[0], f[1], f[2], f[3], f[4], f[5]]
+}
+
+/// Length of an audio PES header (PTS only).
+const AUDIO_PES_HEADER_LEN: usize = 14;
+
+/// The header of an audio PES with `payload_len` (at most [`AUDIO_PES_MAX`]) bytes: the bytes
+/// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, built in registers.
+#[inline(always)]
+fn audio_pes_header(pts: Pts90k, payload_len: usize) -> [u8; AUDIO_PES_HEADER_LEN] {
+    let l = ((AUDIO_PES_HEADER_LEN - 6 + payload_len) as u16).to_be_bytes();
+    let v = pts.wire33();
+    [
+        0,
+        0,
+        1,
+        STREAM_ID_AUDIO,
+        l[0],
+        l[1],
+        0x84,
+        0x80,
+        5,
+        0x21 | (((v >> 30) as u8 & 0x07) << 1),
+        (v >> 22) as u8,
+        ((v >> 14) as u8 & 0xFE) | 1,
+        (v >> 7) as u8,
+        ((v << 1) as u8 & 0xFE) | 1,
+    ]
+}
+
 /// Writes one audio PES (stream_id 0xC0, PTS only, exact `PES_packet_length`) of the ADTS
-/// frames in `data` (at most [`AUDIO_PES_MAX`] bytes). Returns the number of packets written.
+/// frames in `data` (1 to [`AUDIO_PES_MAX`] bytes). Its first packets carry the PCRs of `pcrs`
+/// in their adaptation fields, one each, as far as there are packets; the last packet is
+/// padded through its adaptation field. Each full packet is a header store and one
+/// fixed-size copy. Returns the number of packets written and of PCRs placed.
 #[inline]
 fn write_audio_pes(
     out: &mut impl PacketSink,
@@ -767,40 +891,9 @@ fn write_audio_pes(
     cc_store: &mut u8,
     pts: Pts90k,
     data: &[u8],
-) -> u64 {
-    let hdr = PesHeader {
-        stream_id: STREAM_ID_AUDIO,
-        pts,
-        dts: None,
-    };
-    if data.len() >= BODY_LEN - AUDIO_PES_HEADER_LEN {
-        write_contiguous_pes::<AUDIO_PES_HEADER_LEN>(out, pid, cc_store, &hdr, data)
-    } else {
-        write_pes(
-            out,
-            pid,
-            cc_store,
-            &hdr,
-            Gather::new(&[], data),
-            AdaptationField::default(),
-        )
-    }
-}
-
-/// Length of an audio PES header (PTS only).
-const AUDIO_PES_HEADER_LEN: usize = 14;
-
-/// [`write_pes`] for a payload in one slice that fills at least the first packet, with no
-/// adaptation field but the stuffing of the last packet: one fixed-size copy per packet but
-/// the last. `H` is `hdr.len()`. Returns the number of packets written.
-#[inline]
-fn write_contiguous_pes<const H: usize>(
-    out: &mut impl PacketSink,
-    pid: u16,
-    cc_store: &mut u8,
-    hdr: &PesHeader,
-    data: &[u8],
-) -> u64 {
+    pcrs: &PcrRun,
+) -> (u64, u32) {
+    const PCR_BODY: usize = BODY_LEN - 8;
     let header = |pusi, has_adaptation, cc| {
         Header {
             pusi,
@@ -811,33 +904,68 @@ fn write_contiguous_pes<const H: usize>(
         }
         .to_bytes()
     };
-    debug_assert_eq!(hdr.len(), H);
     let mut cc = *cc_store;
-    let (first, data) = data.split_at(BODY_LEN - H);
+
+    // First packet: the first PCR if any, the PES header, payload; stuffing if short.
+    let pcr0 = pcrs.count > 0;
+    let af_min = if pcr0 { 8 } else { 0 };
+    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
+    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
     let (head, body) = split_slot(out.next_slot());
-    *head = header(true, false, cc);
-    let (pes_head, rest) = body.split_at_mut(H);
-    hdr.emit(pes_head, first.len() + data.len());
-    rest.copy_from_slice(first);
-    cc = (cc + 1) & 0x0F;
-    let mut full = data.chunks_exact(BODY_LEN);
-    let count = 1 + full.len() as u64;
-    for src in &mut full {
-        let (head, body) = split_slot(out.next_slot());
-        *head = header(false, false, cc);
-        // Cannot fail: chunks of exactly BODY_LEN.
-        *body = src.try_into().unwrap();
-        cc = (cc + 1) & 0x0F;
+    *head = header(true, af_len > 0, cc);
+    if af_len == 8 && pcr0 {
+        body[..8].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
+    } else if af_len > 0 {
+        AdaptationField {
+            random_access: false,
+            pcr: pcr0.then(|| pcrs.value(0).to_pcr()),
+        }
+        .emit(&mut body[..af_len]);
     }
-    let rest = full.remainder();
-    if !rest.is_empty() {
+    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
+    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
+    let (first, mut rest) = data.split_at(take);
+    payload.copy_from_slice(first);
+    cc = (cc + 1) & 0x0F;
+    let mut packets = 1;
+    let mut placed = pcr0 as u32;
+
+    while !rest.is_empty() {
         let (head, body) = split_slot(out.next_slot());
-        *head = header(false, true, cc);
-        emit_stuffed_body(body, rest);
+        if placed < pcrs.count {
+            // A PCR, then payload.
+            let pcr = pcrs.value(placed);
+            placed += 1;
+            *head = header(false, true, cc);
+            if let Some((src, tail)) = rest.split_first_chunk::<PCR_BODY>() {
+                let (af, payload) = body.split_at_mut(8);
+                af.copy_from_slice(&pcr_adaptation(pcr));
+                payload.copy_from_slice(src);
+                rest = tail;
+            } else {
+                let af_len = BODY_LEN - rest.len();
+                AdaptationField {
+                    random_access: false,
+                    pcr: Some(pcr.to_pcr()),
+                }
+                .emit(&mut body[..af_len]);
+                body[af_len..].copy_from_slice(rest);
+                rest = &[];
+            }
+        } else if let Some((src, tail)) = rest.split_first_chunk::<BODY_LEN>() {
+            *head = header(false, false, cc);
+            *body = *src;
+            rest = tail;
+        } else {
+            *head = header(false, true, cc);
+            emit_stuffed_body(body, rest);
+            rest = &[];
+        }
         cc = (cc + 1) & 0x0F;
+        packets += 1;
     }
     *cc_store = cc;
-    count + !rest.is_empty() as u64
+    (packets, placed)
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
@@ -1196,29 +1324,82 @@ mod tests {
     }
 
     #[test]
-    fn contiguous_writer_matches_general_writer() {
+    fn audio_writer_matches_general_writer() {
         let data: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 251) as u8).collect();
         let hdr = PesHeader {
             stream_id: STREAM_ID_AUDIO,
             pts: Pts90k(12_345),
             dts: None,
         };
-        for len in (170..560).chain([1838, 1839, 1840, 2000]) {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            let (mut cc_a, mut cc_b) = (5u8, 5u8);
-            let src = Gather::new(&[], &data[..len]);
-            let na = write_pes(
-                &mut a,
-                0x101,
-                &mut cc_a,
-                &hdr,
-                src,
-                AdaptationField::default(),
-            );
-            let nb = write_contiguous_pes::<14>(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
-            assert_eq!(a, b, "payload of {len}");
-            assert_eq!((na, cc_a), (nb, cc_b));
-            assert_eq!(na as usize * PACKET_LEN, a.len());
+        let no_pcr = PcrRun {
+            first: Pts90k::ZERO,
+            step: 0,
+            count: 0,
+            cap: hdr.pts,
+        };
+        let one_pcr = PcrRun {
+            first: Pts90k(3_345),
+            count: 1,
+            ..no_pcr
+        };
+        for len in (1..560).chain([1838, 1839, 1840, 2000]) {
+            for (run, af) in [
+                (no_pcr, AdaptationField::default()),
+                (
+                    one_pcr,
+                    AdaptationField {
+                        random_access: false,
+                        pcr: Some(Pts90k(3_345).to_pcr()),
+                    },
+                ),
+            ] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let (mut cc_a, mut cc_b) = (5u8, 5u8);
+                let src = Gather::new(&[], &data[..len]);
+                let na = write_pes(&mut a, 0x101, &mut cc_a, &hdr, src, af);
+                let (nb, placed) =
+                    write_audio_pes(&mut b, 0x101, &mut cc_b, hdr.pts, &data[..len], &run);
+                assert_eq!(a, b, "payload of {len}, {} PCR", run.count);
+                assert_eq!((na, cc_a, placed), (nb, cc_b, run.count));
+                assert_eq!(na as usize * PACKET_LEN, a.len());
+            }
+        }
+    }
+
+    #[test]
+    fn audio_writer_places_pcrs_in_its_first_packets() {
+        let data: Vec<u8> = (0..1100u32).map(|i| (i * 13 % 251) as u8).collect();
+        let run = PcrRun {
+            first: Pts90k(1_000),
+            step: 3_600,
+            count: 3,
+            cap: Pts90k(8_000),
+        };
+        for len in [1, 100, 162, 163, 338, 339, 500, 514, 515, 1024, 1100] {
+            let mut out = Vec::new();
+            let mut cc = 15;
+            let (n, placed) =
+                write_audio_pes(&mut out, 0x101, &mut cc, Pts90k(9_000), &data[..len], &run);
+            assert_eq!(n as usize * PACKET_LEN, out.len());
+            assert_eq!(cc as u64, (15 + n) % 16);
+            let p: Vec<_> = out
+                .chunks(PACKET_LEN)
+                .map(|c| Packet::new_checked(c).unwrap())
+                .collect();
+            let pcrs: Vec<u64> = p
+                .iter()
+                .filter_map(|p| p.pcr())
+                .map(|c| c.0 / 300)
+                .collect();
+            // Values from `first`, `step` apart, capped; one per packet from the first on.
+            let want = [1_000, 4_600, 8_000];
+            assert_eq!(placed as usize, p.len().min(3), "{len}");
+            assert_eq!(pcrs, want[..placed as usize], "{len}");
+            assert!(p.iter().take(3).all(|p| p.pcr().is_some()));
+            assert!(p.iter().all(|p| p.pid() == 0x101 && p.has_payload()));
+            let v = pes(&out, 0x101);
+            assert_eq!(v.len(), 1);
+            assert_eq!((v[0].0, &v[0].2[..]), (9_000, &data[..len]), "{len}");
         }
     }
 
