@@ -703,12 +703,38 @@ fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
         last_sri: first_sri,
     };
     let mut rest = &data[first_len..];
-    while !rest.is_empty() {
-        let (len, sri, blocks) = raw_adts_header(rest)?;
-        scan.samples += blocks as u64 * SAMPLES_PER_BLOCK as u64;
+    // Frames with 8 bytes or more left: the header in one 8-byte load. (Fewer than 8 bytes
+    // left can only be one last 7-byte frame.)
+    let mut blocks = 0u64;
+    while let Some(h) = rest.first_chunk::<8>() {
+        let y = u64::from_be_bytes(*h);
+        let sri = (y >> 42) as u8 & 0x0F;
+        let len = (y >> 21) as usize & 0x1FFF;
+        // 7, or 9 with a CRC (protection_absent = 0).
+        let header_len = 9 - 2 * ((y >> 48) as usize & 1);
+        let ok = (y >> 48) as u16 & 0xFFF6 == 0xFFF0
+            && (sri as usize) < SAMPLE_RATES.len()
+            && len >= header_len
+            && len <= rest.len();
+        if !ok {
+            return None;
+        }
+        blocks += (y >> 8) & 0x03;
+        scan.samples += SAMPLES_PER_BLOCK as u64;
         scan.last_sri = sri;
         rest = &rest[len..];
     }
+    if !rest.is_empty() {
+        let (len, sri, b) = raw_adts_header(rest)?;
+        blocks += b as u64 - 1;
+        scan.samples += SAMPLES_PER_BLOCK as u64;
+        scan.last_sri = sri;
+        rest = &rest[len..];
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    scan.samples += blocks * SAMPLES_PER_BLOCK as u64;
     Some(scan)
 }
 
@@ -930,36 +956,47 @@ fn write_audio_pes(
     let mut packets = 1;
     let mut placed = pcr0 as u32;
 
-    while !rest.is_empty() {
+    // Packets with a PCR while more than a packet of payload is left.
+    while placed < pcrs.count {
+        let Some((src, tail)) = rest.split_first_chunk::<PCR_BODY>() else {
+            break;
+        };
         let (head, body) = split_slot(out.next_slot());
-        if placed < pcrs.count {
-            // A PCR, then payload.
-            let pcr = pcrs.value(placed);
-            placed += 1;
-            *head = header(false, true, cc);
-            if let Some((src, tail)) = rest.split_first_chunk::<PCR_BODY>() {
-                let (af, payload) = body.split_at_mut(8);
-                af.copy_from_slice(&pcr_adaptation(pcr));
-                payload.copy_from_slice(src);
-                rest = tail;
-            } else {
-                let af_len = BODY_LEN - rest.len();
-                AdaptationField {
-                    random_access: false,
-                    pcr: Some(pcr.to_pcr()),
-                }
-                .emit(&mut body[..af_len]);
-                body[af_len..].copy_from_slice(rest);
-                rest = &[];
-            }
-        } else if let Some((src, tail)) = rest.split_first_chunk::<BODY_LEN>() {
+        *head = header(false, true, cc);
+        let (af, payload) = body.split_at_mut(8);
+        af.copy_from_slice(&pcr_adaptation(pcrs.value(placed)));
+        payload.copy_from_slice(src);
+        rest = tail;
+        placed += 1;
+        cc = (cc + 1) & 0x0F;
+        packets += 1;
+    }
+    // Full packets: a header store and one fixed-size copy each.
+    if placed == pcrs.count {
+        while let Some((src, tail)) = rest.split_first_chunk::<BODY_LEN>() {
+            let (head, body) = split_slot(out.next_slot());
             *head = header(false, false, cc);
             *body = *src;
             rest = tail;
+            cc = (cc + 1) & 0x0F;
+            packets += 1;
+        }
+    }
+    // The last packet: stuffing (and a PCR, if one is left) in its adaptation field.
+    if !rest.is_empty() {
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, true, cc);
+        if placed < pcrs.count {
+            let af_len = BODY_LEN - rest.len();
+            AdaptationField {
+                random_access: false,
+                pcr: Some(pcrs.value(placed).to_pcr()),
+            }
+            .emit(&mut body[..af_len]);
+            body[af_len..].copy_from_slice(rest);
+            placed += 1;
         } else {
-            *head = header(false, true, cc);
             emit_stuffed_body(body, rest);
-            rest = &[];
         }
         cc = (cc + 1) & 0x0F;
         packets += 1;
