@@ -1071,6 +1071,10 @@ fn write_pes(
 }
 
 #[cfg(test)]
+#[path = "mux_audio_only_tests.rs"]
+mod audio_only_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::codec::adts::write_adts_header;
