@@ -35,6 +35,14 @@
 //! on the video PID carry intermediate PCRs (at most [`MAX_PCR_FILL`] per gap; a longer gap is a
 //! timeline jump and is crossed in one step).
 //!
+//! An audio-only program (`video_pid: None`) carries the PCR on the audio PID (PCR_PID = the
+//! audio PID, §2.4.4.9, as ffmpeg does for audio-only TS), in the adaptation fields of the
+//! audio PES's own packets: the first packet of each PES carries `PTS − pcr_delay` (bridged
+//! from the last PCR, never decreasing), and the next packets one more PCR per `pcr_interval`
+//! of the PES's duration (capped at its PTS), so the next PES's PCR is again within
+//! `pcr_interval`. Only a gap in the audio timeline (or a PES with fewer packets than PCRs)
+//! needs adaptation-field-only packets, then on the audio PID.
+//!
 //! # Audio (`push_audio`)
 //! Audio PES carry whole ADTS frames (stream_id 0xC0, PTS only, exact `PES_packet_length`)
 //! and span at most `max_audio_pes`. Frame PTS inside one [`AudioAu`] follow the sample count
@@ -52,7 +60,8 @@
 //! # PSI
 //! [`TsMuxer::write_psi`] writes PAT then PMT at once (segment start). Before any PES whose
 //! timestamp is `psi_interval` or more past the timestamp of the PES that followed the last
-//! PAT/PMT, both are written again. PMT: PCR_PID = video PID, stream types 0x1B and 0x0F.
+//! PAT/PMT, both are written again. PMT: PCR_PID = video PID (audio PID in an audio-only
+//! program), stream types 0x1B and 0x0F.
 
 use std::fmt;
 
@@ -1540,8 +1549,9 @@ mod tests {
         crc[1] &= !1;
         assert_eq!(scan_adts(&crc), checked_scan(&crc));
         assert!(scan_adts(&crc).is_some());
+        // frame_length 8: bits 12..3 in byte 4 (and byte 3's low bits), bits 2..0 (0) in byte 5.
         crc[4] = 8 >> 3;
-        crc[5] = (crc[5] & 0x1F) | ((8 & 7) << 5);
+        crc[5] &= 0x1F;
         assert_eq!(scan_adts(&crc[..8]), None);
         assert_eq!(checked_scan(&crc[..8]), None);
         // Mixed blocks per frame and rates: samples summed, last index reported.
