@@ -35,6 +35,14 @@
 //! on the video PID carry intermediate PCRs (at most [`MAX_PCR_FILL`] per gap; a longer gap is a
 //! timeline jump and is crossed in one step).
 //!
+//! An audio-only program (`video_pid: None`) carries the PCR on the audio PID (PCR_PID = the
+//! audio PID, §2.4.4.9, as ffmpeg does for audio-only TS), in the adaptation fields of the
+//! audio PES's own packets: the first packet of each PES carries `PTS − pcr_delay` (bridged
+//! from the last PCR, never decreasing), and the next packets one more PCR per `pcr_interval`
+//! of the PES's duration (capped at its PTS), so the next PES's PCR is again within
+//! `pcr_interval`. Only a gap in the audio timeline (or a PES with fewer packets than PCRs)
+//! needs adaptation-field-only packets, then on the audio PID.
+//!
 //! # Audio (`push_audio`)
 //! Audio PES carry whole ADTS frames (stream_id 0xC0, PTS only, exact `PES_packet_length`)
 //! and span at most `max_audio_pes`. Frame PTS inside one [`AudioAu`] follow the sample count
@@ -52,11 +60,14 @@
 //! # PSI
 //! [`TsMuxer::write_psi`] writes PAT then PMT at once (segment start). Before any PES whose
 //! timestamp is `psi_interval` or more past the timestamp of the PES that followed the last
-//! PAT/PMT, both are written again. PMT: PCR_PID = video PID, stream types 0x1B and 0x0F.
+//! PAT/PMT, both are written again. PMT: PCR_PID = video PID (audio PID in an audio-only
+//! program), stream types 0x1B and 0x0F.
 
 use std::fmt;
 
-use super::packet::{emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_PAT};
+use super::packet::{
+    emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_NULL, PID_PAT,
+};
 use super::pes::{PesHeader, MAX_PES_PACKET_LENGTH, STREAM_ID_AUDIO, STREAM_ID_VIDEO};
 use super::psi::{EsRepr, PatRepr, PmtRepr, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
 use crate::codec::adts::{AdtsFrames, AdtsHeader, SAMPLES_PER_BLOCK, SAMPLE_RATES};
@@ -110,8 +121,9 @@ impl PacketSink for Vec<u8> {
 pub struct MuxConfig {
     /// PID of the PMT (0x1000).
     pub pmt_pid: u16,
-    /// PID of the H.264 stream, also the PCR PID (0x100).
-    pub video_pid: u16,
+    /// PID of the H.264 stream, also the PCR PID (0x100); `None` for an audio-only program,
+    /// whose PCR rides on the audio PID.
+    pub video_pid: Option<u16>,
     /// PID of the AAC stream (0x101); `None` for video only.
     pub audio_pid: Option<u16>,
     /// `program_number` (1).
@@ -128,7 +140,7 @@ impl Default for MuxConfig {
     fn default() -> Self {
         MuxConfig {
             pmt_pid: 0x1000,
-            video_pid: 0x100,
+            video_pid: Some(0x100),
             audio_pid: Some(0x101),
             program_number: 1,
             max_audio_pes: Pts90k::from_millis(100),
@@ -151,6 +163,8 @@ pub enum MuxError {
     BadAdts,
     /// `push_audio` with `audio_pid: None`.
     AudioPidNotConfigured,
+    /// `push_video` with `video_pid: None`.
+    VideoPidNotConfigured,
     /// Video DTS not after the previous one, or audio PTS before the previous one.
     TimestampBackwards,
     /// Video PTS earlier than its DTS.
@@ -165,6 +179,7 @@ impl fmt::Display for MuxError {
             MuxError::NoSpsPps => "IDR without SPS/PPS and none seen before",
             MuxError::BadAdts => "audio is not a sequence of complete ADTS frames",
             MuxError::AudioPidNotConfigured => "audio pushed but no audio PID configured",
+            MuxError::VideoPidNotConfigured => "video pushed but no video PID configured",
             MuxError::TimestampBackwards => "timestamp went backwards",
             MuxError::PtsBeforeDts => "video PTS earlier than DTS",
         })
@@ -191,7 +206,9 @@ pub struct TsMuxer {
     pcr_jump: u64,
     pat: [u8; PACKET_LEN],
     pmt: [u8; PACKET_LEN],
-    /// A PCR-only packet on the video PID with counter and PCR 0, patched on each use.
+    /// No video PID: the PCR rides in the audio packets' adaptation fields.
+    audio_only: bool,
+    /// A PCR-only packet on the PCR PID with counter and PCR 0, patched on each use.
     pcr_only: [u8; PACKET_LEN],
     cc_pat: u8,
     cc_pmt: u8,
@@ -208,6 +225,8 @@ pub struct TsMuxer {
     audio: Box<[u8]>,
     audio_len: usize,
     audio_pts: Pts90k,
+    /// End (PTS + duration) of the last frame in the pending PES.
+    audio_end: Pts90k,
     packets: u64,
 }
 
@@ -248,33 +267,27 @@ impl TsMuxer {
             }
             .emit(b)
         });
-        let video = EsRepr {
-            stream_type: STREAM_TYPE_H264,
-            pid: cfg.video_pid,
-        };
-        let streams_av;
-        let streams_v;
-        let streams: &[EsRepr] = match cfg.audio_pid {
-            Some(pid) => {
-                streams_av = [
-                    video,
-                    EsRepr {
-                        stream_type: STREAM_TYPE_AAC_ADTS,
-                        pid,
-                    },
-                ];
-                &streams_av
-            }
-            None => {
-                streams_v = [video];
-                &streams_v
-            }
-        };
+        let mut streams = heapless::Vec::<EsRepr, 2>::new();
+        if let Some(pid) = cfg.video_pid {
+            let _ = streams.push(EsRepr {
+                stream_type: STREAM_TYPE_H264,
+                pid,
+            });
+        }
+        if let Some(pid) = cfg.audio_pid {
+            let _ = streams.push(EsRepr {
+                stream_type: STREAM_TYPE_AAC_ADTS,
+                pid,
+            });
+        }
+        // The PCR is on the video PID; an audio-only program carries it on the audio PID
+        // (§2.4.4.9: PCR_PID 0x1FFF when no PID carries one).
+        let pcr_pid = cfg.video_pid.or(cfg.audio_pid).unwrap_or(PID_NULL);
         let pmt = psi_packet(cfg.pmt_pid, |b| {
             PmtRepr {
                 program_number: cfg.program_number,
-                pcr_pid: cfg.video_pid,
-                streams,
+                pcr_pid,
+                streams: &streams,
             }
             .emit(b)
         });
@@ -283,7 +296,7 @@ impl TsMuxer {
         let (head, body) = split_slot(&mut pcr_only);
         *head = Header {
             pusi: false,
-            pid: cfg.video_pid,
+            pid: pcr_pid,
             has_adaptation: true,
             has_payload: false,
             cc: 0,
@@ -296,6 +309,7 @@ impl TsMuxer {
         .emit(body);
         TsMuxer {
             pcr_delay: cfg.max_audio_pes,
+            audio_only: cfg.video_pid.is_none() && cfg.audio_pid.is_some(),
             pcr_jump: pcr_interval.0.saturating_mul(MAX_PCR_FILL + 1),
             cfg: MuxConfig {
                 pcr_interval,
@@ -317,6 +331,7 @@ impl TsMuxer {
             audio: vec![0u8; AUDIO_PES_MAX].into_boxed_slice(),
             audio_len: 0,
             audio_pts: Pts90k::ZERO,
+            audio_end: Pts90k::ZERO,
             packets: 0,
         }
     }
@@ -359,11 +374,16 @@ impl TsMuxer {
         }
     }
 
-    /// Writes an adaptation-field-only packet with a PCR on the video PID.
+    /// Writes an adaptation-field-only packet with a PCR on the PCR PID.
     fn write_pcr_only(&mut self, pcr: Pts90k, out: &mut impl PacketSink) {
         // No payload: the counter repeats the last one used (§2.4.3.3).
         // Copy the stored packet, then set its counter and PCR in the copy.
-        let cc = self.cc_video.wrapping_sub(1) & 0x0F;
+        let last_cc = if self.audio_only {
+            self.cc_audio
+        } else {
+            self.cc_video
+        };
+        let cc = last_cc.wrapping_sub(1) & 0x0F;
         let slot = out.next_slot();
         *slot = self.pcr_only;
         slot[3] |= cc;
@@ -408,6 +428,9 @@ impl TsMuxer {
 
     /// Muxes one H.264 access unit.
     pub fn push_video(&mut self, au: &VideoAu, out: &mut impl PacketSink) -> Result<(), MuxError> {
+        let Some(video_pid) = self.cfg.video_pid else {
+            return Err(MuxError::VideoPidNotConfigured);
+        };
         if au.data.is_empty() {
             return Err(MuxError::EmptyAccessUnit);
         }
@@ -473,7 +496,7 @@ impl TsMuxer {
         };
         self.packets += write_pes(
             out,
-            self.cfg.video_pid,
+            video_pid,
             &mut self.cc_video,
             &hdr,
             Gather::new(&prefix[..n], body),
@@ -488,42 +511,40 @@ impl TsMuxer {
     /// PES) joins the pending audio PES. PES are written as the rules in the module
     /// documentation require.
     pub fn push_audio(&mut self, au: &AudioAu, out: &mut impl PacketSink) -> Result<(), MuxError> {
-        if self.cfg.audio_pid.is_none() {
+        let Some(pid) = self.cfg.audio_pid else {
             return Err(MuxError::AudioPidNotConfigured);
-        }
+        };
         if au.data.is_empty() {
             return Err(MuxError::EmptyAccessUnit);
         }
         if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
             return Err(MuxError::TimestampBackwards);
         }
-        // A single frame has its header parsed once; several frames are all checked (and
-        // their samples counted) before any is taken, so nothing is written for a refused unit.
-        let first = AdtsHeader::parse(au.data).map_err(|_| MuxError::BadAdts)?;
-        let single = first.frame_length == au.data.len();
-        let (samples, last_sri) = if single {
-            (0, first.sample_rate_index)
-        } else {
-            adts_run(au.data, &first).ok_or(MuxError::BadAdts)?
-        };
+        // Every frame is checked (and its samples counted) before any is taken, so nothing is
+        // written for a refused unit.
+        let scan = scan_adts(au.data).ok_or(MuxError::BadAdts)?;
         self.last_audio_pts = Some(au.pts);
         if self.psi == PsiState::Never {
             self.write_psi(out);
         }
-        if single {
-            let end = au.pts + Pts90k(frame_ticks(&first));
+        if scan.first_len == au.data.len() {
+            let end = au.pts + Pts90k(frame_ticks(scan.first_sri, scan.first_blocks));
             self.add_audio_frame(au.pts, end, au.data, out);
-        } else if fits_ticks(samples, last_sri, self.cfg.max_audio_pes)
+        } else if fits_ticks(scan.samples, scan.last_sri, self.cfg.max_audio_pes)
             && au.data.len() <= AUDIO_PES_MAX
         {
             // The whole unit is one PES: the same PES the per-frame path below would start
             // with nothing pending, written without the copy into the pending buffer.
             self.flush_audio(out);
-            self.audio_pcr(au.pts, out);
-            self.psi_before_pes(au.pts, out);
-            if let Some(pid) = self.cfg.audio_pid {
-                self.packets += write_audio_pes(out, pid, &mut self.cc_audio, au.pts, au.data);
+            if !self.audio_only {
+                self.audio_pcr(au.pts, out);
             }
+            // Duration: samples × 90 000 / rate.
+            let span = (
+                scan.samples * HZ_90K,
+                SAMPLE_RATES[scan.last_sri as usize] as u64,
+            );
+            self.write_audio(pid, au.pts, span, au.data, out);
             return Ok(());
         } else {
             let mut samples: u64 = 0;
@@ -534,14 +555,16 @@ impl TsMuxer {
                 self.add_audio_frame(pts, end, frame, out);
             }
         }
-        self.audio_pcr(au.pts, out);
+        if !self.audio_only {
+            self.audio_pcr(au.pts, out);
+        }
         Ok(())
     }
 
-    /// Keeps the clock running through audio-only stretches: brings the PCR up to
-    /// `pts − pcr_delay`, but never past the pending PES's PTS. The target follows the AU's
-    /// first PTS, not its later frames: the caller interleaves by that timestamp, so a video
-    /// AU with a DTS below the later frames may still come.
+    /// Keeps the clock running through audio-only stretches of a program with video: brings
+    /// the PCR up to `pts − pcr_delay`, but never past the pending PES's PTS. The target
+    /// follows the AU's first PTS, not its later frames: the caller interleaves by that
+    /// timestamp, so a video AU with a DTS below the later frames may still come.
     #[inline(always)]
     fn audio_pcr(&mut self, pts: Pts90k, out: &mut impl PacketSink) {
         let target = pts.saturating_sub(self.pcr_delay);
@@ -554,6 +577,44 @@ impl TsMuxer {
             self.write_pcr_only(target, out);
         } else {
             self.bridge_pcr(target, out);
+        }
+    }
+
+    /// Writes one audio PES of `data` with PTS `pts`, lasting `span.0 / span.1` ticks (PAT/PMT
+    /// first if due). In an audio-only program its packets also carry the PCR: the first
+    /// packet `pts − pcr_delay` (bridged from the last PCR), then one more every
+    /// `pcr_interval` of the PES's duration, so the next PES's PCR is within `pcr_interval`.
+    #[inline(always)]
+    fn write_audio(
+        &mut self,
+        pid: u16,
+        pts: Pts90k,
+        span: (u64, u64),
+        data: &[u8],
+        out: &mut impl PacketSink,
+    ) {
+        self.psi_before_pes(pts, out);
+        let mut run = PcrRun {
+            first: Pts90k::ZERO,
+            step: 0,
+            count: 0,
+            cap: pts,
+        };
+        if self.audio_only {
+            run.first = self.bridge_pcr(pts.saturating_sub(self.pcr_delay), out);
+            run.step = self.cfg.pcr_interval.0;
+            // count = ⌈duration / step⌉ (at least 1), without the division.
+            run.count = 1;
+            while run.count < MAX_PCR_FILL as u32 && run.count as u64 * run.step * span.1 < span.0 {
+                run.count += 1;
+            }
+            self.last_pcr = Some(run.value(run.count - 1));
+        }
+        let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, &run);
+        self.packets += n;
+        // A PES with fewer packets than PCRs: the rest follow in PCR-only packets.
+        for k in placed..run.count {
+            self.write_pcr_only(run.value(k), out);
         }
     }
 
@@ -576,19 +637,30 @@ impl TsMuxer {
         if self.audio_len == 0 {
             self.audio_pts = pts;
         }
+        self.audio_end = end;
         self.audio[self.audio_len..][..frame.len()].copy_from_slice(frame);
         self.audio_len += frame.len();
     }
 
     /// Writes the pending audio PES, if any (before a segment cut).
+    #[inline]
     pub fn flush_audio(&mut self, out: &mut impl PacketSink) {
-        let (Some(pid), true) = (self.cfg.audio_pid, self.audio_len > 0) else {
+        if self.audio_len > 0 {
+            self.write_pending_audio(out);
+        }
+    }
+
+    /// Writes the pending audio PES (not empty).
+    #[inline(never)]
+    fn write_pending_audio(&mut self, out: &mut impl PacketSink) {
+        let Some(pid) = self.cfg.audio_pid else {
             return;
         };
-        let pts = self.audio_pts;
-        self.psi_before_pes(pts, out);
-        let data = &self.audio[..self.audio_len];
-        self.packets += write_audio_pes(out, pid, &mut self.cc_audio, pts, data);
+        // Lend the buffer out for the write (an empty boxed slice does not allocate).
+        let buf = std::mem::take(&mut self.audio);
+        let span = (self.audio_end.saturating_sub(self.audio_pts).0, 1);
+        self.write_audio(pid, self.audio_pts, span, &buf[..self.audio_len], out);
+        self.audio = buf;
         self.audio_len = 0;
     }
 }
@@ -606,38 +678,90 @@ fn remember(store: &mut heapless::Vec<u8, PARAM_SET_MAX>, nal: Option<&[u8]>) {
 /// extension), as [`AdaptationField::emit`] writes them.
 #[inline]
 fn pcr_field(pcr: Pts90k) -> [u8; 6] {
-    let pcr = pcr.to_pcr();
-    let v = (pcr.base33() << 15) | (0x3F << 9) | pcr.ext9() as u64;
+    // A 90 kHz time is a 27 MHz one with extension 0 and base = the time itself.
+    let v = (pcr.wire33() << 15) | (0x3F << 9);
     let b = v.to_be_bytes();
     [b[2], b[3], b[4], b[5], b[6], b[7]]
 }
 
-/// Checks that `data`, whose first header is `first`, is a run of complete ADTS frames (the
-/// checks of [`AdtsHeader::parse`] and [`AdtsFrames`], on the raw bytes); returns the samples
-/// per channel it carries and the `sampling_frequency_index` of its last frame.
-#[inline]
-fn adts_run(data: &[u8], first: &AdtsHeader) -> Option<(u64, u8)> {
-    let mut len = first.frame_length;
-    let mut sri = first.sample_rate_index;
-    let mut blocks = first.blocks as u64;
-    let mut rest = data;
-    loop {
-        rest = rest.get(len..)?;
-        if rest.is_empty() {
-            return Some((blocks * SAMPLES_PER_BLOCK as u64, sri));
-        }
-        let b: &[u8; 7] = rest.first_chunk()?;
-        sri = (b[2] >> 2) & 0x0F;
-        len = ((b[3] as usize & 0x03) << 11) | ((b[4] as usize) << 3) | (b[5] as usize >> 5);
-        let header_len = if b[1] & 1 == 1 { 7 } else { 9 };
-        if b[0] != 0xFF || b[1] & 0xF6 != 0xF0 || sri as usize >= SAMPLE_RATES.len() {
+/// What [`scan_adts`] found in an access unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AdtsScan {
+    /// `frame_length` of the first frame.
+    first_len: usize,
+    /// `sampling_frequency_index` of the first frame (below `SAMPLE_RATES.len()`).
+    first_sri: u8,
+    /// Raw data blocks of the first frame (1..=4).
+    first_blocks: u8,
+    /// Samples per channel in all frames.
+    samples: u64,
+    /// `sampling_frequency_index` of the last frame.
+    last_sri: u8,
+}
+
+/// Checks that `data` is a run of complete ADTS frames (the checks of [`AdtsHeader::parse`]
+/// and [`AdtsFrames`], on the raw bytes, in registers: no header struct goes through memory).
+#[inline(always)]
+fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
+    let (first_len, first_sri, first_blocks) = raw_adts_header(data)?;
+    let mut scan = AdtsScan {
+        first_len,
+        first_sri,
+        first_blocks,
+        samples: first_blocks as u64 * SAMPLES_PER_BLOCK as u64,
+        last_sri: first_sri,
+    };
+    let mut rest = &data[first_len..];
+    // Frames with 8 bytes or more left: the header in one 8-byte load. (Fewer than 8 bytes
+    // left can only be one last 7-byte frame.)
+    let mut blocks = 0u64;
+    while let Some(h) = rest.first_chunk::<8>() {
+        let y = u64::from_be_bytes(*h);
+        let sri = (y >> 42) as u8 & 0x0F;
+        let len = (y >> 21) as usize & 0x1FFF;
+        // 7, or 9 with a CRC (protection_absent = 0).
+        let header_len = 9 - 2 * ((y >> 48) as usize & 1);
+        let ok = (y >> 48) as u16 & 0xFFF6 == 0xFFF0
+            && (sri as usize) < SAMPLE_RATES.len()
+            && len >= header_len
+            && len <= rest.len();
+        if !ok {
             return None;
         }
-        if len < header_len {
-            return None;
-        }
-        blocks += (b[6] & 0x03) as u64 + 1;
+        blocks += (y >> 8) & 0x03;
+        scan.samples += SAMPLES_PER_BLOCK as u64;
+        scan.last_sri = sri;
+        rest = &rest[len..];
     }
+    if !rest.is_empty() {
+        let (len, sri, b) = raw_adts_header(rest)?;
+        blocks += b as u64 - 1;
+        scan.samples += SAMPLES_PER_BLOCK as u64;
+        scan.last_sri = sri;
+        rest = &rest[len..];
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    scan.samples += blocks * SAMPLES_PER_BLOCK as u64;
+    Some(scan)
+}
+
+/// `(frame_length, sampling_frequency_index, raw data blocks)` of the ADTS frame at the start
+/// of `b`, if its header is valid and the whole frame is in `b`.
+#[inline(always)]
+fn raw_adts_header(b: &[u8]) -> Option<(usize, u8, u8)> {
+    let h: &[u8; 7] = b.first_chunk()?;
+    let sri = (h[2] >> 2) & 0x0F;
+    // frame_length: bits 30..18 of bytes 3..7 (one load on the frame-to-frame chain).
+    let len = (u32::from_be_bytes([h[3], h[4], h[5], h[6]]) >> 13) as usize & 0x1FFF;
+    let header_len = if h[1] & 1 == 1 { 7 } else { 9 };
+    let ok = h[0] == 0xFF
+        && h[1] & 0xF6 == 0xF0
+        && (sri as usize) < SAMPLE_RATES.len()
+        && len >= header_len
+        && len <= b.len();
+    ok.then_some((len, sri, (h[6] & 0x03) + 1))
 }
 
 /// Whether `samples` at `SAMPLE_RATES[sri]` last at most `max` (`samples × 90 000 / rate ≤
@@ -668,14 +792,11 @@ const FRAME_TICKS: [[u64; 4]; SAMPLE_RATES.len()] = {
     t
 };
 
-/// Ticks of the first frame of an access unit (`samples_to_ticks(h.samples(), h)`).
-#[inline]
-fn frame_ticks(h: &AdtsHeader) -> u64 {
-    FRAME_TICKS
-        .get(h.sample_rate_index as usize)
-        .and_then(|r| r.get(h.blocks as usize - 1))
-        .copied()
-        .unwrap_or_else(|| samples_to_ticks(h.samples() as u64, h))
+/// Ticks of an ADTS frame of `blocks` (1..=4) raw data blocks at `SAMPLE_RATES[sri]`
+/// (`sri` below `SAMPLE_RATES.len()`).
+#[inline(always)]
+fn frame_ticks(sri: u8, blocks: u8) -> u64 {
+    FRAME_TICKS[sri as usize][blocks as usize - 1]
 }
 
 /// Splits a packet slot into its 4 header bytes and 184 following bytes.
@@ -741,8 +862,63 @@ impl<'a> Gather<'a> {
     }
 }
 
+/// PCR values an audio PES carries (audio-only programs): `count` values from `first`, `step`
+/// apart, none above `cap`.
+#[derive(Debug, Clone, Copy)]
+struct PcrRun {
+    first: Pts90k,
+    step: u64,
+    count: u32,
+    cap: Pts90k,
+}
+
+impl PcrRun {
+    /// The `k`-th value.
+    #[inline(always)]
+    fn value(&self, k: u32) -> Pts90k {
+        Pts90k(self.first.0 + k as u64 * self.step).min(self.cap)
+    }
+}
+
+/// An adaptation field of exactly a PCR: length 7, `PCR_flag`, the 6 PCR bytes.
+#[inline(always)]
+fn pcr_adaptation(pcr: Pts90k) -> [u8; 8] {
+    let f = pcr_field(pcr);
+    [7, 0x10, f[0], f[1], f[2], f[3], f[4], f[5]]
+}
+
+/// Length of an audio PES header (PTS only).
+const AUDIO_PES_HEADER_LEN: usize = 14;
+
+/// The header of an audio PES with `payload_len` (at most [`AUDIO_PES_MAX`]) bytes: the bytes
+/// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, built in registers.
+#[inline(always)]
+fn audio_pes_header(pts: Pts90k, payload_len: usize) -> [u8; AUDIO_PES_HEADER_LEN] {
+    let l = ((AUDIO_PES_HEADER_LEN - 6 + payload_len) as u16).to_be_bytes();
+    let v = pts.wire33();
+    [
+        0,
+        0,
+        1,
+        STREAM_ID_AUDIO,
+        l[0],
+        l[1],
+        0x84,
+        0x80,
+        5,
+        0x21 | (((v >> 30) as u8 & 0x07) << 1),
+        (v >> 22) as u8,
+        ((v >> 14) as u8 & 0xFE) | 1,
+        (v >> 7) as u8,
+        ((v << 1) as u8 & 0xFE) | 1,
+    ]
+}
+
 /// Writes one audio PES (stream_id 0xC0, PTS only, exact `PES_packet_length`) of the ADTS
-/// frames in `data` (at most [`AUDIO_PES_MAX`] bytes). Returns the number of packets written.
+/// frames in `data` (1 to [`AUDIO_PES_MAX`] bytes). Its first packets carry the PCRs of `pcrs`
+/// in their adaptation fields, one each, as far as there are packets; the last packet is
+/// padded through its adaptation field. Each full packet is a header store and one
+/// fixed-size copy. Returns the number of packets written and of PCRs placed.
 #[inline]
 fn write_audio_pes(
     out: &mut impl PacketSink,
@@ -750,40 +926,9 @@ fn write_audio_pes(
     cc_store: &mut u8,
     pts: Pts90k,
     data: &[u8],
-) -> u64 {
-    let hdr = PesHeader {
-        stream_id: STREAM_ID_AUDIO,
-        pts,
-        dts: None,
-    };
-    if data.len() >= BODY_LEN - AUDIO_PES_HEADER_LEN {
-        write_contiguous_pes::<AUDIO_PES_HEADER_LEN>(out, pid, cc_store, &hdr, data)
-    } else {
-        write_pes(
-            out,
-            pid,
-            cc_store,
-            &hdr,
-            Gather::new(&[], data),
-            AdaptationField::default(),
-        )
-    }
-}
-
-/// Length of an audio PES header (PTS only).
-const AUDIO_PES_HEADER_LEN: usize = 14;
-
-/// [`write_pes`] for a payload in one slice that fills at least the first packet, with no
-/// adaptation field but the stuffing of the last packet: one fixed-size copy per packet but
-/// the last. `H` is `hdr.len()`. Returns the number of packets written.
-#[inline]
-fn write_contiguous_pes<const H: usize>(
-    out: &mut impl PacketSink,
-    pid: u16,
-    cc_store: &mut u8,
-    hdr: &PesHeader,
-    data: &[u8],
-) -> u64 {
+    pcrs: &PcrRun,
+) -> (u64, u32) {
+    const PCR_BODY: usize = BODY_LEN - 8;
     let header = |pusi, has_adaptation, cc| {
         Header {
             pusi,
@@ -794,33 +939,79 @@ fn write_contiguous_pes<const H: usize>(
         }
         .to_bytes()
     };
-    debug_assert_eq!(hdr.len(), H);
     let mut cc = *cc_store;
-    let (first, data) = data.split_at(BODY_LEN - H);
+
+    // First packet: the first PCR if any, the PES header, payload; stuffing if short.
+    let pcr0 = pcrs.count > 0;
+    let af_min = if pcr0 { 8 } else { 0 };
+    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
+    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
     let (head, body) = split_slot(out.next_slot());
-    *head = header(true, false, cc);
-    let (pes_head, rest) = body.split_at_mut(H);
-    hdr.emit(pes_head, first.len() + data.len());
-    rest.copy_from_slice(first);
-    cc = (cc + 1) & 0x0F;
-    let mut full = data.chunks_exact(BODY_LEN);
-    let count = 1 + full.len() as u64;
-    for src in &mut full {
-        let (head, body) = split_slot(out.next_slot());
-        *head = header(false, false, cc);
-        // Cannot fail: chunks of exactly BODY_LEN.
-        *body = src.try_into().unwrap();
-        cc = (cc + 1) & 0x0F;
+    *head = header(true, af_len > 0, cc);
+    if af_len == 8 && pcr0 {
+        body[..8].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
+    } else if af_len > 0 {
+        AdaptationField {
+            random_access: false,
+            pcr: pcr0.then(|| pcrs.value(0).to_pcr()),
+        }
+        .emit(&mut body[..af_len]);
     }
-    let rest = full.remainder();
+    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
+    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
+    let (first, mut rest) = data.split_at(take);
+    payload.copy_from_slice(first);
+    cc = (cc + 1) & 0x0F;
+    let mut packets = 1;
+    let mut placed = pcr0 as u32;
+
+    // Packets with a PCR while more than a packet of payload is left.
+    while placed < pcrs.count {
+        let Some((src, tail)) = rest.split_first_chunk::<PCR_BODY>() else {
+            break;
+        };
+        let (head, body) = split_slot(out.next_slot());
+        *head = header(false, true, cc);
+        let (af, payload) = body.split_at_mut(8);
+        af.copy_from_slice(&pcr_adaptation(pcrs.value(placed)));
+        payload.copy_from_slice(src);
+        rest = tail;
+        placed += 1;
+        cc = (cc + 1) & 0x0F;
+        packets += 1;
+    }
+    // Full packets: a header store and one fixed-size copy each.
+    if placed == pcrs.count {
+        while let Some((src, tail)) = rest.split_first_chunk::<BODY_LEN>() {
+            let (head, body) = split_slot(out.next_slot());
+            *head = header(false, false, cc);
+            *body = *src;
+            rest = tail;
+            cc = (cc + 1) & 0x0F;
+            packets += 1;
+        }
+    }
+    // The last packet: stuffing (and a PCR, if one is left) in its adaptation field.
     if !rest.is_empty() {
         let (head, body) = split_slot(out.next_slot());
         *head = header(false, true, cc);
-        emit_stuffed_body(body, rest);
+        if placed < pcrs.count {
+            let af_len = BODY_LEN - rest.len();
+            AdaptationField {
+                random_access: false,
+                pcr: Some(pcrs.value(placed).to_pcr()),
+            }
+            .emit(&mut body[..af_len]);
+            body[af_len..].copy_from_slice(rest);
+            placed += 1;
+        } else {
+            emit_stuffed_body(body, rest);
+        }
         cc = (cc + 1) & 0x0F;
+        packets += 1;
     }
     *cc_store = cc;
-    count + !rest.is_empty() as u64
+    (packets, placed)
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
@@ -887,6 +1078,10 @@ fn write_pes(
     *cc_store = cc;
     count
 }
+
+#[cfg(test)]
+#[path = "mux_audio_only_tests.rs"]
+mod audio_only_tests;
 
 #[cfg(test)]
 mod tests {
@@ -1179,29 +1374,82 @@ mod tests {
     }
 
     #[test]
-    fn contiguous_writer_matches_general_writer() {
+    fn audio_writer_matches_general_writer() {
         let data: Vec<u8> = (0..2000u32).map(|i| (i * 7 % 251) as u8).collect();
         let hdr = PesHeader {
             stream_id: STREAM_ID_AUDIO,
             pts: Pts90k(12_345),
             dts: None,
         };
-        for len in (170..560).chain([1838, 1839, 1840, 2000]) {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            let (mut cc_a, mut cc_b) = (5u8, 5u8);
-            let src = Gather::new(&[], &data[..len]);
-            let na = write_pes(
-                &mut a,
-                0x101,
-                &mut cc_a,
-                &hdr,
-                src,
-                AdaptationField::default(),
-            );
-            let nb = write_contiguous_pes::<14>(&mut b, 0x101, &mut cc_b, &hdr, &data[..len]);
-            assert_eq!(a, b, "payload of {len}");
-            assert_eq!((na, cc_a), (nb, cc_b));
-            assert_eq!(na as usize * PACKET_LEN, a.len());
+        let no_pcr = PcrRun {
+            first: Pts90k::ZERO,
+            step: 0,
+            count: 0,
+            cap: hdr.pts,
+        };
+        let one_pcr = PcrRun {
+            first: Pts90k(3_345),
+            count: 1,
+            ..no_pcr
+        };
+        for len in (1..560).chain([1838, 1839, 1840, 2000]) {
+            for (run, af) in [
+                (no_pcr, AdaptationField::default()),
+                (
+                    one_pcr,
+                    AdaptationField {
+                        random_access: false,
+                        pcr: Some(Pts90k(3_345).to_pcr()),
+                    },
+                ),
+            ] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let (mut cc_a, mut cc_b) = (5u8, 5u8);
+                let src = Gather::new(&[], &data[..len]);
+                let na = write_pes(&mut a, 0x101, &mut cc_a, &hdr, src, af);
+                let (nb, placed) =
+                    write_audio_pes(&mut b, 0x101, &mut cc_b, hdr.pts, &data[..len], &run);
+                assert_eq!(a, b, "payload of {len}, {} PCR", run.count);
+                assert_eq!((na, cc_a, placed), (nb, cc_b, run.count));
+                assert_eq!(na as usize * PACKET_LEN, a.len());
+            }
+        }
+    }
+
+    #[test]
+    fn audio_writer_places_pcrs_in_its_first_packets() {
+        let data: Vec<u8> = (0..1100u32).map(|i| (i * 13 % 251) as u8).collect();
+        let run = PcrRun {
+            first: Pts90k(1_000),
+            step: 3_600,
+            count: 3,
+            cap: Pts90k(8_000),
+        };
+        for len in [1, 100, 162, 163, 338, 339, 500, 514, 515, 1024, 1100] {
+            let mut out = Vec::new();
+            let mut cc = 15;
+            let (n, placed) =
+                write_audio_pes(&mut out, 0x101, &mut cc, Pts90k(9_000), &data[..len], &run);
+            assert_eq!(n as usize * PACKET_LEN, out.len());
+            assert_eq!(cc as u64, (15 + n) % 16);
+            let p: Vec<_> = out
+                .chunks(PACKET_LEN)
+                .map(|c| Packet::new_checked(c).unwrap())
+                .collect();
+            let pcrs: Vec<u64> = p
+                .iter()
+                .filter_map(|p| p.pcr())
+                .map(|c| c.0 / 300)
+                .collect();
+            // Values from `first`, `step` apart, capped; one per packet from the first on.
+            let want = [1_000, 4_600, 8_000];
+            assert_eq!(placed as usize, p.len().min(3), "{len}");
+            assert_eq!(pcrs, want[..placed as usize], "{len}");
+            assert!(p.iter().take(3).all(|p| p.pcr().is_some()));
+            assert!(p.iter().all(|p| p.pid() == 0x101 && p.has_payload()));
+            let v = pes(&out, 0x101);
+            assert_eq!(v.len(), 1);
+            assert_eq!((v[0].0, &v[0].2[..]), (9_000, &data[..len]), "{len}");
         }
     }
 
@@ -1235,36 +1483,84 @@ mod tests {
         }
     }
 
+    /// The checked walk's view of `data`: first frame (length, index, blocks), summed
+    /// samples and last index, or `None` if any frame is refused.
+    fn checked_scan(data: &[u8]) -> Option<AdtsScan> {
+        let first = AdtsHeader::parse(data).ok()?;
+        let mut samples = 0;
+        let mut last_sri = 0;
+        for r in AdtsFrames::new(data) {
+            let (h, _) = r.ok()?;
+            samples += h.samples() as u64;
+            last_sri = h.sample_rate_index;
+        }
+        Some(AdtsScan {
+            first_len: first.frame_length,
+            first_sri: first.sample_rate_index,
+            first_blocks: first.blocks,
+            samples,
+            last_sri,
+        })
+    }
+
     #[test]
-    fn adts_run_and_fits_ticks_match_the_checked_walk() {
+    fn scan_adts_and_fits_ticks_match_the_checked_walk() {
         let good = adts_frames(5, 300);
-        let first = AdtsHeader::parse(&good).unwrap();
         for end in [300, 600, 1500] {
-            let (samples, sri) = adts_run(&good[..end], &first).unwrap();
-            assert_eq!(samples, end as u64 / 300 * 1024);
-            assert_eq!(sri, 3);
-        }
-        for bad in [299, 301, 602, 899, 1499] {
-            assert!(adts_run(&good[..bad], &first).is_none(), "{bad}");
-            assert!(AdtsFrames::new(&good[..bad]).any(|r| r.is_err()));
-        }
-        // Each header check of the checked walk, on the third frame: the same verdict.
-        let breaks: [(usize, u8); 5] = [(0, 0x00), (1, 0xF2), (2, 0x7C), (3, 0x43), (4, 0x00)];
-        for (at, byte) in breaks {
-            let mut broken = good.clone();
-            broken[600 + at] = byte;
+            let s = scan_adts(&good[..end]).unwrap();
+            assert_eq!(s.samples, end as u64 / 300 * 1024);
             assert_eq!(
-                adts_run(&broken, &first).is_none(),
-                AdtsFrames::new(&broken).any(|r| r.is_err()),
-                "byte {at} = {byte:#x}"
+                (s.first_len, s.first_sri, s.first_blocks, s.last_sri),
+                (300, 3, 1, 3)
             );
-            assert!(adts_run(&broken, &first).is_none(), "byte {at} = {byte:#x}");
+            assert_eq!(Some(s), checked_scan(&good[..end]));
         }
+        for bad in [0, 6, 7, 299, 301, 602, 899, 1499] {
+            assert!(scan_adts(&good[..bad]).is_none(), "{bad}");
+            assert!(
+                AdtsHeader::parse(&good[..bad]).is_err() || checked_scan(&good[..bad]).is_none()
+            );
+        }
+        // Each header check of the checked walk, on the first and the third frame: the same
+        // verdict.
+        let breaks: [(usize, u8); 6] = [
+            (0, 0x00),
+            (1, 0xF2),
+            (2, 0x7C),
+            (3, 0x43),
+            (4, 0x00),
+            (5, 0x00),
+        ];
+        for frame in [0, 600] {
+            for (at, byte) in breaks {
+                let mut broken = good.clone();
+                broken[frame + at] = byte;
+                assert_eq!(
+                    scan_adts(&broken),
+                    checked_scan(&broken),
+                    "frame at {frame}, byte {at} = {byte:#x}"
+                );
+                assert!(scan_adts(&broken).is_none(), "byte {at} = {byte:#x}");
+            }
+        }
+        // A CRC header (9 bytes) with frame_length 8 is refused, 9 accepted.
+        let mut crc = [0u8; 9];
+        write_adts_header((&mut crc[..7]).try_into().unwrap(), 1, 3, 1, 9);
+        crc[1] &= !1;
+        assert_eq!(scan_adts(&crc), checked_scan(&crc));
+        assert!(scan_adts(&crc).is_some());
+        // frame_length 8: bits 12..3 in byte 4 (and byte 3's low bits), bits 2..0 (0) in byte 5.
+        crc[4] = 8 >> 3;
+        crc[5] &= 0x1F;
+        assert_eq!(scan_adts(&crc[..8]), None);
+        assert_eq!(checked_scan(&crc[..8]), None);
         // Mixed blocks per frame and rates: samples summed, last index reported.
         let mut mixed = adts_frames(2, 300);
         mixed[306] = 0xFC | 2; // second frame: 3 raw data blocks
         mixed[302] = (mixed[302] & !0x3C) | (4 << 2); // second frame: 44.1 kHz
-        assert_eq!(adts_run(&mixed, &first), Some((4 * 1024, 4)));
+        let s = scan_adts(&mixed).unwrap();
+        assert_eq!((s.samples, s.last_sri, s.first_blocks), (4 * 1024, 4, 1));
+        assert_eq!(Some(s), checked_scan(&mixed));
         let mut h = [0u8; 7];
         for idx in 0..SAMPLE_RATES.len() as u8 {
             write_adts_header(&mut h, 1, idx, 1, 100);
@@ -1290,7 +1586,7 @@ mod tests {
                 h[6] = 0xFC | blocks;
                 let hdr = AdtsHeader::parse(&h).unwrap();
                 assert_eq!(
-                    frame_ticks(&hdr),
+                    frame_ticks(hdr.sample_rate_index, hdr.blocks),
                     samples_to_ticks(hdr.samples() as u64, &hdr),
                     "index {idx}, {} blocks",
                     blocks + 1
