@@ -119,4 +119,5 @@ pub trait AudioEncoder: Send {
 }
 
 pub mod aac;
+pub mod m2m;
 pub mod openh264;

@@ -1,0 +1,909 @@
+//! [`M2mEncoder`]: the stateful encoder sequence of dev-encoder.rst over an [`M2mDevice`].
+
+use super::device::{Buffer, Command, Format, M2mDevice, Memory, Queue};
+use super::ioctl::V4l2M2m;
+use super::{cid, CodedFormat};
+use crate::encode::{EncodeError, EncodedVideo, VideoEncoder};
+use crate::source::{RawFrame, VideoFormat};
+use crate::time::Pts90k;
+use std::io;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant, SystemTime};
+use v4l::v4l_sys as sys;
+
+/// Raw (`OUTPUT`) buffers requested.
+pub const OUTPUT_BUFFERS: u32 = 4;
+/// Coded (`CAPTURE`) buffers requested.
+pub const CAPTURE_BUFFERS: u32 = 4;
+/// `sizeimage` asked for H.264 `CAPTURE` buffers: a 1080p IDR fits in one (bcm2835-codec's
+/// default, 512–768 KiB, does not always).
+pub const H264_CAPTURE_SIZEIMAGE: u32 = 1536 * 1024;
+/// Pictures that may be in flight inside the encoder (fixed FIFO capacity).
+pub const FIFO_CAPACITY: usize = 32;
+/// How long a frame that exactly filled its last buffer waits for a continuation buffer.
+const SPAN_GRACE: Duration = Duration::from_millis(20);
+
+/// What an encoded picture inherits from its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputMeta {
+    /// Media time of capture.
+    pub pts: Pts90k,
+    /// Monotonic capture time.
+    pub captured: Duration,
+    /// Wall-clock capture time.
+    pub wall: SystemTime,
+    /// First picture after a source switch.
+    pub discontinuity: bool,
+}
+
+impl InputMeta {
+    const EMPTY: InputMeta = InputMeta {
+        pts: Pts90k::ZERO,
+        captured: Duration::ZERO,
+        wall: SystemTime::UNIX_EPOCH,
+        discontinuity: false,
+    };
+
+    /// The metadata of a raw frame.
+    pub fn of(f: &RawFrame) -> InputMeta {
+        InputMeta {
+            pts: f.pts,
+            captured: f.captured,
+            wall: f.wall,
+            discontinuity: f.discontinuity,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    tag: u64,
+    meta: InputMeta,
+}
+
+/// Inputs queued and not yet matched with output, oldest first (fixed capacity ring).
+struct Fifo {
+    items: [InFlight; FIFO_CAPACITY],
+    head: usize,
+    len: usize,
+}
+
+impl Fifo {
+    fn new() -> Fifo {
+        Fifo {
+            items: [InFlight {
+                tag: 0,
+                meta: InputMeta::EMPTY,
+            }; FIFO_CAPACITY],
+            head: 0,
+            len: 0,
+        }
+    }
+    /// Appends; returns true when the oldest entry had to be dropped to make room.
+    fn push(&mut self, e: InFlight) -> bool {
+        let evicted = self.len == FIFO_CAPACITY;
+        if evicted {
+            self.head = (self.head + 1) % FIFO_CAPACITY;
+            self.len -= 1;
+        }
+        self.items[(self.head + self.len) % FIFO_CAPACITY] = e;
+        self.len += 1;
+        evicted
+    }
+    fn contains(&self, tag: u64) -> bool {
+        (0..self.len).any(|i| self.items[(self.head + i) % FIFO_CAPACITY].tag == tag)
+    }
+    /// Removes `tag` and every older entry (inputs the encoder never answered); returns its
+    /// metadata and the number of older entries dropped.
+    fn take(&mut self, tag: u64) -> (Option<InputMeta>, u64) {
+        if !self.contains(tag) {
+            return (None, 0);
+        }
+        let mut dropped = 0;
+        while self.len > 0 {
+            let e = self.items[self.head];
+            self.head = (self.head + 1) % FIFO_CAPACITY;
+            self.len -= 1;
+            if e.tag == tag {
+                return (Some(e.meta), dropped);
+            }
+            dropped += 1;
+        }
+        (None, dropped)
+    }
+}
+
+/// Where the Y, U and V planes go in an `OUTPUT` buffer, from the format the driver accepted
+/// (its `bytesperline` may exceed the width: bcm2835-codec aligns YU12 rows to 64 bytes, and
+/// its height may be rounded up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLayout {
+    /// Bytes per Y row.
+    pub y_stride: usize,
+    /// Bytes per U or V row.
+    pub c_stride: usize,
+    /// Offset of the U plane.
+    pub u_offset: usize,
+    /// Offset of the V plane.
+    pub v_offset: usize,
+    /// Bytes of one picture (the `bytesused` queued).
+    pub len: usize,
+}
+
+impl InputLayout {
+    /// The YU12 layout of an accepted format (rows = its height).
+    pub fn of(f: &Format) -> InputLayout {
+        let y_stride = (f.bytesperline as usize).max(f.width as usize);
+        let rows = f.height as usize;
+        let c_stride = y_stride.div_ceil(2);
+        let c_rows = rows.div_ceil(2);
+        let u_offset = y_stride * rows;
+        let v_offset = u_offset + c_stride * c_rows;
+        InputLayout {
+            y_stride,
+            c_stride,
+            u_offset,
+            v_offset,
+            len: v_offset + c_stride * c_rows,
+        }
+    }
+
+    /// Copies tightly packed I420 `w`×`h` from `src` into `dst` laid out as `self` (row by
+    /// row when the strides differ, one copy per plane when they do not).
+    pub fn copy_i420(&self, src: &[u8], w: usize, h: usize, dst: &mut [u8]) -> bool {
+        let (cw, ch) = (w / 2, h / 2);
+        if src.len() < w * h + 2 * cw * ch || dst.len() < self.len {
+            return false;
+        }
+        let (y, rest) = src.split_at(w * h);
+        let (u, v) = rest.split_at(cw * ch);
+        copy_plane(y, w, h, &mut dst[..], self.y_stride);
+        copy_plane(u, cw, ch, &mut dst[self.u_offset..], self.c_stride);
+        copy_plane(v, cw, ch, &mut dst[self.v_offset..], self.c_stride);
+        true
+    }
+}
+
+fn copy_plane(src: &[u8], w: usize, h: usize, dst: &mut [u8], stride: usize) {
+    if stride == w {
+        dst[..w * h].copy_from_slice(&src[..w * h]);
+        return;
+    }
+    for (row, s) in src.chunks_exact(w).take(h).enumerate() {
+        dst[row * stride..row * stride + w].copy_from_slice(s);
+    }
+}
+
+/// The H.264 level for `fmt` (ITU-T H.264 Table A-1: frame size and macroblock rate), at
+/// least 3.1 and at most 4.2 (bcm2835-codec's range), as a `V4L2_MPEG_VIDEO_H264_LEVEL_*` value.
+pub fn h264_level(fmt: VideoFormat) -> i32 {
+    let mbs = (fmt.width.div_ceil(16) * fmt.height.div_ceil(16)) as u64;
+    let rate = mbs * fmt.fps.max(1) as u64;
+    // (level value, max frame size in MBs, max MB/s)
+    const LEVELS: [(u32, u64, u64); 5] = [
+        (
+            sys::v4l2_mpeg_video_h264_level_V4L2_MPEG_VIDEO_H264_LEVEL_3_1,
+            3600,
+            108_000,
+        ),
+        (
+            sys::v4l2_mpeg_video_h264_level_V4L2_MPEG_VIDEO_H264_LEVEL_3_2,
+            5120,
+            216_000,
+        ),
+        (
+            sys::v4l2_mpeg_video_h264_level_V4L2_MPEG_VIDEO_H264_LEVEL_4_0,
+            8192,
+            245_760,
+        ),
+        (
+            sys::v4l2_mpeg_video_h264_level_V4L2_MPEG_VIDEO_H264_LEVEL_4_1,
+            8192,
+            245_760,
+        ),
+        (
+            sys::v4l2_mpeg_video_h264_level_V4L2_MPEG_VIDEO_H264_LEVEL_4_2,
+            8704,
+            522_240,
+        ),
+    ];
+    for (l, f, r) in LEVELS {
+        if mbs <= f && rate <= r {
+            return l as i32;
+        }
+    }
+    LEVELS[4].0 as i32
+}
+
+/// The H.264 controls set before `REQBUFS` (dev-encoder.rst "Initialization" step 4; the
+/// bcm2835-codec applies them at the first `REQBUFS`): (id, value, required). Optional ones
+/// that the driver refuses are logged and skipped.
+pub fn h264_controls(
+    fmt: VideoFormat,
+    bitrate_kbps: u32,
+    gop_frames: u32,
+) -> [(u32, i32, bool); 8] {
+    [
+        (
+            cid::BITRATE_MODE,
+            sys::v4l2_mpeg_video_bitrate_mode_V4L2_MPEG_VIDEO_BITRATE_MODE_CBR as i32,
+            false,
+        ),
+        (
+            cid::BITRATE,
+            (bitrate_kbps.saturating_mul(1000)).min(i32::MAX as u32) as i32,
+            true,
+        ),
+        (
+            cid::H264_I_PERIOD,
+            gop_frames.min(i32::MAX as u32) as i32,
+            true,
+        ),
+        (cid::REPEAT_SEQ_HEADER, 1, true),
+        (
+            cid::H264_PROFILE,
+            sys::v4l2_mpeg_video_h264_profile_V4L2_MPEG_VIDEO_H264_PROFILE_HIGH as i32,
+            false,
+        ),
+        (cid::H264_LEVEL, h264_level(fmt), false),
+        (cid::H264_MIN_QP, H264_MIN_QP, false),
+        (cid::H264_MAX_QP, H264_MAX_QP, false),
+    ]
+}
+
+/// Lowest QP: no bits wasted on pictures that are already near-perfect (static scenes).
+pub const H264_MIN_QP: i32 = 16;
+/// Highest QP: a quality floor when the rate control starves (busy scenes).
+pub const H264_MAX_QP: i32 = 44;
+
+#[derive(Debug, Clone, Copy)]
+struct Assembly {
+    tag: u64,
+    key: bool,
+    last_full: bool,
+    parts: u32,
+}
+
+/// Counters of an encoder's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct M2mCounters {
+    /// Pictures queued.
+    pub frames_in: u64,
+    /// Access units produced.
+    pub frames_out: u64,
+    /// `CAPTURE` buffers whose timestamp matched no queued input (dropped).
+    pub stale: u64,
+    /// `CAPTURE` buffers flagged `V4L2_BUF_FLAG_ERROR` (dropped).
+    pub errors: u64,
+    /// Inputs that never produced output (overtaken by a later one).
+    pub lost: u64,
+    /// Access units that spanned more than one `CAPTURE` buffer.
+    pub spanned: u64,
+    /// `V4L2_BUF_FLAG_LAST` seen (the drain finished).
+    pub last_seen: bool,
+}
+
+/// A V4L2 stateful video encoder (H.264, or vicodec's FWHT for tests) behind
+/// [`VideoEncoder`]. See the [module docs](super).
+pub struct M2mEncoder<D: M2mDevice> {
+    dev: D,
+    name: String,
+    coded: CodedFormat,
+    fmt: VideoFormat,
+    input: Format,
+    coded_fmt: Format,
+    layout: InputLayout,
+    memory: Memory,
+    n_out: u32,
+    out_free: u32,
+    fifo: Fifo,
+    next_tag: u64,
+    au: Vec<u8>,
+    asm: Option<Assembly>,
+    held: Option<Buffer>,
+    force_key: bool,
+    drained: bool,
+    timeout: Duration,
+    counters: M2mCounters,
+    drain_out: EncodedVideo,
+}
+
+impl M2mEncoder<V4l2M2m> {
+    /// Opens the encoder at `path` for `fmt` pictures fed from pool buffers (mmap + copy),
+    /// `bitrate_kbps`, an IDR every `gop_frames` pictures (H.264 only).
+    pub fn open(
+        path: &str,
+        coded: CodedFormat,
+        fmt: VideoFormat,
+        bitrate_kbps: u32,
+        gop_frames: u32,
+    ) -> Result<Self, EncodeError> {
+        Self::open_with(path, coded, fmt, bitrate_kbps, gop_frames, Memory::Mmap)
+    }
+
+    /// As [`open`](Self::open), with the `OUTPUT` queue in `memory` mode: [`Memory::Dmabuf`]
+    /// takes pictures only through [`encode_dmabuf`](Self::encode_dmabuf).
+    pub fn open_with(
+        path: &str,
+        coded: CodedFormat,
+        fmt: VideoFormat,
+        bitrate_kbps: u32,
+        gop_frames: u32,
+        memory: Memory,
+    ) -> Result<Self, EncodeError> {
+        let dev = V4l2M2m::open(path).map_err(|e| EncodeError {
+            msg: format!("v4l2m2m:{path}: open: {e}"),
+        })?;
+        Self::with_device(
+            dev,
+            format!("v4l2m2m:{path}"),
+            coded,
+            fmt,
+            bitrate_kbps,
+            gop_frames,
+            memory,
+        )
+    }
+}
+
+impl<D: M2mDevice> M2mEncoder<D> {
+    /// Runs the initialization sequence (dev-encoder.rst "Initialization") on `dev`:
+    /// `CAPTURE` format, `OUTPUT` format (YU12, what was accepted is kept), frame rate,
+    /// controls, `REQBUFS` on both queues, all `CAPTURE` buffers queued, `STREAMON` both.
+    pub fn with_device(
+        mut dev: D,
+        name: String,
+        coded: CodedFormat,
+        fmt: VideoFormat,
+        bitrate_kbps: u32,
+        gop_frames: u32,
+        memory: Memory,
+    ) -> Result<Self, EncodeError> {
+        let (w, h) = (fmt.width, fmt.height);
+        let fail = |what: &str, e: io::Error| EncodeError {
+            msg: format!("{name}: {what}: {e}"),
+        };
+        if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 || fmt.fps == 0 {
+            return Err(EncodeError {
+                msg: format!("{name}: unsupported picture {w}x{h}@{}", fmt.fps),
+            });
+        }
+        let want_cap = Format {
+            fourcc: coded.fourcc(),
+            width: w,
+            height: h,
+            bytesperline: 0,
+            sizeimage: match coded {
+                CodedFormat::H264 => H264_CAPTURE_SIZEIMAGE,
+                CodedFormat::Fwht => 0,
+            },
+        };
+        let got = dev
+            .set_format(Queue::Capture, want_cap)
+            .map_err(|e| fail("S_FMT CAPTURE", e))?;
+        if got.fourcc != coded.fourcc() {
+            return Err(EncodeError {
+                msg: format!(
+                    "{name}: the driver does not encode {} (offered {})",
+                    String::from_utf8_lossy(&coded.fourcc()),
+                    String::from_utf8_lossy(&got.fourcc)
+                ),
+            });
+        }
+        let input = dev
+            .set_format(
+                Queue::Output,
+                Format {
+                    fourcc: *b"YU12",
+                    width: w,
+                    height: h,
+                    bytesperline: w,
+                    sizeimage: 0,
+                },
+            )
+            .map_err(|e| fail("S_FMT OUTPUT", e))?;
+        if input.fourcc != *b"YU12" || input.width < w || input.height < h {
+            return Err(EncodeError {
+                msg: format!(
+                    "{name}: wanted YU12 {w}x{h} input, the driver offers {} {}x{}",
+                    String::from_utf8_lossy(&input.fourcc),
+                    input.width,
+                    input.height
+                ),
+            });
+        }
+        let layout = InputLayout::of(&input);
+        if memory == Memory::Mmap && (input.sizeimage as usize) < layout.len {
+            return Err(EncodeError {
+                msg: format!(
+                    "{name}: OUTPUT sizeimage {} < {} for stride {} × {} rows",
+                    input.sizeimage, layout.len, layout.y_stride, input.height
+                ),
+            });
+        }
+        let coded_fmt = dev
+            .get_format(Queue::Capture)
+            .map_err(|e| fail("G_FMT CAPTURE", e))?;
+        match dev.set_frame_rate(fmt.fps) {
+            Ok(r) if r != fmt.fps => log::info!("{name}: frame rate {} granted as {r}", fmt.fps),
+            Ok(_) => {}
+            Err(e) => log::warn!("{name}: S_PARM {} fps: {e} (ignored)", fmt.fps),
+        }
+        match coded {
+            CodedFormat::H264 => {
+                for (id, value, required) in h264_controls(fmt, bitrate_kbps, gop_frames) {
+                    if let Err(e) = dev.set_control(id, value) {
+                        if required {
+                            return Err(fail(&format!("S_CTRL {id:#x}={value}"), e));
+                        }
+                        log::warn!("{name}: S_CTRL {id:#x}={value}: {e} (ignored)");
+                    }
+                }
+            }
+            CodedFormat::Fwht => {
+                // vicodec's GOP_SIZE range is 1..=16.
+                let gop = gop_frames.clamp(1, 16) as i32;
+                if let Err(e) = dev.set_control(cid::GOP_SIZE, gop) {
+                    log::warn!("{name}: GOP_SIZE={gop}: {e} (ignored)");
+                }
+            }
+        }
+        let n_out = dev
+            .request_buffers(Queue::Output, memory, OUTPUT_BUFFERS)
+            .map_err(|e| fail("REQBUFS OUTPUT", e))?
+            .min(32);
+        let n_cap = dev
+            .request_buffers(Queue::Capture, Memory::Mmap, CAPTURE_BUFFERS)
+            .map_err(|e| fail("REQBUFS CAPTURE", e))?;
+        if n_out == 0 || n_cap == 0 {
+            return Err(EncodeError {
+                msg: format!("{name}: the driver granted {n_out} OUTPUT, {n_cap} CAPTURE buffers"),
+            });
+        }
+        for i in 0..n_cap {
+            dev.queue(Queue::Capture, &Buffer::new(i))
+                .map_err(|e| fail("QBUF CAPTURE", e))?;
+        }
+        dev.stream(Queue::Output, true)
+            .map_err(|e| fail("STREAMON OUTPUT", e))?;
+        dev.stream(Queue::Capture, true)
+            .map_err(|e| fail("STREAMON CAPTURE", e))?;
+        let au_cap = (coded_fmt.sizeimage as usize).clamp(64 * 1024, 4 << 20);
+        log::info!(
+            "{name}: {} {w}x{h}@{} from YU12 stride {} rows {} ({:?}, {n_out} OUTPUT / {n_cap} CAPTURE buffers of {} B)",
+            String::from_utf8_lossy(&coded.fourcc()),
+            fmt.fps,
+            layout.y_stride,
+            input.height,
+            memory,
+            coded_fmt.sizeimage
+        );
+        Ok(M2mEncoder {
+            dev,
+            name,
+            coded,
+            fmt,
+            input,
+            coded_fmt,
+            layout,
+            memory,
+            n_out,
+            out_free: if n_out >= 32 {
+                u32::MAX
+            } else {
+                (1 << n_out) - 1
+            },
+            fifo: Fifo::new(),
+            next_tag: 1,
+            au: Vec::with_capacity(au_cap),
+            asm: None,
+            held: None,
+            force_key: false,
+            drained: false,
+            timeout: Duration::from_secs(2),
+            counters: M2mCounters::default(),
+            drain_out: EncodedVideo::with_capacity(au_cap),
+        })
+    }
+
+    /// The `OUTPUT` format the driver accepted.
+    pub fn input_format(&self) -> Format {
+        self.input
+    }
+
+    /// Where the planes go in an `OUTPUT` buffer (a DMABUF must be laid out the same way).
+    pub fn input_layout(&self) -> InputLayout {
+        self.layout
+    }
+
+    /// The `CAPTURE` format (coded fourcc, `sizeimage`).
+    pub fn coded_format(&self) -> Format {
+        self.coded_fmt
+    }
+
+    /// How pictures reach the `OUTPUT` queue.
+    pub fn input_memory(&self) -> Memory {
+        self.memory
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> M2mCounters {
+        self.counters
+    }
+
+    /// The device (tests inspect the fake).
+    pub fn device(&self) -> &D {
+        &self.dev
+    }
+
+    /// How long to wait for the encoder before failing (default 2 s).
+    pub fn set_timeout(&mut self, t: Duration) {
+        self.timeout = t;
+    }
+
+    fn err(&self, what: &str, e: io::Error) -> EncodeError {
+        EncodeError {
+            msg: format!("{}: {what}: {e}", self.name),
+        }
+    }
+
+    fn timeout_err(&self, what: &str) -> EncodeError {
+        self.err(
+            what,
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("nothing within {:?}", self.timeout),
+            ),
+        )
+    }
+
+    /// Dequeues finished `OUTPUT` buffers; with `wait_for`, waits until that one is back.
+    fn reclaim(&mut self, wait_for: Option<u32>) -> Result<(), EncodeError> {
+        let start = Instant::now();
+        loop {
+            while let Some(b) = self
+                .dev
+                .dequeue(Queue::Output)
+                .map_err(|e| self.err("DQBUF OUTPUT", e))?
+            {
+                if b.index < self.n_out {
+                    self.out_free |= 1 << b.index;
+                }
+            }
+            let done = match wait_for {
+                Some(i) => self.out_free & (1 << i) != 0,
+                None => self.out_free != 0,
+            };
+            if done {
+                return Ok(());
+            }
+            let left = self.timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                return Err(self.timeout_err("waiting for a free OUTPUT buffer"));
+            }
+            let r = self.dev.wait(left).map_err(|e| self.err("poll", e))?;
+            if r.error && !r.output {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+
+    fn free_slot(&mut self) -> Result<u32, EncodeError> {
+        if self.drained {
+            return Err(EncodeError {
+                msg: format!("{}: encoder already drained", self.name),
+            });
+        }
+        if self.out_free == 0 {
+            self.reclaim(None)?;
+        } else {
+            // Reclaim opportunistically so buffers come back in order.
+            self.reclaim(Some(self.out_free.trailing_zeros()))?;
+        }
+        Ok(self.out_free.trailing_zeros())
+    }
+
+    /// Queues `OUTPUT` buffer `b` (payload already in place) for `meta`.
+    fn submit(&mut self, mut b: Buffer, meta: InputMeta) -> Result<(), EncodeError> {
+        if std::mem::take(&mut self.force_key) {
+            match self.coded {
+                CodedFormat::H264 => {
+                    if let Err(e) = self.dev.set_control(cid::FORCE_KEY_FRAME, 1) {
+                        log::warn!("{}: FORCE_KEY_FRAME: {e}", self.name);
+                    }
+                }
+                CodedFormat::Fwht => {
+                    log::debug!("{}: FWHT has no key-frame request (ignored)", self.name)
+                }
+            }
+        }
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        b.timestamp = tag;
+        if self.fifo.push(InFlight { tag, meta }) {
+            self.counters.lost += 1;
+        }
+        self.dev
+            .queue(Queue::Output, &b)
+            .map_err(|e| self.err("QBUF OUTPUT", e))?;
+        self.out_free &= !(1 << b.index);
+        self.counters.frames_in += 1;
+        Ok(())
+    }
+
+    /// Encodes a picture held in a DMABUF (e.g. a camera buffer exported with
+    /// [`export_buffer`](super::ioctl::export_buffer)) laid out as
+    /// [`input_layout`](Self::input_layout): `bytesused` of `length` bytes. Only for an encoder
+    /// opened with [`Memory::Dmabuf`]. Returns once the access unit is out and the buffer has
+    /// been released by the encoder (the caller may then hand it back to the camera).
+    pub fn encode_dmabuf(
+        &mut self,
+        fd: RawFd,
+        bytesused: u32,
+        length: u32,
+        meta: InputMeta,
+        out: &mut EncodedVideo,
+    ) -> Result<bool, EncodeError> {
+        out.data.clear();
+        if self.memory != Memory::Dmabuf {
+            return Err(EncodeError {
+                msg: format!("{}: opened for MMAP input, not DMABUF", self.name),
+            });
+        }
+        let idx = self.free_slot()?;
+        let b = Buffer {
+            index: idx,
+            bytesused,
+            length,
+            timestamp: 0,
+            flags: 0,
+            fd,
+        };
+        self.submit(b, meta)?;
+        let r = self.collect(out)?;
+        self.reclaim(Some(idx))?;
+        Ok(r)
+    }
+
+    fn encode_raw(
+        &mut self,
+        frame: &RawFrame,
+        out: &mut EncodedVideo,
+    ) -> Result<bool, EncodeError> {
+        out.data.clear();
+        if self.memory != Memory::Mmap {
+            return Err(EncodeError {
+                msg: format!("{}: opened for DMABUF input; use encode_dmabuf", self.name),
+            });
+        }
+        let f = frame.format;
+        if (f.width, f.height) != (self.fmt.width, self.fmt.height) {
+            return Err(EncodeError {
+                msg: format!(
+                    "{}: frame {} is {}x{}, the encoder was set up for {}x{}",
+                    self.name, frame.seq, f.width, f.height, self.fmt.width, self.fmt.height
+                ),
+            });
+        }
+        let idx = self.free_slot()?;
+        let layout = self.layout;
+        let dst = self.dev.buffer_mut(Queue::Output, idx);
+        if !layout.copy_i420(&frame.buf, f.width as usize, f.height as usize, dst) {
+            let have = dst.len();
+            return Err(EncodeError {
+                msg: format!(
+                    "{}: frame {}: {} B source / {have} B buffer, need {} / {}",
+                    self.name,
+                    frame.seq,
+                    frame.buf.len(),
+                    f.i420_len(),
+                    layout.len
+                ),
+            });
+        }
+        let b = Buffer {
+            index: idx,
+            bytesused: layout.len as u32,
+            length: 0,
+            timestamp: 0,
+            flags: 0,
+            fd: -1,
+        };
+        self.submit(b, InputMeta::of(frame))?;
+        self.collect(out)
+    }
+
+    /// Waits (up to the timeout) for the next complete access unit.
+    fn collect(&mut self, out: &mut EncodedVideo) -> Result<bool, EncodeError> {
+        let start = Instant::now();
+        loop {
+            if self.pump(out)? {
+                return Ok(true);
+            }
+            if self.drained || (self.fifo.len == 0 && self.asm.is_none()) {
+                return Ok(false);
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= self.timeout {
+                if self.asm.is_some() {
+                    self.finish(out);
+                    return Ok(true);
+                }
+                return Err(self.timeout_err("waiting for coded data"));
+            }
+            let mut wait = self.timeout - elapsed;
+            let spanning = self.asm.is_some_and(|a| a.last_full);
+            if spanning {
+                wait = wait.min(SPAN_GRACE);
+            }
+            let r = self.dev.wait(wait).map_err(|e| self.err("poll", e))?;
+            if !r.capture {
+                if spanning && self.held.is_none() {
+                    // The frame exactly filled its last buffer and nothing followed.
+                    self.finish(out);
+                    return Ok(true);
+                }
+                if r.error {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+
+    /// Takes `CAPTURE` buffers that are ready; true when `out` holds a complete access unit.
+    fn pump(&mut self, out: &mut EncodedVideo) -> Result<bool, EncodeError> {
+        loop {
+            if self.drained && self.held.is_none() {
+                return Ok(false);
+            }
+            let b = match self.held.take() {
+                Some(b) => b,
+                None => match self.dev.dequeue(Queue::Capture) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => return Ok(false),
+                    Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                        // The last buffer was already dequeued.
+                        self.drained = true;
+                        if self.asm.is_some() {
+                            self.finish(out);
+                            return Ok(true);
+                        }
+                        return Ok(false);
+                    }
+                    Err(e) => return Err(self.err("DQBUF CAPTURE", e)),
+                },
+            };
+            let last = b.flags & sys::V4L2_BUF_FLAG_LAST != 0;
+            if let Some(a) = self.asm {
+                if a.tag != b.timestamp && b.bytesused > 0 {
+                    self.held = Some(b);
+                    self.finish(out);
+                    return Ok(true);
+                }
+            }
+            let error = b.flags & sys::V4L2_BUF_FLAG_ERROR != 0;
+            let known = b.bytesused > 0 && !error && self.fifo.contains(b.timestamp);
+            if known {
+                let data = self.dev.buffer(Queue::Capture, b.index);
+                let used = (b.bytesused as usize).min(data.len());
+                self.au.extend_from_slice(&data[..used]);
+                let full = b.length > 0 && b.bytesused >= b.length;
+                let key = b.flags & sys::V4L2_BUF_FLAG_KEYFRAME != 0;
+                self.asm = Some(match self.asm {
+                    Some(a) => Assembly {
+                        tag: a.tag,
+                        key: a.key || key,
+                        last_full: full,
+                        parts: a.parts + 1,
+                    },
+                    None => Assembly {
+                        tag: b.timestamp,
+                        key,
+                        last_full: full,
+                        parts: 1,
+                    },
+                });
+            } else if error {
+                self.counters.errors += 1;
+            } else if b.bytesused > 0 {
+                self.counters.stale += 1;
+            }
+            if !self.drained && !last {
+                self.dev
+                    .queue(Queue::Capture, &Buffer::new(b.index))
+                    .map_err(|e| self.err("QBUF CAPTURE", e))?;
+            }
+            if last {
+                self.counters.last_seen = true;
+                self.drained = true;
+                if self.asm.is_some() {
+                    self.finish(out);
+                    return Ok(true);
+                }
+                return Ok(false);
+            }
+            if known && !self.asm.is_some_and(|a| a.last_full) {
+                self.finish(out);
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Moves the assembled access unit into `out` with its input's metadata.
+    fn finish(&mut self, out: &mut EncodedVideo) {
+        let Some(a) = self.asm.take() else {
+            return;
+        };
+        let (meta, lost) = self.fifo.take(a.tag);
+        self.counters.lost += lost;
+        if a.parts > 1 {
+            self.counters.spanned += 1;
+        }
+        let meta = meta.unwrap_or(InputMeta::EMPTY);
+        out.data.clear();
+        out.data.extend_from_slice(&self.au);
+        self.au.clear();
+        out.key = a.key || self.coded.is_key(&out.data);
+        out.pts = meta.pts;
+        out.dts = meta.pts;
+        out.captured = meta.captured;
+        out.wall = meta.wall;
+        out.discontinuity = meta.discontinuity;
+        self.counters.frames_out += 1;
+    }
+
+    /// Drains the encoder (dev-encoder.rst "Drain"): `V4L2_ENC_CMD_STOP`, then every
+    /// remaining access unit is handed to `sink` until a buffer flagged
+    /// `V4L2_BUF_FLAG_LAST`. Returns the number of access units; the encoder then refuses
+    /// further pictures.
+    pub fn drain(&mut self, mut sink: impl FnMut(&EncodedVideo)) -> Result<u64, EncodeError> {
+        if self.drained {
+            return Ok(0);
+        }
+        self.dev
+            .command(Command::EncoderStop)
+            .map_err(|e| self.err("ENCODER_CMD STOP", e))?;
+        let mut out = std::mem::replace(&mut self.drain_out, EncodedVideo::with_capacity(0));
+        let mut n = 0;
+        let start = Instant::now();
+        let r = loop {
+            match self.pump(&mut out) {
+                Ok(true) => {
+                    n += 1;
+                    sink(&out);
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => break Err(e),
+            }
+            if self.drained {
+                break Ok(n);
+            }
+            let left = self.timeout.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                break Err(self.timeout_err("draining (no LAST buffer)"));
+            }
+            match self.dev.wait(left) {
+                Ok(r) if r.error && !r.capture => std::thread::sleep(Duration::from_millis(2)),
+                Ok(_) => {}
+                Err(e) => break Err(self.err("poll", e)),
+            }
+        };
+        self.drain_out = out;
+        r
+    }
+}
+
+impl<D: M2mDevice> VideoEncoder for M2mEncoder<D> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn encode(&mut self, frame: &RawFrame, out: &mut EncodedVideo) -> Result<bool, EncodeError> {
+        self.encode_raw(frame, out)
+    }
+
+    fn force_keyframe(&mut self) {
+        self.force_key = true;
+    }
+}
