@@ -304,6 +304,7 @@ pub struct M2mEncoder<D: M2mDevice> {
     force_key: bool,
     drained: bool,
     timeout: Duration,
+    lag: usize,
     counters: M2mCounters,
     drain_out: EncodedVideo,
 }
@@ -501,6 +502,7 @@ impl<D: M2mDevice> M2mEncoder<D> {
             force_key: false,
             drained: false,
             timeout: Duration::from_secs(2),
+            lag: 0,
             counters: M2mCounters::default(),
             drain_out: EncodedVideo::with_capacity(au_cap),
         })
@@ -539,6 +541,14 @@ impl<D: M2mDevice> M2mEncoder<D> {
     /// How long to wait for the encoder before failing (default 2 s).
     pub fn set_timeout(&mut self, t: Duration) {
         self.timeout = t;
+    }
+
+    /// Lets `encode` return `Ok(false)` instead of waiting while at most `frames` pictures
+    /// are pending inside the encoder (default 0: wait for each picture's access unit, the
+    /// lowest latency). For encoders that hold pictures back; the rest comes out with later
+    /// calls or [`drain`](Self::drain).
+    pub fn set_max_lag(&mut self, frames: usize) {
+        self.lag = frames.min(FIFO_CAPACITY - 1);
     }
 
     fn err(&self, what: &str, e: io::Error) -> EncodeError {
@@ -721,6 +731,10 @@ impl<D: M2mDevice> M2mEncoder<D> {
                 return Ok(true);
             }
             if self.drained || (self.fifo.len == 0 && self.asm.is_none()) {
+                return Ok(false);
+            }
+            if self.asm.is_none() && self.fifo.len <= self.lag {
+                // Allowed to lag: the access unit comes with a later call (or the drain).
                 return Ok(false);
             }
             let elapsed = start.elapsed();
