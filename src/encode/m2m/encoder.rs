@@ -428,7 +428,8 @@ impl<D: M2mDevice> M2mEncoder<D> {
         match dev.set_frame_rate(fmt.fps) {
             Ok(r) if r != fmt.fps => log::info!("{name}: frame rate {} granted as {r}", fmt.fps),
             Ok(_) => {}
-            Err(e) => log::warn!("{name}: S_PARM {} fps: {e} (ignored)", fmt.fps),
+            // vicodec has no S_PARM (ENOTTY): the rate is then only nominal.
+            Err(e) => log::info!("{name}: S_PARM {} fps: {e} (ignored)", fmt.fps),
         }
         match coded {
             CodedFormat::H264 => {

@@ -52,6 +52,7 @@ pub mod device;
 pub mod encoder;
 pub mod ioctl;
 
+pub use decoder::M2mDecoder;
 pub use device::{Buffer, Command, Format, M2mDevice, Memory, Queue, Ready};
 pub use encoder::{
     h264_controls, h264_level, InputLayout, InputMeta, M2mCounters, M2mEncoder,
