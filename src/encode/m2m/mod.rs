@@ -47,17 +47,18 @@
 //! [`EncodedVideo`](crate::encode::EncodedVideo) keep their capacity, buffer descriptors live
 //! on the stack: nothing is allocated per picture once the largest access unit has been seen.
 
+pub mod controls;
 pub mod decoder;
 pub mod device;
 pub mod encoder;
+pub mod input;
 pub mod ioctl;
 
+pub use controls::{h264_controls, h264_level, H264_MAX_QP, H264_MIN_QP};
 pub use decoder::M2mDecoder;
 pub use device::{Buffer, Command, Format, M2mDevice, Memory, Queue, Ready};
-pub use encoder::{
-    h264_controls, h264_level, InputLayout, InputMeta, M2mCounters, M2mEncoder,
-    H264_CAPTURE_SIZEIMAGE,
-};
+pub use encoder::{M2mCounters, M2mEncoder, H264_CAPTURE_SIZEIMAGE};
+pub use input::{InputLayout, InputMeta};
 pub use ioctl::{export_buffer, V4l2M2m};
 
 use v4l::v4l_sys as sys;
