@@ -66,12 +66,17 @@ fn expected_au(frame: u64, key: bool, len: usize) -> Vec<u8> {
     (0..len).map(|k| au_byte(frame, key, k)).collect()
 }
 
+const SPS_PPS: [u8; 16] = [
+    0, 0, 0, 1, 0x67, 0x64, 0, 0x1f, 0xac, 0, 0, 0, 1, 0x68, 0xee, 0x3c,
+];
+
 struct Fake {
     // configuration
     stride_align: u32,
     height_align: u32,
     cap_size: u32,
     stale_first: bool,
+    stale_sps: bool,
     latency: usize,
     last_empty: bool,
     lengths: Vec<usize>,
@@ -106,6 +111,7 @@ impl Fake {
             height_align: 1,
             cap_size: 4096,
             stale_first: false,
+            stale_sps: false,
             latency: 0,
             last_empty: true,
             lengths: vec![300],
@@ -302,8 +308,14 @@ impl M2mDevice for Fake {
         if self.stale_first && !self.stale_sent {
             // A buffer from before our first picture (timestamp 0, matching nothing).
             self.stale_sent = true;
-            b.bytesused = 100;
-            self.cap_bufs[idx as usize][..100].fill(0xEE);
+            if self.stale_sps {
+                // A codec-config buffer: SPS + PPS, no picture.
+                self.cap_bufs[idx as usize][..SPS_PPS.len()].copy_from_slice(&SPS_PPS);
+                b.bytesused = SPS_PPS.len() as u32;
+            } else {
+                b.bytesused = 100;
+                self.cap_bufs[idx as usize][..100].fill(0xEE);
+            }
             return Ok(Some(b));
         }
         if let Some(p) = self.pending.front_mut() {
@@ -586,6 +598,27 @@ fn spanning_frames_joined_and_stale_buffer_dropped() {
     let c = e.counters();
     assert_eq!((c.frames_in, c.frames_out, c.stale, c.lost), (8, 8, 1, 0));
     assert_eq!(c.spanned, 4, "2500 B and 2000 B frames, twice");
+}
+
+#[test]
+fn stale_parameter_sets_go_in_front_of_the_first_access_unit() {
+    let mut fake = Fake::new();
+    fake.stale_first = true;
+    fake.stale_sps = true;
+    fake.gop = 2;
+    let f = vfmt(32, 16);
+    let mut e = open(fake, CodedFormat::H264, f, 2);
+    let pool = Pool::new(2, f.i420_len());
+    let mut out = EncodedVideo::with_capacity(4096);
+    assert!(e.encode(&frame(&pool, f, 0), &mut out).unwrap());
+    let mut want = SPS_PPS.to_vec();
+    want.extend(expected_au(0, true, 300));
+    assert_eq!(out.data, want);
+    assert!(out.key);
+    assert!(e.encode(&frame(&pool, f, 1), &mut out).unwrap());
+    assert_eq!(out.data, expected_au(1, false, 300), "kept once only");
+    let c = e.counters();
+    assert_eq!((c.headers, c.stale, c.frames_out), (1, 0, 2));
 }
 
 #[test]

@@ -18,6 +18,50 @@ pub const CAPTURE_BUFFERS: u32 = 4;
 /// `sizeimage` asked for H.264 `CAPTURE` buffers: a 1080p IDR fits in one (bcm2835-codec's
 /// default, 512–768 KiB, does not always).
 pub const H264_CAPTURE_SIZEIMAGE: u32 = 1536 * 1024;
+/// Most bytes of SPS/PPS kept from a codec-config buffer.
+const MAX_HEADER: usize = 4096;
+
+/// NAL unit types of an Annex B stream (ITU-T H.264 §7.3.1, §B.1), in order.
+fn nal_types(data: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i + 3 < data.len() {
+            if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+                let t = data[i + 3] & 0x1F;
+                i += 3;
+                return Some(t);
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
+/// True when `data` holds an SPS (7) and no slice (1–5): a codec-config buffer.
+fn is_parameter_sets(data: &[u8]) -> bool {
+    let mut sps = false;
+    for t in nal_types(data) {
+        match t {
+            7 => sps = true,
+            1..=5 => return false,
+            _ => {}
+        }
+    }
+    sps
+}
+
+/// True when the first NAL units before any slice include an SPS.
+fn starts_with_sps(data: &[u8]) -> bool {
+    for t in nal_types(data) {
+        match t {
+            7 => return true,
+            1..=5 => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// How long a frame that exactly filled its last buffer waits for a continuation buffer.
 const SPAN_GRACE: Duration = Duration::from_millis(20);
 
@@ -38,6 +82,9 @@ pub struct M2mCounters {
     pub frames_out: u64,
     /// `CAPTURE` buffers whose timestamp matched no queued input (dropped).
     pub stale: u64,
+    /// Such buffers holding only SPS/PPS (H.264 codec config), kept and put in front of the
+    /// next access unit.
+    pub headers: u64,
     /// `CAPTURE` buffers flagged `V4L2_BUF_FLAG_ERROR` (dropped).
     pub errors: u64,
     /// Inputs that never produced output (overtaken by a later one).
@@ -64,6 +111,7 @@ pub struct M2mEncoder<D: M2mDevice> {
     fifo: Fifo,
     next_tag: u64,
     au: Vec<u8>,
+    header: Vec<u8>,
     asm: Option<Assembly>,
     held: Option<Buffer>,
     force_key: bool,
@@ -263,6 +311,7 @@ impl<D: M2mDevice> M2mEncoder<D> {
             fifo: Fifo::new(),
             next_tag: 1,
             au: Vec::with_capacity(au_cap),
+            header: Vec::with_capacity(MAX_HEADER),
             asm: None,
             held: None,
             force_key: false,
@@ -370,12 +419,8 @@ impl<D: M2mDevice> M2mEncoder<D> {
                 msg: format!("{}: encoder already drained", self.name),
             });
         }
-        if self.out_free == 0 {
-            self.reclaim(None)?;
-        } else {
-            // Reclaim opportunistically so buffers come back in order.
-            self.reclaim(Some(self.out_free.trailing_zeros()))?;
-        }
+        // Takes back finished buffers (waiting if none is free) so they are reused in order.
+        self.reclaim(None)?;
         Ok(self.out_free.trailing_zeros())
     }
 
@@ -586,7 +631,19 @@ impl<D: M2mDevice> M2mEncoder<D> {
             } else if error {
                 self.counters.errors += 1;
             } else if b.bytesused > 0 {
-                self.counters.stale += 1;
+                let data = self.dev.buffer(Queue::Capture, b.index);
+                let data = &data[..(b.bytesused as usize).min(data.len())];
+                if self.coded == CodedFormat::H264
+                    && is_parameter_sets(data)
+                    && self.header.len() + data.len() <= MAX_HEADER
+                {
+                    // A codec-config buffer (SPS/PPS only) without a picture's timestamp:
+                    // kept for the next access unit rather than dropped.
+                    self.header.extend_from_slice(data);
+                    self.counters.headers += 1;
+                } else {
+                    self.counters.stale += 1;
+                }
             }
             if !self.drained && !last {
                 self.dev
@@ -621,6 +678,12 @@ impl<D: M2mDevice> M2mEncoder<D> {
         }
         let meta = meta.unwrap_or(InputMeta::EMPTY);
         out.data.clear();
+        if !self.header.is_empty() {
+            if !starts_with_sps(&self.au) {
+                out.data.extend_from_slice(&self.header);
+            }
+            self.header.clear();
+        }
         out.data.extend_from_slice(&self.au);
         self.au.clear();
         out.key = a.key || self.coded.is_key(&out.data);

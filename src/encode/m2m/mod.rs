@@ -17,7 +17,9 @@
 //! * **Encoding** (dev-encoder.rst "Encoding"): each picture is queued on `OUTPUT` with a
 //!   unique timestamp (a counter, not the PTS) and its metadata kept in a fixed-capacity FIFO;
 //!   `CAPTURE` buffers carry the timestamp back. A `CAPTURE` buffer whose timestamp matches no
-//!   queued input is dropped (bcm2835-codec's first buffer can be stale); buffers with the
+//!   queued input is dropped (bcm2835-codec's first buffer can be stale) — unless it holds only
+//!   H.264 parameter sets (a codec-config buffer), which are then put in front of the next
+//!   access unit; buffers with the
 //!   same timestamp are joined into one access unit (a big IDR spilling over several buffers:
 //!   a buffer filled to its length continues in the next one); the key flag comes from
 //!   `V4L2_BUF_FLAG_KEYFRAME` (or an IDR NAL / FWHT I-frame header). `force_keyframe()` sets
