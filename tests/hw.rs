@@ -22,6 +22,13 @@ use std::time::{Duration, Instant};
 #[path = "m2m_vm/mod.rs"]
 mod m2m_vm;
 
+// Counts heap allocations (the M2M checks measure the encoder's steady state with it).
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[global_allocator]
+static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
+
 type Check = Result<String, String>;
 
 const VIVID: &str = "vivid-000-vid-cap";

@@ -37,6 +37,8 @@ const MMAP_SIZE: (u32, u32) = (640, 360);
 const DMABUF_SIZE: (u32, u32) = (640, 480);
 const FRAMES: usize = 30;
 const MIN_PSNR: f64 = 30.0;
+/// Pictures before the allocation count starts (buffers reaching their size).
+const WARMUP: usize = 5;
 
 fn paths() -> Result<(String, String, String), String> {
     let vivid = resolve_device("vivid-000-vid-cap").map_err(|e| e.to_string())?;
@@ -234,10 +236,15 @@ fn run_mmap(
     let mut out = EncodedVideo::with_capacity(1 << 20);
     let mut bytes = 0;
     let mut keys = 0;
+    let mut allocs = 0;
     for i in 0..FRAMES {
         let f = src.next_frame(&pool).map_err(|e| e.to_string())?;
         chk.add_ref(f.pts.0, f.buf[..(w * h) as usize].to_vec());
-        if !enc.encode(&f, &mut out).map_err(|e| e.to_string())? {
+        let (r, n) = crate::counting_alloc::measure(|| enc.encode(&f, &mut out));
+        if i >= WARMUP {
+            allocs += n;
+        }
+        if !r.map_err(|e| e.to_string())? {
             return Err(format!("frame {i}: no access unit"));
         }
         if out.pts != f.pts || out.dts != f.pts || out.captured != f.captured {
@@ -266,6 +273,18 @@ fn run_mmap(
         return Err(format!("counters {c:?}"));
     }
     let psnr = chk.finish()?;
+    if allocs != 0 {
+        return Err(format!(
+            "{allocs} heap allocations in encode() over frames {WARMUP}..{FRAMES}"
+        ));
+    }
+    // The counter does count in this binary: one deliberate allocation is seen.
+    let (v, seen) =
+        crate::counting_alloc::measure(|| std::hint::black_box(Vec::<u8>::with_capacity(8)));
+    drop(v);
+    if seen != 1 {
+        return Err(format!("the allocation counter saw {seen} of 1 allocation"));
+    }
     // vicodec is no H.264 encoder: `encoder = "auto"` must not pick it.
     if let Some((p, card)) = find_h264_encoder() {
         return Err(format!(
@@ -280,7 +299,7 @@ fn run_mmap(
         c.stale
     );
     Ok((
-        format!("{FRAMES} in = {FRAMES} out = {FRAMES} decoded, timestamps matched, encoder and decoder drained to LAST, {psnr}; find_h264_encoder() = None (vicodec is FWHT)"),
+        format!("{FRAMES} in = {FRAMES} out = {FRAMES} decoded, timestamps matched, encoder and decoder drained to LAST, {psnr}; 0 allocations in encode() after {WARMUP} frames; find_h264_encoder() = None (vicodec is FWHT)"),
         fig,
     ))
 }
@@ -482,6 +501,7 @@ fn run_dmabuf(
     chk.moving = moving;
     let mut out = EncodedVideo::with_capacity(1 << 20);
     let mut bytes = 0;
+    let mut allocs = 0;
     for i in 0..FRAMES {
         let (idx, used, len) = ring.dequeue()?;
         let stride = ring.fmt.bytesperline as usize;
@@ -498,7 +518,12 @@ fn run_dmabuf(
             discontinuity: i == 0,
         };
         let fd = ring.dmabufs[idx as usize].as_raw_fd();
-        match enc.encode_dmabuf(fd, used, len, meta, &mut out) {
+        let (r, n) =
+            crate::counting_alloc::measure(|| enc.encode_dmabuf(fd, used, len, meta, &mut out));
+        if i >= WARMUP {
+            allocs += n;
+        }
+        match r {
             Ok(true) => {}
             Ok(false) => return Err(format!("frame {i}: no access unit").into()),
             Err(e) if i == 0 && e.msg.contains("QBUF OUTPUT") => {
@@ -519,8 +544,14 @@ fn run_dmabuf(
         return Err(format!("counters {c:?}").into());
     }
     let psnr = chk.finish()?;
+    if allocs != 0 {
+        return Err(format!(
+            "{allocs} heap allocations in encode_dmabuf() over frames {WARMUP}..{FRAMES}"
+        )
+        .into());
+    }
     Ok((
-        format!("{FRAMES} vivid buffers imported as DMABUF (no copy), {FRAMES} decoded, drained to LAST, {psnr}"),
+        format!("{FRAMES} vivid buffers imported as DMABUF (no copy), {FRAMES} decoded, drained to LAST, {psnr}; 0 allocations in encode_dmabuf() after {WARMUP} frames"),
         format!("{FRAMES} frames {w}x{h}, {psnr}, {bytes} B FWHT, input {:?}", enc.input_memory()),
     ))
 }

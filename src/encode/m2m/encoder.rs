@@ -750,3 +750,9 @@ impl<D: M2mDevice> VideoEncoder for M2mEncoder<D> {
         self.force_key = true;
     }
 }
+
+/// The real encoder can be boxed as a `dyn VideoEncoder` (which requires `Send`).
+const _: fn() = || {
+    fn boxed<T: VideoEncoder + 'static>() {}
+    boxed::<M2mEncoder<V4l2M2m>>();
+};

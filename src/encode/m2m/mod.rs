@@ -25,7 +25,9 @@
 //!   `V4L2_BUF_FLAG_KEYFRAME` (or an IDR NAL / FWHT I-frame header). `force_keyframe()` sets
 //!   `V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME` before the next picture (dev-encoder.rst "Encoding
 //!   Parameter Changes"). `encode()` waits for the access unit of the picture it queued
-//!   (synchronous: one in, one out; no B-frames, so `dts = pts`).
+//!   (synchronous: one in, one out, the lowest latency; no B-frames, so `dts = pts`);
+//!   [`M2mEncoder::set_max_lag`] lets it return `Ok(false)` instead for encoders that hold
+//!   pictures back.
 //! * **Drain** (dev-encoder.rst "Drain"): [`M2mEncoder::drain`] issues `V4L2_ENC_CMD_STOP` and
 //!   dequeues until `V4L2_BUF_FLAG_LAST`.
 //! * **Zero copy** where the source allows: an encoder opened with [`Memory::Dmabuf`] takes
