@@ -95,14 +95,20 @@ impl M2mDecoder {
         self.last_seen
     }
 
+    /// Dequeues the coded buffers the driver is done with (non-blocking).
+    fn take_outputs(&mut self) -> io::Result<()> {
+        while let Some(b) = self.dev.dequeue(Queue::Output)? {
+            if b.index < self.n_out {
+                self.out_free |= 1 << b.index;
+            }
+        }
+        Ok(())
+    }
+
     fn reclaim(&mut self) -> io::Result<()> {
         let start = Instant::now();
         loop {
-            while let Some(b) = self.dev.dequeue(Queue::Output)? {
-                if b.index < self.n_out {
-                    self.out_free |= 1 << b.index;
-                }
-            }
+            self.take_outputs()?;
             if self.out_free != 0 {
                 return Ok(());
             }
@@ -111,8 +117,8 @@ impl M2mDecoder {
                 return Err(timed_out("no OUTPUT buffer came back"));
             }
             let r = self.dev.wait(left)?;
-            if r.error && !r.output {
-                std::thread::sleep(Duration::from_millis(2));
+            if !r.output {
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     }
@@ -221,6 +227,9 @@ impl M2mDecoder {
                 return Err(timed_out("no decoded picture"));
             }
             let r = self.dev.wait(left)?;
+            if r.output {
+                self.take_outputs()?;
+            }
             if r.error && !r.capture {
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -242,6 +251,9 @@ impl M2mDecoder {
                 return Err(timed_out("no LAST buffer after DEC_CMD_STOP"));
             }
             let r = self.dev.wait(left)?;
+            if r.output {
+                self.take_outputs()?;
+            }
             if r.error && !r.capture {
                 std::thread::sleep(Duration::from_millis(2));
             }

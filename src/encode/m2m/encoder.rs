@@ -382,19 +382,27 @@ impl<D: M2mDevice> M2mEncoder<D> {
         )
     }
 
-    /// Dequeues finished `OUTPUT` buffers; with `wait_for`, waits until that one is back.
+    /// Dequeues the `OUTPUT` buffers the driver is done with (non-blocking). Also keeps
+    /// `POLLOUT` from waking every wait for coded data.
+    fn take_outputs(&mut self) -> Result<(), EncodeError> {
+        while let Some(b) = self
+            .dev
+            .dequeue(Queue::Output)
+            .map_err(|e| self.err("DQBUF OUTPUT", e))?
+        {
+            if b.index < self.n_out {
+                self.out_free |= 1 << b.index;
+            }
+        }
+        Ok(())
+    }
+
+    /// Dequeues finished `OUTPUT` buffers; waits until one is free, or with `wait_for`, until
+    /// that one is back.
     fn reclaim(&mut self, wait_for: Option<u32>) -> Result<(), EncodeError> {
         let start = Instant::now();
         loop {
-            while let Some(b) = self
-                .dev
-                .dequeue(Queue::Output)
-                .map_err(|e| self.err("DQBUF OUTPUT", e))?
-            {
-                if b.index < self.n_out {
-                    self.out_free |= 1 << b.index;
-                }
-            }
+            self.take_outputs()?;
             let done = match wait_for {
                 Some(i) => self.out_free & (1 << i) != 0,
                 None => self.out_free != 0,
@@ -407,8 +415,9 @@ impl<D: M2mDevice> M2mEncoder<D> {
                 return Err(self.timeout_err("waiting for a free OUTPUT buffer"));
             }
             let r = self.dev.wait(left).map_err(|e| self.err("poll", e))?;
-            if r.error && !r.output {
-                std::thread::sleep(Duration::from_millis(2));
+            if !r.output {
+                // Woken by something else (coded data, an error): do not spin.
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     }
@@ -561,9 +570,13 @@ impl<D: M2mDevice> M2mEncoder<D> {
             if spanning {
                 wait = wait.min(SPAN_GRACE);
             }
+            let t0 = Instant::now();
             let r = self.dev.wait(wait).map_err(|e| self.err("poll", e))?;
+            if r.output {
+                self.take_outputs()?;
+            }
             if !r.capture {
-                if spanning && self.held.is_none() {
+                if spanning && self.held.is_none() && (t0.elapsed() >= wait || !r.output) {
                     // The frame exactly filled its last buffer and nothing followed.
                     self.finish(out);
                     return Ok(true);
@@ -727,8 +740,16 @@ impl<D: M2mDevice> M2mEncoder<D> {
                 break Err(self.timeout_err("draining (no LAST buffer)"));
             }
             match self.dev.wait(left) {
-                Ok(r) if r.error && !r.capture => std::thread::sleep(Duration::from_millis(2)),
-                Ok(_) => {}
+                Ok(r) => {
+                    if r.output {
+                        if let Err(e) = self.take_outputs() {
+                            break Err(e);
+                        }
+                    }
+                    if r.error && !r.capture {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
                 Err(e) => break Err(self.err("poll", e)),
             }
         };
