@@ -82,6 +82,7 @@ struct Fake {
     lengths: Vec<usize>,
     gop: u64,
     fail_qbuf: Option<i32>,
+    fail_dqbuf: Option<i32>,
     never_output: bool,
     // records
     log: Vec<Ev>,
@@ -117,6 +118,7 @@ impl Fake {
             lengths: vec![300],
             gop: 1_000_000,
             fail_qbuf: None,
+            fail_dqbuf: None,
             never_output: false,
             log: Vec::with_capacity(1 << 14),
             last_input: Vec::new(),
@@ -293,6 +295,9 @@ impl M2mDevice for Fake {
         Ok(())
     }
     fn dequeue(&mut self, q: Queue) -> io::Result<Option<Buffer>> {
+        if let Some(errno) = self.fail_dqbuf {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
         if q == Queue::Output {
             return Ok(self.out_done.pop_front().map(Buffer::new));
         }
@@ -708,6 +713,16 @@ fn device_errors_and_silence_are_errors() {
     let err = e.encode(&frame(&pool, f, 0), &mut out).unwrap_err();
     assert!(
         err.msg.contains("QBUF OUTPUT") && err.msg.contains("os error 19"),
+        "{err}"
+    );
+
+    // Unplugged between two pictures: the next dequeue fails with EIO/ENODEV.
+    let mut e = open(Fake::new(), CodedFormat::H264, f, 30);
+    assert!(e.encode(&frame(&pool, f, 0), &mut out).unwrap());
+    e.device_mut().fail_dqbuf = Some(libc::EIO);
+    let err = e.encode(&frame(&pool, f, 1), &mut out).unwrap_err();
+    assert!(
+        err.msg.contains("DQBUF") && err.msg.contains("os error 5"),
         "{err}"
     );
 

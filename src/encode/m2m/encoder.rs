@@ -93,6 +93,8 @@ pub struct M2mCounters {
     pub spanned: u64,
     /// `V4L2_BUF_FLAG_LAST` seen (the drain finished).
     pub last_seen: bool,
+    /// `poll()` calls (a few per picture; many more would mean busy waiting).
+    pub waits: u64,
 }
 
 /// A V4L2 stateful video encoder (H.264, or vicodec's FWHT for tests) behind
@@ -353,6 +355,11 @@ impl<D: M2mDevice> M2mEncoder<D> {
         &self.dev
     }
 
+    /// The device, mutably (tests make the fake fail mid-stream).
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.dev
+    }
+
     /// How long to wait for the encoder before failing (default 2 s).
     pub fn set_timeout(&mut self, t: Duration) {
         self.timeout = t;
@@ -414,6 +421,7 @@ impl<D: M2mDevice> M2mEncoder<D> {
             if left.is_zero() {
                 return Err(self.timeout_err("waiting for a free OUTPUT buffer"));
             }
+            self.counters.waits += 1;
             let r = self.dev.wait(left).map_err(|e| self.err("poll", e))?;
             if !r.output {
                 // Woken by something else (coded data, an error): do not spin.
@@ -571,6 +579,7 @@ impl<D: M2mDevice> M2mEncoder<D> {
                 wait = wait.min(SPAN_GRACE);
             }
             let t0 = Instant::now();
+            self.counters.waits += 1;
             let r = self.dev.wait(wait).map_err(|e| self.err("poll", e))?;
             if r.output {
                 self.take_outputs()?;
@@ -739,6 +748,7 @@ impl<D: M2mDevice> M2mEncoder<D> {
             if left.is_zero() {
                 break Err(self.timeout_err("draining (no LAST buffer)"));
             }
+            self.counters.waits += 1;
             match self.dev.wait(left) {
                 Ok(r) => {
                     if r.output {
