@@ -112,7 +112,7 @@ impl V4l2M2m {
         self.fd.as_raw_fd()
     }
 
-    /// `VIDIOC_QUERYCAP`: (card, device caps, capture-queue pixel formats of the M2M queue).
+    /// The card name (`VIDIOC_QUERYCAP`).
     pub fn card(&self) -> io::Result<String> {
         // SAFETY: zeroed POD filled by QUERYCAP.
         let mut c: sys::v4l2_capability = unsafe { std::mem::zeroed() };
