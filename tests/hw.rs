@@ -19,6 +19,16 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "m2m_vm/mod.rs"]
+mod m2m_vm;
+
+// Counts heap allocations (the M2M checks measure the encoder's steady state with it).
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[global_allocator]
+static ALLOC: counting_alloc::Counting = counting_alloc::Counting;
+
 type Check = Result<String, String>;
 
 const VIVID: &str = "vivid-000-vid-cap";
@@ -762,6 +772,8 @@ fn main() {
     run("auto_pick", &mut |_| auto_pick());
     run("dropped_buffers", &mut |_| dropped_buffers());
     run("streamon_error", &mut |_| streamon_error());
+    run("m2m_vicodec", &mut |f| m2m_vm::m2m_vicodec(f));
+    run("m2m_dmabuf", &mut |f| m2m_vm::m2m_dmabuf(f));
     run("disconnect_replug", &mut |_| disconnect_replug());
     let _ = Duration::ZERO;
     let _: Option<SourceError> = None;

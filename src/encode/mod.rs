@@ -121,3 +121,4 @@ pub trait AudioEncoder: Send {
 pub mod aac;
 pub mod fallback;
 pub mod openh264;
+pub mod v4l2_m2m;

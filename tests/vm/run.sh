@@ -31,6 +31,7 @@ export VMTEST_V4L2LOOPBACK_OPTS=${VMTEST_V4L2LOOPBACK_OPTS:-devices=2 video_nr=1
 OUT=$(mktemp "${TMPDIR:-/var/tmp}/hlscam-vm.XXXXXX")
 trap 'rm -f "$OUT"' EXIT
 rc=0
+export VMTEST_VICODEC_OPTS=${VMTEST_VICODEC_OPTS:-multiplanar=1}
 VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-900} "$HERE/run_in_vm.sh" "$HERE/guest.sh" "$BIN" "$@" > >(tee "$OUT") || rc=$?
 sleep 0.2   # let tee drain
 if ((rc)) || ! grep -q '^vm: [0-9]* passed, 0 failed$' "$OUT"; then
