@@ -5,7 +5,7 @@
 //! `FORCE_KEY_FRAME`, device errors and timeouts as `Err`, DMABUF input, and zero heap
 //! allocation per picture in steady state.
 
-use hlscam::encode::m2m::{
+use hlscam::encode::v4l2_m2m::{
     cid, h264_level, Buffer, CodedFormat, Command, Format, M2mDevice, M2mEncoder, Memory, Queue,
     Ready, H264_CAPTURE_SIZEIMAGE,
 };
@@ -752,7 +752,7 @@ fn dmabuf_input_queues_the_descriptor() {
         .log
         .contains(&Ev::ReqBufs(Queue::Output, Memory::Dmabuf, 4)));
     let mut out = EncodedVideo::with_capacity(4096);
-    let meta = hlscam::encode::m2m::InputMeta {
+    let meta = hlscam::encode::v4l2_m2m::InputMeta {
         pts: Pts90k(1234),
         captured: Duration::from_millis(5),
         wall: SystemTime::UNIX_EPOCH,

@@ -12,7 +12,7 @@
 //! plane offset or a picture matched to the wrong timestamp (vivid's pattern is set moving,
 //! so neighbouring frames differ) falls far below it.
 
-use hlscam::encode::m2m::{
+use hlscam::encode::v4l2_m2m::{
     export_buffer, find_h264_encoder, CodedFormat, Format, InputMeta, M2mDecoder, M2mEncoder,
     Memory,
 };
