@@ -4,7 +4,9 @@ use clap::Parser;
 use hlscam::cli::{Cli, Command};
 use hlscam::config::{AudioSourceKind, EncoderKind, Settings, VideoSourceKind};
 use hlscam::encode::aac::AacEncoder;
+use hlscam::encode::fallback::{hardware_first, OpenEncoder};
 use hlscam::encode::openh264::OpenH264Encoder;
+use hlscam::encode::v4l2_m2m::{find_h264_encoder, CodedFormat, M2mEncoder};
 use hlscam::encode::{AudioEncoder, VideoEncoder};
 use hlscam::error::{Error, ErrorKind};
 use hlscam::hls::HlsConfig;
@@ -148,13 +150,14 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         .as_ref()
         .map_or("none".to_string(), |(a, _)| a.name().to_string());
     log::info!("video: {video_name} ({video_why}); audio: {audio_name} ({audio_why})");
-    let make_encoder = encoder_factory(s)?;
-    let encoder_name = if camera_h264.is_some() {
-        "camera"
+    let (make_encoder, encoder_name) = if camera_h264.is_some() {
+        (None, "camera".to_string())
     } else {
-        "openh264"
+        let (f, name, why) = encoder_factory(s, &stats)?;
+        log::info!("video encoder: {name} ({why})");
+        (Some(f), name)
     };
-    stats.set_names(&video_name, &audio_name, encoder_name);
+    stats.set_names(&video_name, &audio_name, &encoder_name);
 
     let hls = HlsConfig {
         dir: s.hls.dir.clone(),
@@ -213,7 +216,10 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     pipeline.latency_clock(clock.clone());
     let result = match (camera_h264, video) {
         (Some(cam), _) => pipeline.run_encoded(cam, audio),
-        (None, Some(video)) => pipeline.run(video, make_encoder, audio),
+        (None, Some(video)) => match make_encoder {
+            Some(f) => pipeline.run(video, f, audio),
+            None => Err(Error::new(ErrorKind::Internal, "no video encoder")),
+        },
         (None, None) => Err(Error::new(ErrorKind::Internal, "no video input")),
     };
     log::info!("{}", stats.stage_summary());
@@ -328,27 +334,61 @@ fn open_audio(
     Ok((Some((src, aac()?)), why))
 }
 
-fn encoder_factory(s: &Settings) -> Result<EncoderFactory, Error> {
-    match s.video.encoder {
-        // The camera's own H.264 needs no encoder (see `run`); auto is openh264 for now.
-        EncoderKind::Auto | EncoderKind::Openh264 | EncoderKind::Camera => {}
-        EncoderKind::V4l2m2m => {
-            return Err(Error::new(
-                ErrorKind::Encoder,
-                "video.encoder = \"v4l2m2m\" is not available in this build (hardware encoding \
-                 is not implemented yet): use \"auto\" or \"openh264\"",
-            ))
-        }
-    }
+/// The video encoder chosen for `s` and why (one log line), as the pipeline's factory:
+/// `encoder = "auto"` is the hardware encoder when a stateful H.264 M2M device is present
+/// (bcm2835-codec on a Pi Zero 2 W/3/4), else openh264; `"v4l2m2m"` insists on the hardware
+/// at start. A hardware encoder that fails later hands over to openh264 without stopping the
+/// stream (`encode::fallback`: IDR + `EXT-X-DISCONTINUITY`).
+fn encoder_factory(
+    s: &Settings,
+    stats: &Arc<Stats>,
+) -> Result<(EncoderFactory, String, String), Error> {
     let (bitrate, threads, seconds) = (
         s.video.bitrate_kbps,
         s.video.threads as u16,
         s.hls.segment_seconds,
     );
-    Ok(Box::new(move |fmt: VideoFormat| {
+    let sw: OpenEncoder = Arc::new(move |fmt: VideoFormat| {
         OpenH264Encoder::new(fmt, bitrate, seconds * fmt.fps, threads)
             .map(|e| Box::new(e) as Box<dyn VideoEncoder>)
-    }))
+    });
+    let hw = match s.video.encoder {
+        EncoderKind::Openh264 | EncoderKind::Camera => None,
+        EncoderKind::Auto => find_h264_encoder(),
+        EncoderKind::V4l2m2m => Some(find_h264_encoder().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Encoder,
+                "video.encoder = \"v4l2m2m\": no V4L2 memory-to-memory H.264 encoder found \
+                 (bcm2835-codec, /dev/video11 on a Pi Zero 2 W, 3 or 4; a Pi 5 has none): use \
+                 \"auto\" or \"openh264\"",
+            )
+        })?),
+    };
+    let Some((path, card)) = hw else {
+        let why = match s.video.encoder {
+            EncoderKind::Auto => "encoder auto: no V4L2 M2M H.264 encoder found",
+            _ => "configured",
+        };
+        return Ok((
+            Box::new(move |fmt: VideoFormat| sw(fmt)),
+            "openh264".to_string(),
+            why.to_string(),
+        ));
+    };
+    let why = format!(
+        "{}: hardware H.264 encoder {card} at {path}, openh264 if it fails",
+        if s.video.encoder == EncoderKind::Auto {
+            "encoder auto"
+        } else {
+            "configured"
+        }
+    );
+    let name = format!("v4l2m2m:{path}");
+    let hw: OpenEncoder = Arc::new(move |fmt: VideoFormat| {
+        M2mEncoder::open(&path, CodedFormat::H264, fmt, bitrate, seconds * fmt.fps)
+            .map(|e| Box::new(e) as Box<dyn VideoEncoder>)
+    });
+    Ok((hardware_first(hw, sw, Some(stats.clone())), name, why))
 }
 
 /// Logs a stats line every 10 s and pings the systemd watchdog while media flows.

@@ -774,6 +774,9 @@ fn main() {
     run("streamon_error", &mut |_| streamon_error());
     run("m2m_vicodec", &mut |f| m2m_vm::m2m_vicodec(f));
     run("m2m_dmabuf", &mut |f| m2m_vm::m2m_dmabuf(f));
+    run("m2m_unplug_fallback", &mut |f| {
+        m2m_vm::m2m_unplug_fallback(f)
+    });
     run("disconnect_replug", &mut |_| disconnect_replug());
     let _ = Duration::ZERO;
     let _: Option<SourceError> = None;

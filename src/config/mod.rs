@@ -107,7 +107,8 @@ macro_rules! kind_enum {
 kind_enum! {
     /// Where video comes from (`[video] source`).
     VideoSourceKind {
-        /// Probe: the V4L2 camera at `device` if it answers, else the first usable camera, else the test pattern.
+        /// Probe: the V4L2 camera at `device` if it answers, else the first usable camera, else a CSI
+        /// camera through `rpicam-vid`, else the test pattern.
         #[default]
         Auto = "auto",
         /// A V4L2 capture device (`[video] device`).

@@ -568,3 +568,139 @@ fn run_dmabuf(
         ),
     ))
 }
+
+/// vicodec's platform device bound to its driver (`/sys/bus/platform/drivers/vicodec/<dev>`).
+fn vicodec_device() -> Result<String, String> {
+    let dir = "/sys/bus/platform/drivers/vicodec";
+    std::fs::read_dir(dir)
+        .map_err(|e| format!("{dir}: {e}"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("vicodec"))
+        .ok_or_else(|| format!("no vicodec device bound in {dir}"))
+}
+
+fn vicodec_bind(dev: &str, bind: bool) -> Result<(), String> {
+    let f = format!(
+        "/sys/bus/platform/drivers/vicodec/{}",
+        if bind { "bind" } else { "unbind" }
+    );
+    std::fs::write(&f, dev).map_err(|e| format!("{f} <- {dev}: {e}"))
+}
+
+/// The hardware encoder dies mid-stream (vicodec's device unbound from its driver: every
+/// further ioctl fails with ENODEV, as for a codec that went away) and the fallback wrapper the
+/// binary uses (`encode::fallback`) carries on with openh264: the first picture after the
+/// unplug comes out as an H.264 IDR flagged `discontinuity`, the rest follow, ffmpeg decodes
+/// them. vicodec is bound again afterwards.
+pub fn m2m_unplug_fallback(figures: &mut Vec<String>) -> Result<String, String> {
+    use hlscam::encode::fallback::FallbackEncoder;
+    use hlscam::encode::openh264::OpenH264Encoder;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (vivid, enc_path, _) = paths()?;
+    let dev = vicodec_device()?;
+    let vf = VideoFormat {
+        width: 320,
+        height: 240,
+        fps: 30,
+    };
+    let mut src = V4l2Source::open_with_formats(
+        &vivid,
+        vf,
+        &[PixelFormat::Yu12],
+        Arc::new(SystemClock::new()),
+    )
+    .map_err(|e| e.to_string())?;
+    let pool = Pool::new(4, vf.i420_len());
+    let hw =
+        M2mEncoder::open(&enc_path, CodedFormat::Fwht, vf, 500, 30).map_err(|e| e.to_string())?;
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut enc = FallbackEncoder::new(
+        Box::new(hw),
+        Box::new(move || {
+            OpenH264Encoder::new(vf, 500, 30, 1).map(|e| Box::new(e) as Box<dyn VideoEncoder>)
+        }),
+        failed.clone(),
+    );
+    let mut out = EncodedVideo::with_capacity(1 << 20);
+    const BEFORE: usize = 10;
+    const AFTER: usize = 20;
+    let mut fwht = 0;
+    for i in 0..BEFORE {
+        let f = src.next_frame(&pool).map_err(|e| e.to_string())?;
+        if !enc.encode(&f, &mut out).map_err(|e| e.to_string())? {
+            return Err(format!("frame {i}: no access unit from vicodec"));
+        }
+        if out.data.starts_with(&[0, 0, 0, 1]) || out.discontinuity {
+            return Err(format!("frame {i}: not vicodec's FWHT output"));
+        }
+        fwht += 1;
+    }
+    vicodec_bind(&dev, false)?;
+    let result = (|| -> Result<(String, usize), String> {
+        let mut h264 = Vec::new();
+        let mut first: Option<(bool, bool)> = None;
+        let mut later_disc = 0;
+        for i in 0..AFTER {
+            let f = src.next_frame(&pool).map_err(|e| e.to_string())?;
+            let produced = enc
+                .encode(&f, &mut out)
+                .map_err(|e| format!("frame {}: {e}", BEFORE + i))?;
+            if !produced {
+                return Err(format!("frame {}: nothing after the switch", BEFORE + i));
+            }
+            if out.pts != f.pts {
+                return Err(format!("pts {} for input {}", out.pts, f.pts));
+            }
+            match first {
+                None => first = Some((out.key, out.discontinuity)),
+                Some(_) => later_disc += out.discontinuity as usize,
+            }
+            h264.extend_from_slice(&out.data);
+        }
+        if first != Some((true, true)) {
+            return Err(format!(
+                "first picture after the unplug: (key, discontinuity) = {first:?}, want IDR + discontinuity"
+            ));
+        }
+        if later_disc != 0 || !failed.load(Ordering::SeqCst) || enc.name() != "openh264" {
+            return Err(format!(
+                "after the switch: {later_disc} more discontinuities, failed flag {}, encoder {}",
+                failed.load(Ordering::SeqCst),
+                enc.name()
+            ));
+        }
+        let file = std::env::temp_dir().join("hlscam-m2m-fallback.h264");
+        std::fs::write(&file, &h264).map_err(|e| e.to_string())?;
+        let o = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args([
+                "-show_entries",
+                "stream=codec_name,nb_read_frames",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&file)
+            .output()
+            .map_err(|e| format!("ffprobe: {e}"))?;
+        let _ = std::fs::remove_file(&file);
+        let probe = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if !o.status.success() || !o.stderr.is_empty() || probe != format!("h264,{AFTER}") {
+            return Err(format!(
+                "ffprobe of the fallback's output: {probe:?} {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok((probe, h264.len()))
+    })();
+    // Bound again whatever happened, for the checks that follow.
+    let rebound = vicodec_bind(&dev, true);
+    let (probe, bytes) = result?;
+    rebound?;
+    figures.push(format!(
+        "m2m_unplug_fallback: {fwht} FWHT frames from vicodec, unbound, {AFTER} H.264 frames from openh264 ({bytes} B, ffprobe {probe})"
+    ));
+    Ok(format!(
+        "{fwht} pictures on vicodec, then ENODEV (device unbound) → openh264: first picture an IDR flagged discontinuity, {AFTER} pictures, none lost, ffprobe decodes them all; vicodec bound again"
+    ))
+}
