@@ -599,18 +599,20 @@ pub fn m2m_unplug_fallback(figures: &mut Vec<String>) -> Result<String, String> 
     use std::sync::atomic::{AtomicBool, Ordering};
     let (vivid, enc_path, _) = paths()?;
     let dev = vicodec_device()?;
-    let vf = VideoFormat {
-        width: 320,
-        height: 240,
+    let want = VideoFormat {
+        width: MMAP_SIZE.0,
+        height: MMAP_SIZE.1,
         fps: 30,
     };
     let mut src = V4l2Source::open_with_formats(
         &vivid,
-        vf,
+        want,
         &[PixelFormat::Yu12],
         Arc::new(SystemClock::new()),
     )
     .map_err(|e| e.to_string())?;
+    // What vivid delivers (it may adjust the size), so encoder and frames agree.
+    let vf = src.format();
     let pool = Pool::new(4, vf.i420_len());
     let hw =
         M2mEncoder::open(&enc_path, CodedFormat::Fwht, vf, 500, 30).map_err(|e| e.to_string())?;
@@ -632,7 +634,12 @@ pub fn m2m_unplug_fallback(figures: &mut Vec<String>) -> Result<String, String> 
             return Err(format!("frame {i}: no access unit from vicodec"));
         }
         if out.data.starts_with(&[0, 0, 0, 1]) || out.discontinuity {
-            return Err(format!("frame {i}: not vicodec's FWHT output"));
+            return Err(format!(
+                "frame {i}: not vicodec's FWHT output ({} B, discontinuity {}, encoder {})",
+                out.data.len(),
+                out.discontinuity,
+                enc.name()
+            ));
         }
         fwht += 1;
     }
