@@ -542,6 +542,13 @@ pub fn list_cameras(program: &str) -> io::Result<Vec<String>> {
     if let Some(mut o) = child.stdout.take() {
         o.read_to_string(&mut out)?;
     }
+    if status.code() == Some(127) {
+        // The shell's (and qemu-user's) "command not found".
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{program}: not found"),
+        ));
+    }
     if !status.success() {
         return Err(io::Error::other(format!(
             "{program} --list-cameras: {status}"
@@ -892,6 +899,12 @@ mod tests {
     fn missing_program_is_gone() {
         let clock: Arc<dyn Clock> = Arc::new(crate::time::SimClock::at_2026());
         let r = RpicamSource::spawn_with("/nonexistent/rpicam-vid", 64, fmt(64, 36, 30), clock);
+        // Natively the spawn itself fails; under qemu-user the exec failure only shows as a
+        // child exiting with 127, so the first read reports the helper gone.
+        let r = r.and_then(|mut src| {
+            let pool = Pool::new(1, fmt(64, 36, 30).i420_len());
+            src.next_frame(&pool).map(|_| src)
+        });
         assert!(matches!(r, Err(SourceError::Gone(_))), "{r:?}");
     }
 
