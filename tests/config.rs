@@ -281,7 +281,7 @@ fn the_first_problem_in_the_file_is_reported() {
     // Columns count characters, not bytes.
     assert_eq!(
         err("[video]\ndevice = \"/dev/vidéo0\"; fps = 0\n"),
-        "hlscam.toml: TOML syntax error at line 2, column 23: expected newline, `#`"
+        "hlscam.toml: TOML syntax error at line 2, column 23: unexpected key or value, expected newline, `#`"
     );
     assert_eq!(
         err("[video] # caméra\nfps = 0 # ç\n"),
@@ -297,16 +297,15 @@ fn the_first_problem_in_the_file_is_reported() {
 fn toml_syntax_errors_have_positions() {
     assert_eq!(
         err("[video]\nfps = 30\nwidth 640\n"),
-        "hlscam.toml: TOML syntax error at line 3, column 7: expected `.`, `=`"
+        "hlscam.toml: TOML syntax error at line 3, column 7: key with no value, expected `=`"
     );
     assert_eq!(
         err("[video\nfps = 30\n"),
-        "hlscam.toml: TOML syntax error at line 1, column 7: invalid table header; expected \
-         `.`, `]`"
+        "hlscam.toml: TOML syntax error at line 1, column 7: unclosed table, expected `]`"
     );
     assert_eq!(
         err("[video]\nfps = 30\nfps = 25\n"),
-        "hlscam.toml: TOML syntax error at line 3, column 1: duplicate key `fps` in table `video`"
+        "hlscam.toml: TOML syntax error at line 3, column 1: duplicate key"
     );
     let e = Settings::parse("[audio]\ndevice = \"hw:1\n", "a.toml").unwrap_err();
     assert_eq!(e.origin(), Some("a.toml"));
