@@ -1,5 +1,7 @@
 //! The `hlscam` program: command line, configuration, sources, HTTP server and the pipeline.
 
+mod fdk_lc;
+
 use clap::Parser;
 use hlscam::cli::{Cli, Command};
 use hlscam::config::{AudioSourceKind, EncoderKind, Settings, VideoSourceKind};
