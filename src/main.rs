@@ -2,7 +2,6 @@
 
 mod fdk_lc;
 
-use clap::Parser;
 use hlscam::cli::{Cli, Command};
 use hlscam::config::{AudioSourceKind, EncoderKind, Settings, VideoSourceKind};
 use hlscam::encode::aac::AacEncoder;
