@@ -46,7 +46,11 @@ if command -v "$strip_tool" >/dev/null 2>&1; then
 else
   stripped="?"
 fi
-glibc=$(readelf -V --wide "$bin" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 || true)
+glibc=$(readelf -V --wide "$bin" 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV | tail -1 || true)
+# DT_RELR packed relocations (scripts/lld-cc-*) add a GLIBC_ABI_DT_RELR need: glibc 2.36.
+if readelf -V --wide "$bin" 2>/dev/null | grep -q GLIBC_ABI_DT_RELR; then
+  glibc="GLIBC_2.36 (GLIBC_ABI_DT_RELR; symbols up to $glibc)"
+fi
 echo "cross_build: $triple ($profile) built in $(( $(date +%s) - start ))s"
 echo "cross_build: binary   $bin"
 echo "cross_build: size     $size bytes (stripped: $stripped bytes)"

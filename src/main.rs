@@ -1,6 +1,7 @@
 //! The `hlscam` program: command line, configuration, sources, HTTP server and the pipeline.
 
-use clap::Parser;
+mod fdk_lc;
+
 use hlscam::cli::{Cli, Command};
 use hlscam::config::{AudioSourceKind, EncoderKind, Settings, VideoSourceKind};
 use hlscam::encode::aac::AacEncoder;

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use hlscam::cli::{check_config_to, Cli, Command};
 use hlscam::config::{
     AudioSourceKind, EncoderKind, Settings, VideoSourceKind, DEFAULT_LISTEN, STATE_FILE_NAME,
@@ -286,7 +285,7 @@ fn the_first_problem_in_the_file_is_reported() {
     // Columns count characters, not bytes.
     assert_eq!(
         err("[video]\ndevice = \"/dev/vidéo0\"; fps = 0\n"),
-        "hlscam.toml: TOML syntax error at line 2, column 23: expected newline, `#`"
+        "hlscam.toml: TOML syntax error at line 2, column 23: unexpected key or value, expected newline, `#`"
     );
     assert_eq!(
         err("[video] # caméra\nfps = 0 # ç\n"),
@@ -302,16 +301,15 @@ fn the_first_problem_in_the_file_is_reported() {
 fn toml_syntax_errors_have_positions() {
     assert_eq!(
         err("[video]\nfps = 30\nwidth 640\n"),
-        "hlscam.toml: TOML syntax error at line 3, column 7: expected `.`, `=`"
+        "hlscam.toml: TOML syntax error at line 3, column 7: key with no value, expected `=`"
     );
     assert_eq!(
         err("[video\nfps = 30\n"),
-        "hlscam.toml: TOML syntax error at line 1, column 7: invalid table header; expected \
-         `.`, `]`"
+        "hlscam.toml: TOML syntax error at line 1, column 7: unclosed table, expected `]`"
     );
     assert_eq!(
         err("[video]\nfps = 30\nfps = 25\n"),
-        "hlscam.toml: TOML syntax error at line 3, column 1: duplicate key `fps` in table `video`"
+        "hlscam.toml: TOML syntax error at line 3, column 1: duplicate key"
     );
     let e = Settings::parse("[audio]\ndevice = \"hw:1\n", "a.toml").unwrap_err();
     assert_eq!(e.origin(), Some("a.toml"));
@@ -677,9 +675,11 @@ fn cli_subcommands() {
 
 #[test]
 fn cli_definition_is_consistent_and_documents_every_flag() {
-    use clap::CommandFactory;
-    Cli::command().debug_assert();
-    let help = Cli::command().render_help().to_string();
+    let help = match Cli::try_parse_from(["hlscam", "--help"]) {
+        Err(e) => e.to_string(),
+        Ok(c) => panic!("--help parsed as {c:?}"),
+    };
+    assert_eq!(help, hlscam::cli::HELP);
     for flag in [
         "--config <FILE>",
         "--listen <ADDR:PORT>",
