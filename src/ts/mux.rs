@@ -66,7 +66,7 @@
 use std::fmt;
 
 use super::packet::{
-    emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_NULL, PID_PAT,
+    emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_NULL, PID_PAT, SYNC_BYTE,
 };
 use super::pes::{PesHeader, MAX_PES_PACKET_LENGTH, STREAM_ID_AUDIO, STREAM_ID_VIDEO};
 use super::psi::{EsRepr, PatRepr, PmtRepr, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
@@ -610,7 +610,7 @@ impl TsMuxer {
             }
             self.last_pcr = Some(run.value(run.count - 1));
         }
-        let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, &run);
+        let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, run);
         self.packets += n;
         // A PES with fewer packets than PCRs: the rest follow in PCR-only packets.
         for k in placed..run.count {
@@ -699,10 +699,67 @@ struct AdtsScan {
     last_sri: u8,
 }
 
-/// Checks that `data` is a run of complete ADTS frames (the checks of [`AdtsHeader::parse`]
-/// and [`AdtsFrames`], on the raw bytes, in registers: no header struct goes through memory).
+/// Header bits a frame must share with the first frame of its access unit for the fast walk
+/// of [`scan_adts`] (as bits of the header's first 8 bytes read big-endian): syncword, ID,
+/// layer, protection_absent, profile, sampling_frequency_index, channel_configuration.
+const ADTS_FIXED_MASK: u64 = 0xFFFF_FDC0_0000_0000;
+
+/// Checks that `data` is a run of complete ADTS frames: the checks of [`AdtsHeader::parse`]
+/// and [`AdtsFrames`], with the same verdict and result as [`scan_adts_general`].
+///
+/// The first header is checked in full from one 8-byte big-endian load; every later header
+/// is one 8-byte load, one masked compare with the first (the fields in
+/// [`ADTS_FIXED_MASK`], which make it valid when the first is) and its `frame_length`
+/// checked against the bytes left. Anything else (a frame that differs in those fields, a
+/// bad length, a last frame shorter than 8 bytes, an access unit shorter than 8 bytes) goes
+/// to [`scan_adts_general`], which decides.
 #[inline(always)]
 fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
+    let Some(h) = data.first_chunk::<8>() else {
+        return scan_adts_general(data);
+    };
+    let first = u64::from_be_bytes(*h);
+    let sri = (first >> 42) as u8 & 0x0F;
+    // 7, or 9 with a CRC (protection_absent = 0).
+    let header_len = 9 - 2 * ((first >> 48) as usize & 1);
+    let first_len = (first >> 21) as usize & 0x1FFF;
+    if (first >> 48) as u16 & 0xFFF6 != 0xFFF0
+        || sri as usize >= SAMPLE_RATES.len()
+        || first_len < header_len
+        || first_len > data.len()
+    {
+        return scan_adts_general(data);
+    }
+    let mut rest = &data[first_len..];
+    // Σ (number_of_raw_data_blocks_in_frame + 1) × 256, from the headers' low bits.
+    let mut blocks256 = (first & 0x300) + 0x100;
+    while let Some(h) = rest.first_chunk::<8>() {
+        let y = u64::from_be_bytes(*h);
+        let len = (y >> 21) as usize & 0x1FFF;
+        if (y ^ first) & ADTS_FIXED_MASK != 0 || len < header_len || len > rest.len() {
+            return scan_adts_general(data);
+        }
+        blocks256 += (y & 0x300) + 0x100;
+        rest = &rest[len..];
+    }
+    if !rest.is_empty() {
+        return scan_adts_general(data);
+    }
+    Some(AdtsScan {
+        first_len,
+        first_sri: sri,
+        first_blocks: ((first >> 8) & 0x03) as u8 + 1,
+        samples: (blocks256 >> 8) * SAMPLES_PER_BLOCK as u64,
+        last_sri: sri,
+    })
+}
+
+/// [`scan_adts`] for any access unit: each header checked on its own (frames may differ in
+/// rate or channels). Checks that `data` is a run of complete ADTS frames (the checks of
+/// [`AdtsHeader::parse`] and [`AdtsFrames`], on the raw bytes, in registers: no header struct
+/// goes through memory).
+#[inline(never)]
+fn scan_adts_general(data: &[u8]) -> Option<AdtsScan> {
     let (first_len, first_sri, first_blocks) = raw_adts_header(data)?;
     let mut scan = AdtsScan {
         first_len,
@@ -914,11 +971,47 @@ fn audio_pes_header(pts: Pts90k, payload_len: usize) -> [u8; AUDIO_PES_HEADER_LE
     ]
 }
 
+/// Copies `N` (at most 192) bytes as fixed-size pieces of at most 64 bytes. The release
+/// profile optimises for size, where a fixed-size copy above 64 bytes becomes a `memcpy`
+/// call; pieces of 64 bytes or less are inlined as a few vector moves.
+#[inline(always)]
+fn copy_fixed<const N: usize>(dst: &mut [u8], src: &[u8; N]) {
+    const { assert!(N <= 192) };
+    let dst = &mut dst[..N];
+    if N > 128 {
+        dst[..64].copy_from_slice(&src[..64]);
+        dst[64..128].copy_from_slice(&src[64..128]);
+        dst[128..].copy_from_slice(&src[128..]);
+    } else if N > 64 {
+        dst[..64].copy_from_slice(&src[..64]);
+        dst[64..].copy_from_slice(&src[64..]);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// The 4 header bytes of an audio packet on the PID of `base` (from
+/// [`audio_head_base`]), with payload, as one `u32` store: `pusi`, an adaptation field if
+/// `af`, counter `cc`.
+#[inline(always)]
+fn audio_head(base: u32, pusi: bool, af: bool, cc: u8) -> [u8; 4] {
+    (base | (pusi as u32) << 14 | (0x10 | (af as u32) << 5 | cc as u32) << 24).to_le_bytes()
+}
+
+/// The bytes of a packet header on `pid` without flags or counter, as the little-endian
+/// `u32` [`audio_head`] completes (the same bytes as [`Header::to_bytes`]).
+#[inline(always)]
+fn audio_head_base(pid: u16) -> u32 {
+    u32::from_le_bytes([SYNC_BYTE, (pid >> 8) as u8 & 0x1F, pid as u8, 0])
+}
+
 /// Writes one audio PES (stream_id 0xC0, PTS only, exact `PES_packet_length`) of the ADTS
 /// frames in `data` (1 to [`AUDIO_PES_MAX`] bytes). Its first packets carry the PCRs of `pcrs`
 /// in their adaptation fields, one each, as far as there are packets; the last packet is
-/// padded through its adaptation field. Each full packet is a header store and one
-/// fixed-size copy. Returns the number of packets written and of PCRs placed.
+/// padded through its adaptation field. Every packet is a `u32` header store, at most one
+/// 8-byte PCR field and, but for short PES, one fixed-size payload copy (the last packet's
+/// is the 184 bytes that end `data`, under its adaptation field). Returns the number of
+/// packets written and of PCRs placed.
 #[inline]
 fn write_audio_pes(
     out: &mut impl PacketSink,
@@ -926,55 +1019,49 @@ fn write_audio_pes(
     cc_store: &mut u8,
     pts: Pts90k,
     data: &[u8],
-    pcrs: &PcrRun,
+    pcrs: PcrRun,
 ) -> (u64, u32) {
     const PCR_BODY: usize = BODY_LEN - 8;
-    let header = |pusi, has_adaptation, cc| {
-        Header {
-            pusi,
-            pid,
-            has_adaptation,
-            has_payload: true,
-            cc,
-        }
-        .to_bytes()
-    };
+    const FIRST: usize = BODY_LEN - AUDIO_PES_HEADER_LEN;
+    const FIRST_PCR: usize = FIRST - 8;
+    let base = audio_head_base(pid);
     let mut cc = *cc_store;
+    let pes = audio_pes_header(pts, data.len());
 
     // First packet: the first PCR if any, the PES header, payload; stuffing if short.
-    let pcr0 = pcrs.count > 0;
-    let af_min = if pcr0 { 8 } else { 0 };
-    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
-    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
-    let (head, body) = split_slot(out.next_slot());
-    *head = header(true, af_len > 0, cc);
-    if af_len == 8 && pcr0 {
-        body[..8].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
-    } else if af_len > 0 {
-        AdaptationField {
-            random_access: false,
-            pcr: pcr0.then(|| pcrs.value(0).to_pcr()),
+    let slot = out.next_slot();
+    let mut placed = 0;
+    let mut rest = match (pcrs.count > 0, data) {
+        (true, _) if data.len() >= FIRST_PCR => {
+            let (first, rest) = data.split_at(FIRST_PCR);
+            slot[..4].copy_from_slice(&audio_head(base, true, true, cc));
+            slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
+            slot[12..26].copy_from_slice(&pes);
+            copy_fixed::<FIRST_PCR>(&mut slot[26..], first.try_into().unwrap());
+            placed = 1;
+            rest
         }
-        .emit(&mut body[..af_len]);
-    }
-    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
-    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
-    let (first, mut rest) = data.split_at(take);
-    payload.copy_from_slice(first);
+        (false, _) if data.len() >= FIRST => {
+            let (first, rest) = data.split_at(FIRST);
+            slot[..4].copy_from_slice(&audio_head(base, true, false, cc));
+            slot[4..18].copy_from_slice(&pes);
+            copy_fixed::<FIRST>(&mut slot[18..], first.try_into().unwrap());
+            rest
+        }
+        _ => write_audio_first_slow(slot, base, cc, &pes, data, &pcrs, &mut placed),
+    };
     cc = (cc + 1) & 0x0F;
     let mut packets = 1;
-    let mut placed = pcr0 as u32;
 
     // Packets with a PCR while more than a packet of payload is left.
     while placed < pcrs.count {
         let Some((src, tail)) = rest.split_first_chunk::<PCR_BODY>() else {
             break;
         };
-        let (head, body) = split_slot(out.next_slot());
-        *head = header(false, true, cc);
-        let (af, payload) = body.split_at_mut(8);
-        af.copy_from_slice(&pcr_adaptation(pcrs.value(placed)));
-        payload.copy_from_slice(src);
+        let slot = out.next_slot();
+        slot[..4].copy_from_slice(&audio_head(base, false, true, cc));
+        slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(placed)));
+        copy_fixed(&mut slot[12..], src);
         rest = tail;
         placed += 1;
         cc = (cc + 1) & 0x0F;
@@ -983,9 +1070,9 @@ fn write_audio_pes(
     // Full packets: a header store and one fixed-size copy each.
     if placed == pcrs.count {
         while let Some((src, tail)) = rest.split_first_chunk::<BODY_LEN>() {
-            let (head, body) = split_slot(out.next_slot());
-            *head = header(false, false, cc);
-            *body = *src;
+            let slot = out.next_slot();
+            slot[..4].copy_from_slice(&audio_head(base, false, false, cc));
+            copy_fixed(&mut slot[4..], src);
             rest = tail;
             cc = (cc + 1) & 0x0F;
             packets += 1;
@@ -994,9 +1081,9 @@ fn write_audio_pes(
     // The last packet: stuffing (and a PCR, if one is left) in its adaptation field.
     if !rest.is_empty() {
         let (head, body) = split_slot(out.next_slot());
-        *head = header(false, true, cc);
+        *head = audio_head(base, false, true, cc);
+        let af_len = BODY_LEN - rest.len();
         if placed < pcrs.count {
-            let af_len = BODY_LEN - rest.len();
             AdaptationField {
                 random_access: false,
                 pcr: Some(pcrs.value(placed).to_pcr()),
@@ -1004,6 +1091,14 @@ fn write_audio_pes(
             .emit(&mut body[..af_len]);
             body[af_len..].copy_from_slice(rest);
             placed += 1;
+        } else if let Some(tail) = data.last_chunk::<BODY_LEN>() {
+            // The 184 bytes that end the payload, then the adaptation field over their front.
+            copy_fixed(body, tail);
+            body[0] = (af_len - 1) as u8;
+            if af_len > 1 {
+                body[1] = 0;
+                body[2..af_len].fill(0xFF);
+            }
         } else {
             emit_stuffed_body(body, rest);
         }
@@ -1012,6 +1107,39 @@ fn write_audio_pes(
     }
     *cc_store = cc;
     (packets, placed)
+}
+
+/// The first packet of [`write_audio_pes`] for a PES too short to fill it (stuffing in the
+/// adaptation field). Sets `placed` to the PCRs placed; returns the payload left.
+#[inline(never)]
+fn write_audio_first_slow<'a>(
+    slot: &mut [u8; PACKET_LEN],
+    base: u32,
+    cc: u8,
+    pes: &[u8; AUDIO_PES_HEADER_LEN],
+    data: &'a [u8],
+    pcrs: &PcrRun,
+    placed: &mut u32,
+) -> &'a [u8] {
+    let pcr0 = pcrs.count > 0;
+    let af_min = if pcr0 { 8 } else { 0 };
+    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
+    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
+    let (head, body) = split_slot(slot);
+    *head = audio_head(base, true, af_len > 0, cc);
+    if af_len > 0 {
+        AdaptationField {
+            random_access: false,
+            pcr: pcr0.then(|| pcrs.value(0).to_pcr()),
+        }
+        .emit(&mut body[..af_len]);
+    }
+    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
+    pes_head.copy_from_slice(pes);
+    let (first, rest) = data.split_at(take);
+    payload.copy_from_slice(first);
+    *placed = pcr0 as u32;
+    rest
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
@@ -1408,7 +1536,7 @@ mod tests {
                 let src = Gather::new(&[], &data[..len]);
                 let na = write_pes(&mut a, 0x101, &mut cc_a, &hdr, src, af);
                 let (nb, placed) =
-                    write_audio_pes(&mut b, 0x101, &mut cc_b, hdr.pts, &data[..len], &run);
+                    write_audio_pes(&mut b, 0x101, &mut cc_b, hdr.pts, &data[..len], run);
                 assert_eq!(a, b, "payload of {len}, {} PCR", run.count);
                 assert_eq!((na, cc_a, placed), (nb, cc_b, run.count));
                 assert_eq!(na as usize * PACKET_LEN, a.len());
@@ -1429,7 +1557,7 @@ mod tests {
             let mut out = Vec::new();
             let mut cc = 15;
             let (n, placed) =
-                write_audio_pes(&mut out, 0x101, &mut cc, Pts90k(9_000), &data[..len], &run);
+                write_audio_pes(&mut out, 0x101, &mut cc, Pts90k(9_000), &data[..len], run);
             assert_eq!(n as usize * PACKET_LEN, out.len());
             assert_eq!(cc as u64, (15 + n) % 16);
             let p: Vec<_> = out
