@@ -227,6 +227,10 @@ pub struct TsMuxer {
     audio_pts: Pts90k,
     /// End (PTS + duration) of the last frame in the pending PES.
     audio_end: Pts90k,
+    /// The span (`ticks × span.1 = span.0`) of the last audio PES of an audio-only program,
+    /// and the number of PCRs its packets carry.
+    pcr_count_span: (u64, u64),
+    pcr_count: u32,
     packets: u64,
 }
 
@@ -332,6 +336,9 @@ impl TsMuxer {
             audio_len: 0,
             audio_pts: Pts90k::ZERO,
             audio_end: Pts90k::ZERO,
+            // A span of 0 carries one PCR.
+            pcr_count_span: (0, 0),
+            pcr_count: 1,
             packets: 0,
         }
     }
@@ -603,11 +610,17 @@ impl TsMuxer {
         if self.audio_only {
             run.first = self.bridge_pcr(pts.saturating_sub(self.pcr_delay), out);
             run.step = self.cfg.pcr_interval.0;
-            // count = ⌈duration / step⌉ (at least 1), without the division.
-            run.count = 1;
-            while run.count < MAX_PCR_FILL as u32 && run.count as u64 * run.step * span.1 < span.0 {
-                run.count += 1;
+            if span != self.pcr_count_span {
+                // count = ⌈duration / step⌉ (at least 1), without the division; the same span
+                // (the same frames per PES) reuses the last count.
+                let mut count = 1;
+                while count < MAX_PCR_FILL as u32 && count as u64 * run.step * span.1 < span.0 {
+                    count += 1;
+                }
+                self.pcr_count_span = span;
+                self.pcr_count = count;
             }
+            run.count = self.pcr_count;
             self.last_pcr = Some(run.value(run.count - 1));
         }
         let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, run);
@@ -951,24 +964,29 @@ const AUDIO_PES_HEADER_LEN: usize = 14;
 /// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, built in registers.
 #[inline(always)]
 fn audio_pes_header(pts: Pts90k, payload_len: usize) -> [u8; AUDIO_PES_HEADER_LEN] {
-    let l = ((AUDIO_PES_HEADER_LEN - 6 + payload_len) as u16).to_be_bytes();
+    let (a, b) = audio_pes_header_words(pts, payload_len);
+    let mut h = [0; AUDIO_PES_HEADER_LEN];
+    h[..8].copy_from_slice(&a.to_be_bytes());
+    h[6..].copy_from_slice(&b.to_be_bytes());
+    h
+}
+
+/// [`audio_pes_header`] as two big-endian words for two 8-byte stores: bytes 0..8, and
+/// bytes 6..14 (bytes 6 and 7, the flags, are in both).
+#[inline(always)]
+fn audio_pes_header_words(pts: Pts90k, payload_len: usize) -> (u64, u64) {
+    // packet_start_code_prefix, stream_id, PES_packet_length, '10' + flags, PTS_DTS_flags.
+    let len = (AUDIO_PES_HEADER_LEN - 6 + payload_len) as u64 & 0xFFFF;
+    let a = 0x0000_0100_0000_8480 | (STREAM_ID_AUDIO as u64) << 32 | len << 16;
+    // Flags, PES_header_data_length 5, then the PTS (§2.4.3.7): '0010', PTS[32..30], marker,
+    // PTS[29..15], marker, PTS[14..0], marker.
     let v = pts.wire33();
-    [
-        0,
-        0,
-        1,
-        STREAM_ID_AUDIO,
-        l[0],
-        l[1],
-        0x84,
-        0x80,
-        5,
-        0x21 | (((v >> 30) as u8 & 0x07) << 1),
-        (v >> 22) as u8,
-        ((v >> 14) as u8 & 0xFE) | 1,
-        (v >> 7) as u8,
-        ((v << 1) as u8 & 0xFE) | 1,
-    ]
+    let b = 0x8480_0500_0000_0000
+        | 0x21_0001_0001
+        | (v >> 30 & 0x07) << 33
+        | (v >> 15 & 0x7FFF) << 17
+        | (v & 0x7FFF) << 1;
+    (a, b)
 }
 
 /// Copies `N` (at most 192) bytes as fixed-size pieces of at most 64 bytes. The release
@@ -1012,7 +1030,7 @@ fn audio_head_base(pid: u16) -> u32 {
 /// 8-byte PCR field and, but for short PES, one fixed-size payload copy (the last packet's
 /// is the 184 bytes that end `data`, under its adaptation field). Returns the number of
 /// packets written and of PCRs placed.
-#[inline]
+#[inline(always)]
 fn write_audio_pes(
     out: &mut impl PacketSink,
     pid: u16,
@@ -1026,29 +1044,29 @@ fn write_audio_pes(
     const FIRST_PCR: usize = FIRST - 8;
     let base = audio_head_base(pid);
     let mut cc = *cc_store;
-    let pes = audio_pes_header(pts, data.len());
+    let (pes_a, pes_b) = audio_pes_header_words(pts, data.len());
 
     // First packet: the first PCR if any, the PES header, payload; stuffing if short.
     let slot = out.next_slot();
-    let mut placed = 0;
-    let mut rest = match (pcrs.count > 0, data) {
-        (true, _) if data.len() >= FIRST_PCR => {
+    let (mut rest, mut placed) = match pcrs.count > 0 {
+        true if data.len() >= FIRST_PCR => {
             let (first, rest) = data.split_at(FIRST_PCR);
             slot[..4].copy_from_slice(&audio_head(base, true, true, cc));
             slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
-            slot[12..26].copy_from_slice(&pes);
+            slot[12..20].copy_from_slice(&pes_a.to_be_bytes());
+            slot[18..26].copy_from_slice(&pes_b.to_be_bytes());
             copy_fixed::<FIRST_PCR>(&mut slot[26..], first.try_into().unwrap());
-            placed = 1;
-            rest
+            (rest, 1)
         }
-        (false, _) if data.len() >= FIRST => {
+        false if data.len() >= FIRST => {
             let (first, rest) = data.split_at(FIRST);
             slot[..4].copy_from_slice(&audio_head(base, true, false, cc));
-            slot[4..18].copy_from_slice(&pes);
+            slot[4..12].copy_from_slice(&pes_a.to_be_bytes());
+            slot[10..18].copy_from_slice(&pes_b.to_be_bytes());
             copy_fixed::<FIRST>(&mut slot[18..], first.try_into().unwrap());
-            rest
+            (rest, 0)
         }
-        _ => write_audio_first_slow(slot, base, cc, &pes, data, &pcrs, &mut placed),
+        _ => write_audio_first_slow(slot, base, cc, pts, data, &pcrs),
     };
     cc = (cc + 1) & 0x0F;
     let mut packets = 1;
@@ -1110,17 +1128,16 @@ fn write_audio_pes(
 }
 
 /// The first packet of [`write_audio_pes`] for a PES too short to fill it (stuffing in the
-/// adaptation field). Sets `placed` to the PCRs placed; returns the payload left.
+/// adaptation field). Returns the payload left and the PCRs placed (0 or 1).
 #[inline(never)]
 fn write_audio_first_slow<'a>(
     slot: &mut [u8; PACKET_LEN],
     base: u32,
     cc: u8,
-    pes: &[u8; AUDIO_PES_HEADER_LEN],
+    pts: Pts90k,
     data: &'a [u8],
     pcrs: &PcrRun,
-    placed: &mut u32,
-) -> &'a [u8] {
+) -> (&'a [u8], u32) {
     let pcr0 = pcrs.count > 0;
     let af_min = if pcr0 { 8 } else { 0 };
     let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
@@ -1135,11 +1152,10 @@ fn write_audio_first_slow<'a>(
         .emit(&mut body[..af_len]);
     }
     let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
-    pes_head.copy_from_slice(pes);
+    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
     let (first, rest) = data.split_at(take);
     payload.copy_from_slice(first);
-    *placed = pcr0 as u32;
-    rest
+    (rest, pcr0 as u32)
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
