@@ -1043,7 +1043,10 @@ fn write_audio_pes(
     const FIRST: usize = BODY_LEN - AUDIO_PES_HEADER_LEN;
     const FIRST_PCR: usize = FIRST - 8;
     let base = audio_head_base(pid);
-    let mut cc = *cc_store;
+    // Header words with payload (and adaptation field); the counter is added in its bits.
+    let h_full = base | 0x10 << 24;
+    let h_af = h_full | 0x20 << 24;
+    let cc0 = *cc_store;
     let (pes_a, pes_b) = audio_pes_header_words(pts, data.len());
 
     // First packet: the first PCR if any, the PES header, payload; stuffing if short.
@@ -1051,7 +1054,7 @@ fn write_audio_pes(
     let (mut rest, mut placed) = match pcrs.count > 0 {
         true if data.len() >= FIRST_PCR => {
             let (first, rest) = data.split_at(FIRST_PCR);
-            slot[..4].copy_from_slice(&audio_head(base, true, true, cc));
+            slot[..4].copy_from_slice(&audio_head(base, true, true, cc0));
             slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
             slot[12..20].copy_from_slice(&pes_a.to_be_bytes());
             slot[18..26].copy_from_slice(&pes_b.to_be_bytes());
@@ -1060,46 +1063,50 @@ fn write_audio_pes(
         }
         false if data.len() >= FIRST => {
             let (first, rest) = data.split_at(FIRST);
-            slot[..4].copy_from_slice(&audio_head(base, true, false, cc));
+            slot[..4].copy_from_slice(&audio_head(base, true, false, cc0));
             slot[4..12].copy_from_slice(&pes_a.to_be_bytes());
             slot[10..18].copy_from_slice(&pes_b.to_be_bytes());
             copy_fixed::<FIRST>(&mut slot[18..], first.try_into().unwrap());
             (rest, 0)
         }
-        _ => write_audio_first_slow(slot, base, cc, pts, data, &pcrs),
+        _ => write_audio_first_slow(slot, base, cc0, pts, data, &pcrs),
     };
-    cc = (cc + 1) & 0x0F;
+    // The next counter, in bits 24..28 of the header word.
+    let mut ccw = ((cc0 as u32 + 1) & 0x0F) << 24;
+    let next_cc = |ccw: u32| (ccw + (1 << 24)) & 0x0F << 24;
     let mut packets = 1;
 
     // Packets with a PCR while more than a packet of payload is left.
+    let mut pcr = pcrs.first.0 + placed as u64 * pcrs.step;
     while placed < pcrs.count {
         let Some((src, tail)) = rest.split_first_chunk::<PCR_BODY>() else {
             break;
         };
         let slot = out.next_slot();
-        slot[..4].copy_from_slice(&audio_head(base, false, true, cc));
-        slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(placed)));
+        slot[..4].copy_from_slice(&(h_af | ccw).to_le_bytes());
+        slot[4..12].copy_from_slice(&pcr_adaptation(Pts90k(pcr).min(pcrs.cap)));
         copy_fixed(&mut slot[12..], src);
         rest = tail;
         placed += 1;
-        cc = (cc + 1) & 0x0F;
+        pcr += pcrs.step;
+        ccw = next_cc(ccw);
         packets += 1;
     }
     // Full packets: a header store and one fixed-size copy each.
     if placed == pcrs.count {
         while let Some((src, tail)) = rest.split_first_chunk::<BODY_LEN>() {
             let slot = out.next_slot();
-            slot[..4].copy_from_slice(&audio_head(base, false, false, cc));
+            slot[..4].copy_from_slice(&(h_full | ccw).to_le_bytes());
             copy_fixed(&mut slot[4..], src);
             rest = tail;
-            cc = (cc + 1) & 0x0F;
+            ccw = next_cc(ccw);
             packets += 1;
         }
     }
     // The last packet: stuffing (and a PCR, if one is left) in its adaptation field.
     if !rest.is_empty() {
         let (head, body) = split_slot(out.next_slot());
-        *head = audio_head(base, false, true, cc);
+        *head = (h_af | ccw).to_le_bytes();
         let af_len = BODY_LEN - rest.len();
         if placed < pcrs.count {
             AdaptationField {
@@ -1120,10 +1127,10 @@ fn write_audio_pes(
         } else {
             emit_stuffed_body(body, rest);
         }
-        cc = (cc + 1) & 0x0F;
+        ccw = next_cc(ccw);
         packets += 1;
     }
-    *cc_store = cc;
+    *cc_store = (ccw >> 24) as u8;
     (packets, placed)
 }
 
