@@ -714,8 +714,9 @@ struct AdtsScan {
 
 /// Header bits a frame must share with the first frame of its access unit for the fast walk
 /// of [`scan_adts`] (as bits of the header's first 8 bytes read big-endian): syncword, ID,
-/// layer, protection_absent, profile, sampling_frequency_index, channel_configuration.
-const ADTS_FIXED_MASK: u64 = 0xFFFF_FDC0_0000_0000;
+/// layer, protection_absent, profile, sampling_frequency_index, channel_configuration, and
+/// number_of_raw_data_blocks_in_frame (so the samples are frames × the first's).
+const ADTS_FIXED_MASK: u64 = 0xFFFF_FDC0_0000_0300;
 
 /// Checks that `data` is a run of complete ADTS frames: the checks of [`AdtsHeader::parse`]
 /// and [`AdtsFrames`], with the same verdict and result as [`scan_adts_general`].
@@ -744,25 +745,25 @@ fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
         return scan_adts_general(data);
     }
     let mut rest = &data[first_len..];
-    // Σ (number_of_raw_data_blocks_in_frame + 1) × 256, from the headers' low bits.
-    let mut blocks256 = (first & 0x300) + 0x100;
+    let mut frames = 1;
     while let Some(h) = rest.first_chunk::<8>() {
         let y = u64::from_be_bytes(*h);
         let len = (y >> 21) as usize & 0x1FFF;
         if (y ^ first) & ADTS_FIXED_MASK != 0 || len < header_len || len > rest.len() {
             return scan_adts_general(data);
         }
-        blocks256 += (y & 0x300) + 0x100;
+        frames += 1;
         rest = &rest[len..];
     }
     if !rest.is_empty() {
         return scan_adts_general(data);
     }
+    let blocks = ((first >> 8) & 0x03) as u8 + 1;
     Some(AdtsScan {
         first_len,
         first_sri: sri,
-        first_blocks: ((first >> 8) & 0x03) as u8 + 1,
-        samples: (blocks256 >> 8) * SAMPLES_PER_BLOCK as u64,
+        first_blocks: blocks,
+        samples: frames * blocks as u64 * SAMPLES_PER_BLOCK as u64,
         last_sri: sri,
     })
 }
@@ -1069,7 +1070,10 @@ fn write_audio_pes(
             copy_fixed::<FIRST>(&mut slot[18..], first.try_into().unwrap());
             (rest, 0)
         }
-        _ => write_audio_first_slow(slot, base, cc0, pts, data, &pcrs),
+        _ => {
+            let pcr0 = (pcrs.count > 0).then(|| pcrs.value(0));
+            write_audio_first_slow(slot, base, cc0, pts, data, pcr0)
+        }
     };
     // The next counter, in bits 24..28 of the header word.
     let mut ccw = ((cc0 as u32 + 1) & 0x0F) << 24;
@@ -1143,10 +1147,9 @@ fn write_audio_first_slow<'a>(
     cc: u8,
     pts: Pts90k,
     data: &'a [u8],
-    pcrs: &PcrRun,
+    pcr0: Option<Pts90k>,
 ) -> (&'a [u8], u32) {
-    let pcr0 = pcrs.count > 0;
-    let af_min = if pcr0 { 8 } else { 0 };
+    let af_min = if pcr0.is_some() { 8 } else { 0 };
     let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
     let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
     let (head, body) = split_slot(slot);
@@ -1154,7 +1157,7 @@ fn write_audio_first_slow<'a>(
     if af_len > 0 {
         AdaptationField {
             random_access: false,
-            pcr: pcr0.then(|| pcrs.value(0).to_pcr()),
+            pcr: pcr0.map(Pts90k::to_pcr),
         }
         .emit(&mut body[..af_len]);
     }
@@ -1162,7 +1165,7 @@ fn write_audio_first_slow<'a>(
     pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
     let (first, rest) = data.split_at(take);
     payload.copy_from_slice(first);
-    (rest, pcr0 as u32)
+    (rest, pcr0.is_some() as u32)
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
@@ -1726,6 +1729,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A run of ADTS frames of the given lengths, each header from `tweak(index, header)`.
+    fn adts_run(lens: &[usize], tweak: impl Fn(usize, &mut [u8; 7])) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, &len) in lens.iter().enumerate() {
+            let mut h = [0; 7];
+            write_adts_header(&mut h, 1, 3, 1, len);
+            tweak(i, &mut h);
+            out.extend_from_slice(&h);
+            out.extend((7..len).map(|k| (k * 31 + i) as u8));
+        }
+        out
+    }
+
+    #[test]
+    fn fast_adts_walk_gives_the_general_walks_verdict() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            // The pipeline's shape, and single frames.
+            adts_run(&[256; 4], |_, _| {}),
+            adts_run(&[256], |_, _| {}),
+            // Header-only frames and 8-byte frames, first, inside and last.
+            adts_run(&[7], |_, _| {}),
+            adts_run(&[8], |_, _| {}),
+            adts_run(&[7, 300, 8, 7], |_, _| {}),
+            adts_run(&[300, 7], |_, _| {}),
+            adts_run(&[300, 8], |_, _| {}),
+            // Fields outside the compared ones may differ: buffer fullness, copyright bits.
+            adts_run(&[200, 210, 220], |i, h| {
+                h[3] |= (i as u8) << 2;
+                h[5] &= 0xE0 | i as u8;
+            }),
+            // Compared fields that differ from the first frame's but are valid on their own:
+            // rate, channels, profile, blocks, ID, CRC (the general walk accepts them).
+            adts_run(&[200, 210], |i, h| {
+                h[2] = (h[2] & !0x3C) | ((3 + i as u8) << 2)
+            }),
+            adts_run(&[200, 210], |i, h| {
+                h[3] = (h[3] & 0x3F) | ((1 + i as u8) << 6)
+            }),
+            adts_run(&[200, 210], |i, h| {
+                h[2] = (h[2] & 0x3F) | ((1 + i as u8) << 6)
+            }),
+            adts_run(&[200, 210, 220], |i, h| h[6] = 0xFC | i as u8),
+            adts_run(&[200, 210], |i, h| h[1] ^= (i as u8) << 3),
+            adts_run(&[200, 210], |i, h| h[1] &= !(i as u8)),
+            adts_run(&[200, 210], |_, h| h[1] &= !1),
+            // Refused: bad sync, layer, rate index, lengths, a cut frame.
+            adts_run(&[200, 210], |i, h| h[0] ^= i as u8),
+            adts_run(&[200, 210], |i, h| h[1] |= (i as u8) << 1),
+            adts_run(&[200, 210], |i, h| h[2] |= (i as u8 * 13) << 2),
+            adts_run(&[200, 6], |_, _| {}),
+        ];
+        let long = adts_run(&[256; 4], |_, _| {});
+        cases.extend((1..long.len()).map(|n| long[..n].to_vec()));
+        let mut accepted = 0;
+        for (i, c) in cases.iter().enumerate() {
+            let fast = scan_adts(c);
+            assert_eq!(fast, scan_adts_general(c), "case {i}");
+            assert_eq!(fast, checked_scan(c), "case {i}");
+            accepted += fast.is_some() as usize;
+        }
+        assert_eq!(
+            scan_adts(&cases[0]).map(|s| (s.samples, s.first_len)),
+            Some((4096, 256))
+        );
+        assert!(accepted >= 15, "{accepted}");
     }
 
     #[test]
