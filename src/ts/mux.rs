@@ -357,11 +357,11 @@ impl TsMuxer {
     pub fn write_psi(&mut self, out: &mut impl PacketSink) {
         // Copy the stored packet, then set its counter in the copy.
         let slot = out.next_slot();
-        *slot = self.pat;
+        copy_fixed(slot, &self.pat);
         slot[3] = 0x10 | self.cc_pat;
         self.cc_pat = (self.cc_pat + 1) & 0x0F;
         let slot = out.next_slot();
-        *slot = self.pmt;
+        copy_fixed(slot, &self.pmt);
         slot[3] = 0x10 | self.cc_pmt;
         self.cc_pmt = (self.cc_pmt + 1) & 0x0F;
         self.packets += 2;
@@ -392,7 +392,7 @@ impl TsMuxer {
         };
         let cc = last_cc.wrapping_sub(1) & 0x0F;
         let slot = out.next_slot();
-        *slot = self.pcr_only;
+        copy_fixed(slot, &self.pcr_only);
         slot[3] |= cc;
         slot[6..12].copy_from_slice(&pcr_field(pcr));
         self.packets += 1;
