@@ -188,16 +188,6 @@ impl fmt::Display for MuxError {
 
 impl std::error::Error for MuxError {}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PsiState {
-    /// Never written: write before the first packet.
-    Never,
-    /// Written by `write_psi`; stamped by the next PES.
-    Unstamped,
-    /// Last written before the PES with this timestamp.
-    At(Pts90k),
-}
-
 /// The muxer. See the module documentation for the rules it keeps.
 pub struct TsMuxer {
     cfg: MuxConfig,
@@ -214,10 +204,17 @@ pub struct TsMuxer {
     cc_pmt: u8,
     cc_video: u8,
     cc_audio: u8,
-    psi: PsiState,
+    /// PAT/PMT have been written at least once.
+    psi_written: bool,
+    /// PAT/PMT were written by `write_psi` and not yet stamped by a PES.
+    psi_unstamped: bool,
+    /// A PES with this timestamp or later needs PAT/PMT again (the timestamp of the PES that
+    /// followed the last PAT/PMT, plus `psi_interval`).
+    psi_due: Pts90k,
     last_pcr: Option<Pts90k>,
     last_video_dts: Option<Pts90k>,
-    last_audio_pts: Option<Pts90k>,
+    /// PTS of the last audio access unit (0 before the first: no PTS is below it).
+    last_audio_pts: Pts90k,
     sps: heapless::Vec<u8, PARAM_SET_MAX>,
     pps: heapless::Vec<u8, PARAM_SET_MAX>,
     /// The pending audio PES payload: `audio_len` bytes of ADTS frames, written out as one
@@ -326,10 +323,12 @@ impl TsMuxer {
             cc_pmt: 0,
             cc_video: 0,
             cc_audio: 0,
-            psi: PsiState::Never,
+            psi_written: false,
+            psi_unstamped: false,
+            psi_due: Pts90k::ZERO,
             last_pcr: None,
             last_video_dts: None,
-            last_audio_pts: None,
+            last_audio_pts: Pts90k::ZERO,
             sps: heapless::Vec::new(),
             pps: heapless::Vec::new(),
             audio: vec![0u8; AUDIO_PES_MAX].into_boxed_slice(),
@@ -365,20 +364,22 @@ impl TsMuxer {
         slot[3] = 0x10 | self.cc_pmt;
         self.cc_pmt = (self.cc_pmt + 1) & 0x0F;
         self.packets += 2;
-        self.psi = PsiState::Unstamped;
+        self.psi_written = true;
+        self.psi_unstamped = true;
     }
 
     /// Writes PAT/PMT if due before a PES with timestamp `t`, and stamps them.
     #[inline]
     fn psi_before_pes(&mut self, t: Pts90k, out: &mut impl PacketSink) {
-        match self.psi {
-            PsiState::Never => self.write_psi(out),
-            PsiState::At(s) if t >= s + self.cfg.psi_interval => self.write_psi(out),
-            _ => {}
+        if !self.psi_unstamped {
+            // Written before an earlier PES, or never (due at 0).
+            if t < self.psi_due {
+                return;
+            }
+            self.write_psi(out);
         }
-        if self.psi == PsiState::Unstamped {
-            self.psi = PsiState::At(t);
-        }
+        self.psi_unstamped = false;
+        self.psi_due = t + self.cfg.psi_interval;
     }
 
     /// Writes an adaptation-field-only packet with a PCR on the PCR PID.
@@ -459,7 +460,7 @@ impl TsMuxer {
             return Err(MuxError::NoSpsPps);
         }
         self.last_video_dts = Some(au.dts);
-        if self.psi == PsiState::Never {
+        if !self.psi_written {
             self.write_psi(out);
         }
 
@@ -524,14 +525,14 @@ impl TsMuxer {
         if au.data.is_empty() {
             return Err(MuxError::EmptyAccessUnit);
         }
-        if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
+        if au.pts < self.last_audio_pts {
             return Err(MuxError::TimestampBackwards);
         }
         // Every frame is checked (and its samples counted) before any is taken, so nothing is
         // written for a refused unit.
         let scan = scan_adts(au.data).ok_or(MuxError::BadAdts)?;
-        self.last_audio_pts = Some(au.pts);
-        if self.psi == PsiState::Never {
+        self.last_audio_pts = au.pts;
+        if !self.psi_written {
             self.write_psi(out);
         }
         if scan.first_len == au.data.len() {
