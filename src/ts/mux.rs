@@ -738,8 +738,12 @@ fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
     // 7, or 9 with a CRC (protection_absent = 0).
     let header_len = 9 - 2 * ((first >> 48) as usize & 1);
     let first_len = (first >> 21) as usize & 0x1FFF;
-    if (first >> 48) as u16 & 0xFFF6 != 0xFFF0
-        || sri as usize >= SAMPLE_RATES.len()
+    // The header's first 22 bits: syncword (21..10), ID, layer (8..7), protection_absent,
+    // profile, sampling_frequency_index (3..0). Syncword all ones, layer 0 and index ≤ 12 in
+    // one compare: index + 3 carries into bit 4 (masked to 0) exactly when the index is ≥ 13.
+    const { assert!(SAMPLE_RATES.len() == 13) };
+    let top = (first >> 42) as u32;
+    if ((top & 0x3F_FD8F) + 3) & 0x3F_FD90 != 0x3F_FC00
         || first_len < header_len
         || first_len > data.len()
     {
@@ -1785,6 +1789,21 @@ mod tests {
         ];
         let long = adts_run(&[256; 4], |_, _| {});
         cases.extend((1..long.len()).map(|n| long[..n].to_vec()));
+        // Every rate index, layer, ID, protection_absent and profile in the first header (and
+        // the same in the second), and one broken bit of each syncword byte.
+        for sri in 0..16u8 {
+            for bits in 0..16u8 {
+                cases.push(adts_run(&[200, 210], |_, h| {
+                    h[1] = 0xF0 | (bits & 0x0F);
+                    h[2] = (h[2] & !0x3C) | (sri << 2) | (bits & 0x0C) << 4;
+                }));
+            }
+        }
+        for bit in 0..12 {
+            let mut c = adts_run(&[200], |_, _| {});
+            c[bit / 8] ^= 0x80 >> (bit % 8);
+            cases.push(c);
+        }
         let mut accepted = 0;
         for (i, c) in cases.iter().enumerate() {
             let fast = scan_adts(c);
@@ -1796,7 +1815,7 @@ mod tests {
             scan_adts(&cases[0]).map(|s| (s.samples, s.first_len)),
             Some((4096, 256))
         );
-        assert!(accepted >= 15, "{accepted}");
+        assert!(accepted >= 15 + 13 * 4, "{accepted}");
     }
 
     #[test]
