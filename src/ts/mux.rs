@@ -224,10 +224,14 @@ pub struct TsMuxer {
     audio_pts: Pts90k,
     /// End (PTS + duration) of the last frame in the pending PES.
     audio_end: Pts90k,
-    /// The span (`ticks × span.1 = span.0`) of the last audio PES of an audio-only program,
-    /// and the number of PCRs its packets carry.
-    pcr_count_span: (u64, u64),
-    pcr_count: u32,
+    /// `samples << 4 | sampling_frequency_index` of the last whole-PES access unit, and
+    /// [`Self::au_shape`] of it.
+    shape_key: u64,
+    shape: (bool, u32),
+    /// The span (`ticks × span.1 = span.0`) of the last pending PES written, and
+    /// [`Self::pcr_count`] of it.
+    span_key: (u64, u64),
+    span_pcrs: u32,
     packets: u64,
 }
 
@@ -335,9 +339,11 @@ impl TsMuxer {
             audio_len: 0,
             audio_pts: Pts90k::ZERO,
             audio_end: Pts90k::ZERO,
-            // A span of 0 carries one PCR.
-            pcr_count_span: (0, 0),
-            pcr_count: 1,
+            // No (samples, index) key has all its low 4 bits set; a span of 0 has one PCR.
+            shape_key: u64::MAX,
+            shape: (false, 1),
+            span_key: (0, 0),
+            span_pcrs: 1,
             packets: 0,
         }
     }
@@ -535,24 +541,22 @@ impl TsMuxer {
         if !self.psi_written {
             self.write_psi(out);
         }
+        let (fits, pcr_count) = if scan.first_len == au.data.len() {
+            (false, 0)
+        } else {
+            self.au_shape(scan.samples, scan.last_sri)
+        };
         if scan.first_len == au.data.len() {
             let end = au.pts + Pts90k(frame_ticks(scan.first_sri, scan.first_blocks));
             self.add_audio_frame(au.pts, end, au.data, out);
-        } else if fits_ticks(scan.samples, scan.last_sri, self.cfg.max_audio_pes)
-            && au.data.len() <= AUDIO_PES_MAX
-        {
+        } else if fits && au.data.len() <= AUDIO_PES_MAX {
             // The whole unit is one PES: the same PES the per-frame path below would start
             // with nothing pending, written without the copy into the pending buffer.
             self.flush_audio(out);
             if !self.audio_only {
                 self.audio_pcr(au.pts, out);
             }
-            // Duration: samples × 90 000 / rate.
-            let span = (
-                scan.samples * HZ_90K,
-                SAMPLE_RATES[scan.last_sri as usize] as u64,
-            );
-            self.write_audio(pid, au.pts, span, au.data, out);
+            self.write_audio(pid, au.pts, pcr_count, au.data, out);
             return Ok(());
         } else {
             let mut samples: u64 = 0;
@@ -588,16 +592,17 @@ impl TsMuxer {
         }
     }
 
-    /// Writes one audio PES of `data` with PTS `pts`, lasting `span.0 / span.1` ticks (PAT/PMT
-    /// first if due). In an audio-only program its packets also carry the PCR: the first
-    /// packet `pts − pcr_delay` (bridged from the last PCR), then one more every
-    /// `pcr_interval` of the PES's duration, so the next PES's PCR is within `pcr_interval`.
+    /// Writes one audio PES of `data` with PTS `pts` (PAT/PMT first if due). In an audio-only
+    /// program its packets also carry the PCR: the first packet `pts − pcr_delay` (bridged
+    /// from the last PCR), then one more every `pcr_interval` of the PES's duration, so the
+    /// next PES's PCR is within `pcr_interval`: `pcr_count` in all (from
+    /// [`Self::pcr_count`]; unused with video).
     #[inline(always)]
     fn write_audio(
         &mut self,
         pid: u16,
         pts: Pts90k,
-        span: (u64, u64),
+        pcr_count: u32,
         data: &[u8],
         out: &mut impl PacketSink,
     ) {
@@ -611,17 +616,7 @@ impl TsMuxer {
         if self.audio_only {
             run.first = self.bridge_pcr(pts.saturating_sub(self.pcr_delay), out);
             run.step = self.cfg.pcr_interval.0;
-            if span != self.pcr_count_span {
-                // count = ⌈duration / step⌉ (at least 1), without the division; the same span
-                // (the same frames per PES) reuses the last count.
-                let mut count = 1;
-                while count < MAX_PCR_FILL as u32 && count as u64 * run.step * span.1 < span.0 {
-                    count += 1;
-                }
-                self.pcr_count_span = span;
-                self.pcr_count = count;
-            }
-            run.count = self.pcr_count;
+            run.count = pcr_count;
             self.last_pcr = Some(run.value(run.count - 1));
         }
         let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, run);
@@ -630,6 +625,35 @@ impl TsMuxer {
         for k in placed..run.count {
             self.write_pcr_only(run.value(k), out);
         }
+    }
+
+    /// PCRs an audio PES lasting `span.0 / span.1` ticks carries in an audio-only program:
+    /// ⌈duration / pcr_interval⌉, at least 1, at most [`MAX_PCR_FILL`] (without the division).
+    fn pcr_count(&self, span: (u64, u64)) -> u32 {
+        let step = self.cfg.pcr_interval.0;
+        let mut count = 1;
+        while count < MAX_PCR_FILL as u32 && count as u64 * step * span.1 < span.0 {
+            count += 1;
+        }
+        count
+    }
+
+    /// For an access unit of `samples` at `SAMPLE_RATES[sri]`: whether it lasts at most
+    /// `max_audio_pes` (one PES), and [`Self::pcr_count`] of its duration. The pipeline sends
+    /// the same shape again and again: the last one is kept.
+    #[inline(always)]
+    fn au_shape(&mut self, samples: u64, sri: u8) -> (bool, u32) {
+        let key = samples << 4 | sri as u64;
+        if key != self.shape_key {
+            // Duration: samples × 90 000 / rate.
+            let span = (samples * HZ_90K, SAMPLE_RATES[sri as usize] as u64);
+            self.shape = (
+                fits_ticks(samples, sri, self.cfg.max_audio_pes),
+                self.pcr_count(span),
+            );
+            self.shape_key = key;
+        }
+        self.shape
     }
 
     /// Appends one ADTS frame spanning `pts..end` to the pending PES, writing that PES first
@@ -673,7 +697,14 @@ impl TsMuxer {
         // Lend the buffer out for the write (an empty boxed slice does not allocate).
         let buf = std::mem::take(&mut self.audio);
         let span = (self.audio_end.saturating_sub(self.audio_pts).0, 1);
-        self.write_audio(pid, self.audio_pts, span, &buf[..self.audio_len], out);
+        let count = if self.span_key != span {
+            self.span_key = span;
+            self.span_pcrs = self.pcr_count(span);
+            self.span_pcrs
+        } else {
+            self.span_pcrs
+        };
+        self.write_audio(pid, self.audio_pts, count, &buf[..self.audio_len], out);
         self.audio = buf;
         self.audio_len = 0;
     }
