@@ -66,7 +66,7 @@
 use std::fmt;
 
 use super::packet::{
-    emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_NULL, PID_PAT,
+    emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_NULL, PID_PAT, SYNC_BYTE,
 };
 use super::pes::{PesHeader, MAX_PES_PACKET_LENGTH, STREAM_ID_AUDIO, STREAM_ID_VIDEO};
 use super::psi::{EsRepr, PatRepr, PmtRepr, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264};
@@ -188,16 +188,6 @@ impl fmt::Display for MuxError {
 
 impl std::error::Error for MuxError {}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PsiState {
-    /// Never written: write before the first packet.
-    Never,
-    /// Written by `write_psi`; stamped by the next PES.
-    Unstamped,
-    /// Last written before the PES with this timestamp.
-    At(Pts90k),
-}
-
 /// The muxer. See the module documentation for the rules it keeps.
 pub struct TsMuxer {
     cfg: MuxConfig,
@@ -214,10 +204,17 @@ pub struct TsMuxer {
     cc_pmt: u8,
     cc_video: u8,
     cc_audio: u8,
-    psi: PsiState,
+    /// PAT/PMT have been written at least once.
+    psi_written: bool,
+    /// PAT/PMT were written by `write_psi` and not yet stamped by a PES.
+    psi_unstamped: bool,
+    /// A PES with this timestamp or later needs PAT/PMT again (the timestamp of the PES that
+    /// followed the last PAT/PMT, plus `psi_interval`).
+    psi_due: Pts90k,
     last_pcr: Option<Pts90k>,
     last_video_dts: Option<Pts90k>,
-    last_audio_pts: Option<Pts90k>,
+    /// PTS of the last audio access unit (0 before the first: no PTS is below it).
+    last_audio_pts: Pts90k,
     sps: heapless::Vec<u8, PARAM_SET_MAX>,
     pps: heapless::Vec<u8, PARAM_SET_MAX>,
     /// The pending audio PES payload: `audio_len` bytes of ADTS frames, written out as one
@@ -227,6 +224,14 @@ pub struct TsMuxer {
     audio_pts: Pts90k,
     /// End (PTS + duration) of the last frame in the pending PES.
     audio_end: Pts90k,
+    /// `samples << 4 | sampling_frequency_index` of the last whole-PES access unit, and
+    /// [`Self::au_shape`] of it.
+    shape_key: u64,
+    shape: (bool, u32),
+    /// The span (`ticks × span.1 = span.0`) of the last pending PES written, and
+    /// [`Self::pcr_count`] of it.
+    span_key: (u64, u64),
+    span_pcrs: u32,
     packets: u64,
 }
 
@@ -322,16 +327,23 @@ impl TsMuxer {
             cc_pmt: 0,
             cc_video: 0,
             cc_audio: 0,
-            psi: PsiState::Never,
+            psi_written: false,
+            psi_unstamped: false,
+            psi_due: Pts90k::ZERO,
             last_pcr: None,
             last_video_dts: None,
-            last_audio_pts: None,
+            last_audio_pts: Pts90k::ZERO,
             sps: heapless::Vec::new(),
             pps: heapless::Vec::new(),
             audio: vec![0u8; AUDIO_PES_MAX].into_boxed_slice(),
             audio_len: 0,
             audio_pts: Pts90k::ZERO,
             audio_end: Pts90k::ZERO,
+            // No (samples, index) key has all its low 4 bits set; a span of 0 has one PCR.
+            shape_key: u64::MAX,
+            shape: (false, 1),
+            span_key: (0, 0),
+            span_pcrs: 1,
             packets: 0,
         }
     }
@@ -350,28 +362,30 @@ impl TsMuxer {
     pub fn write_psi(&mut self, out: &mut impl PacketSink) {
         // Copy the stored packet, then set its counter in the copy.
         let slot = out.next_slot();
-        *slot = self.pat;
+        copy_fixed(slot, &self.pat);
         slot[3] = 0x10 | self.cc_pat;
         self.cc_pat = (self.cc_pat + 1) & 0x0F;
         let slot = out.next_slot();
-        *slot = self.pmt;
+        copy_fixed(slot, &self.pmt);
         slot[3] = 0x10 | self.cc_pmt;
         self.cc_pmt = (self.cc_pmt + 1) & 0x0F;
         self.packets += 2;
-        self.psi = PsiState::Unstamped;
+        self.psi_written = true;
+        self.psi_unstamped = true;
     }
 
     /// Writes PAT/PMT if due before a PES with timestamp `t`, and stamps them.
     #[inline]
     fn psi_before_pes(&mut self, t: Pts90k, out: &mut impl PacketSink) {
-        match self.psi {
-            PsiState::Never => self.write_psi(out),
-            PsiState::At(s) if t >= s + self.cfg.psi_interval => self.write_psi(out),
-            _ => {}
+        if !self.psi_unstamped {
+            // Written before an earlier PES, or never (due at 0).
+            if t < self.psi_due {
+                return;
+            }
+            self.write_psi(out);
         }
-        if self.psi == PsiState::Unstamped {
-            self.psi = PsiState::At(t);
-        }
+        self.psi_unstamped = false;
+        self.psi_due = t + self.cfg.psi_interval;
     }
 
     /// Writes an adaptation-field-only packet with a PCR on the PCR PID.
@@ -385,7 +399,7 @@ impl TsMuxer {
         };
         let cc = last_cc.wrapping_sub(1) & 0x0F;
         let slot = out.next_slot();
-        *slot = self.pcr_only;
+        copy_fixed(slot, &self.pcr_only);
         slot[3] |= cc;
         slot[6..12].copy_from_slice(&pcr_field(pcr));
         self.packets += 1;
@@ -452,7 +466,7 @@ impl TsMuxer {
             return Err(MuxError::NoSpsPps);
         }
         self.last_video_dts = Some(au.dts);
-        if self.psi == PsiState::Never {
+        if !self.psi_written {
             self.write_psi(out);
         }
 
@@ -517,34 +531,32 @@ impl TsMuxer {
         if au.data.is_empty() {
             return Err(MuxError::EmptyAccessUnit);
         }
-        if matches!(self.last_audio_pts, Some(p) if au.pts < p) {
+        if au.pts < self.last_audio_pts {
             return Err(MuxError::TimestampBackwards);
         }
         // Every frame is checked (and its samples counted) before any is taken, so nothing is
         // written for a refused unit.
         let scan = scan_adts(au.data).ok_or(MuxError::BadAdts)?;
-        self.last_audio_pts = Some(au.pts);
-        if self.psi == PsiState::Never {
+        self.last_audio_pts = au.pts;
+        if !self.psi_written {
             self.write_psi(out);
         }
+        let (fits, pcr_count) = if scan.first_len == au.data.len() {
+            (false, 0)
+        } else {
+            self.au_shape(scan.samples, scan.last_sri)
+        };
         if scan.first_len == au.data.len() {
             let end = au.pts + Pts90k(frame_ticks(scan.first_sri, scan.first_blocks));
             self.add_audio_frame(au.pts, end, au.data, out);
-        } else if fits_ticks(scan.samples, scan.last_sri, self.cfg.max_audio_pes)
-            && au.data.len() <= AUDIO_PES_MAX
-        {
+        } else if fits && au.data.len() <= AUDIO_PES_MAX {
             // The whole unit is one PES: the same PES the per-frame path below would start
             // with nothing pending, written without the copy into the pending buffer.
             self.flush_audio(out);
             if !self.audio_only {
                 self.audio_pcr(au.pts, out);
             }
-            // Duration: samples × 90 000 / rate.
-            let span = (
-                scan.samples * HZ_90K,
-                SAMPLE_RATES[scan.last_sri as usize] as u64,
-            );
-            self.write_audio(pid, au.pts, span, au.data, out);
+            self.write_audio(pid, au.pts, pcr_count, au.data, out);
             return Ok(());
         } else {
             let mut samples: u64 = 0;
@@ -580,16 +592,17 @@ impl TsMuxer {
         }
     }
 
-    /// Writes one audio PES of `data` with PTS `pts`, lasting `span.0 / span.1` ticks (PAT/PMT
-    /// first if due). In an audio-only program its packets also carry the PCR: the first
-    /// packet `pts − pcr_delay` (bridged from the last PCR), then one more every
-    /// `pcr_interval` of the PES's duration, so the next PES's PCR is within `pcr_interval`.
+    /// Writes one audio PES of `data` with PTS `pts` (PAT/PMT first if due). In an audio-only
+    /// program its packets also carry the PCR: the first packet `pts − pcr_delay` (bridged
+    /// from the last PCR), then one more every `pcr_interval` of the PES's duration, so the
+    /// next PES's PCR is within `pcr_interval`: `pcr_count` in all (from
+    /// [`Self::pcr_count`]; unused with video).
     #[inline(always)]
     fn write_audio(
         &mut self,
         pid: u16,
         pts: Pts90k,
-        span: (u64, u64),
+        pcr_count: u32,
         data: &[u8],
         out: &mut impl PacketSink,
     ) {
@@ -603,19 +616,44 @@ impl TsMuxer {
         if self.audio_only {
             run.first = self.bridge_pcr(pts.saturating_sub(self.pcr_delay), out);
             run.step = self.cfg.pcr_interval.0;
-            // count = ⌈duration / step⌉ (at least 1), without the division.
-            run.count = 1;
-            while run.count < MAX_PCR_FILL as u32 && run.count as u64 * run.step * span.1 < span.0 {
-                run.count += 1;
-            }
+            run.count = pcr_count;
             self.last_pcr = Some(run.value(run.count - 1));
         }
-        let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, &run);
+        let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, run);
         self.packets += n;
         // A PES with fewer packets than PCRs: the rest follow in PCR-only packets.
         for k in placed..run.count {
             self.write_pcr_only(run.value(k), out);
         }
+    }
+
+    /// PCRs an audio PES lasting `span.0 / span.1` ticks carries in an audio-only program:
+    /// ⌈duration / pcr_interval⌉, at least 1, at most [`MAX_PCR_FILL`] (without the division).
+    fn pcr_count(&self, span: (u64, u64)) -> u32 {
+        let step = self.cfg.pcr_interval.0;
+        let mut count = 1;
+        while count < MAX_PCR_FILL as u32 && count as u64 * step * span.1 < span.0 {
+            count += 1;
+        }
+        count
+    }
+
+    /// For an access unit of `samples` at `SAMPLE_RATES[sri]`: whether it lasts at most
+    /// `max_audio_pes` (one PES), and [`Self::pcr_count`] of its duration. The pipeline sends
+    /// the same shape again and again: the last one is kept.
+    #[inline(always)]
+    fn au_shape(&mut self, samples: u64, sri: u8) -> (bool, u32) {
+        let key = samples << 4 | sri as u64;
+        if key != self.shape_key {
+            // Duration: samples × 90 000 / rate.
+            let span = (samples * HZ_90K, SAMPLE_RATES[sri as usize] as u64);
+            self.shape = (
+                fits_ticks(samples, sri, self.cfg.max_audio_pes),
+                self.pcr_count(span),
+            );
+            self.shape_key = key;
+        }
+        self.shape
     }
 
     /// Appends one ADTS frame spanning `pts..end` to the pending PES, writing that PES first
@@ -659,7 +697,14 @@ impl TsMuxer {
         // Lend the buffer out for the write (an empty boxed slice does not allocate).
         let buf = std::mem::take(&mut self.audio);
         let span = (self.audio_end.saturating_sub(self.audio_pts).0, 1);
-        self.write_audio(pid, self.audio_pts, span, &buf[..self.audio_len], out);
+        let count = if self.span_key != span {
+            self.span_key = span;
+            self.span_pcrs = self.pcr_count(span);
+            self.span_pcrs
+        } else {
+            self.span_pcrs
+        };
+        self.write_audio(pid, self.audio_pts, count, &buf[..self.audio_len], out);
         self.audio = buf;
         self.audio_len = 0;
     }
@@ -699,10 +744,72 @@ struct AdtsScan {
     last_sri: u8,
 }
 
-/// Checks that `data` is a run of complete ADTS frames (the checks of [`AdtsHeader::parse`]
-/// and [`AdtsFrames`], on the raw bytes, in registers: no header struct goes through memory).
+/// Header bits a frame must share with the first frame of its access unit for the fast walk
+/// of [`scan_adts`] (as bits of the header's first 8 bytes read big-endian): syncword, ID,
+/// layer, protection_absent, profile, sampling_frequency_index, channel_configuration, and
+/// number_of_raw_data_blocks_in_frame (so the samples are frames × the first's).
+const ADTS_FIXED_MASK: u64 = 0xFFFF_FDC0_0000_0300;
+
+/// Checks that `data` is a run of complete ADTS frames: the checks of [`AdtsHeader::parse`]
+/// and [`AdtsFrames`], with the same verdict and result as [`scan_adts_general`].
+///
+/// The first header is checked in full from one 8-byte big-endian load; every later header
+/// is one 8-byte load, one masked compare with the first (the fields in
+/// [`ADTS_FIXED_MASK`], which make it valid when the first is) and its `frame_length`
+/// checked against the bytes left. Anything else (a frame that differs in those fields, a
+/// bad length, a last frame shorter than 8 bytes, an access unit shorter than 8 bytes) goes
+/// to [`scan_adts_general`], which decides.
 #[inline(always)]
 fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
+    let Some(h) = data.first_chunk::<8>() else {
+        return scan_adts_general(data);
+    };
+    let first = u64::from_be_bytes(*h);
+    let sri = (first >> 42) as u8 & 0x0F;
+    // 7, or 9 with a CRC (protection_absent = 0).
+    let header_len = 9 - 2 * ((first >> 48) as usize & 1);
+    let first_len = (first >> 21) as usize & 0x1FFF;
+    // The header's first 22 bits: syncword (21..10), ID, layer (8..7), protection_absent,
+    // profile, sampling_frequency_index (3..0). Syncword all ones, layer 0 and index ≤ 12 in
+    // one compare: index + 3 carries into bit 4 (masked to 0) exactly when the index is ≥ 13.
+    const { assert!(SAMPLE_RATES.len() == 13) };
+    let top = (first >> 42) as u32;
+    if ((top & 0x3F_FD8F) + 3) & 0x3F_FD90 != 0x3F_FC00
+        || first_len < header_len
+        || first_len > data.len()
+    {
+        return scan_adts_general(data);
+    }
+    let mut rest = &data[first_len..];
+    let mut frames = 1;
+    while let Some(h) = rest.first_chunk::<8>() {
+        let y = u64::from_be_bytes(*h);
+        let len = (y >> 21) as usize & 0x1FFF;
+        if (y ^ first) & ADTS_FIXED_MASK != 0 || len < header_len || len > rest.len() {
+            return scan_adts_general(data);
+        }
+        frames += 1;
+        rest = &rest[len..];
+    }
+    if !rest.is_empty() {
+        return scan_adts_general(data);
+    }
+    let blocks = ((first >> 8) & 0x03) as u8 + 1;
+    Some(AdtsScan {
+        first_len,
+        first_sri: sri,
+        first_blocks: blocks,
+        samples: frames * blocks as u64 * SAMPLES_PER_BLOCK as u64,
+        last_sri: sri,
+    })
+}
+
+/// [`scan_adts`] for any access unit: each header checked on its own (frames may differ in
+/// rate or channels). Checks that `data` is a run of complete ADTS frames (the checks of
+/// [`AdtsHeader::parse`] and [`AdtsFrames`], on the raw bytes, in registers: no header struct
+/// goes through memory).
+#[inline(never)]
+fn scan_adts_general(data: &[u8]) -> Option<AdtsScan> {
     let (first_len, first_sri, first_blocks) = raw_adts_header(data)?;
     let mut scan = AdtsScan {
         first_len,
@@ -894,109 +1001,154 @@ const AUDIO_PES_HEADER_LEN: usize = 14;
 /// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, built in registers.
 #[inline(always)]
 fn audio_pes_header(pts: Pts90k, payload_len: usize) -> [u8; AUDIO_PES_HEADER_LEN] {
-    let l = ((AUDIO_PES_HEADER_LEN - 6 + payload_len) as u16).to_be_bytes();
+    let (a, b) = audio_pes_header_words(pts, payload_len);
+    let mut h = [0; AUDIO_PES_HEADER_LEN];
+    h[..8].copy_from_slice(&a.to_be_bytes());
+    h[6..].copy_from_slice(&b.to_be_bytes());
+    h
+}
+
+/// [`audio_pes_header`] as two big-endian words for two 8-byte stores: bytes 0..8, and
+/// bytes 6..14 (bytes 6 and 7, the flags, are in both).
+#[inline(always)]
+fn audio_pes_header_words(pts: Pts90k, payload_len: usize) -> (u64, u64) {
+    // packet_start_code_prefix, stream_id, PES_packet_length, '10' + flags, PTS_DTS_flags.
+    let len = (AUDIO_PES_HEADER_LEN - 6 + payload_len) as u64 & 0xFFFF;
+    let a = 0x0000_0100_0000_8480 | (STREAM_ID_AUDIO as u64) << 32 | len << 16;
+    // Flags, PES_header_data_length 5, then the PTS (§2.4.3.7): '0010', PTS[32..30], marker,
+    // PTS[29..15], marker, PTS[14..0], marker.
     let v = pts.wire33();
-    [
-        0,
-        0,
-        1,
-        STREAM_ID_AUDIO,
-        l[0],
-        l[1],
-        0x84,
-        0x80,
-        5,
-        0x21 | (((v >> 30) as u8 & 0x07) << 1),
-        (v >> 22) as u8,
-        ((v >> 14) as u8 & 0xFE) | 1,
-        (v >> 7) as u8,
-        ((v << 1) as u8 & 0xFE) | 1,
-    ]
+    let b = 0x8480_0500_0000_0000
+        | 0x21_0001_0001
+        | (v >> 30 & 0x07) << 33
+        | (v >> 15 & 0x7FFF) << 17
+        | (v & 0x7FFF) << 1;
+    (a, b)
+}
+
+/// Copies `N` (at most 192) bytes as fixed-size pieces of at most 64 bytes. The release
+/// profile optimises for size, where a fixed-size copy above 64 bytes becomes a `memcpy`
+/// call; pieces of 64 bytes or less are inlined as a few vector moves.
+#[inline(always)]
+fn copy_fixed<const N: usize>(dst: &mut [u8], src: &[u8; N]) {
+    const { assert!(N <= 192) };
+    let dst = &mut dst[..N];
+    if N > 128 {
+        dst[..64].copy_from_slice(&src[..64]);
+        dst[64..128].copy_from_slice(&src[64..128]);
+        dst[128..].copy_from_slice(&src[128..]);
+    } else if N > 64 {
+        dst[..64].copy_from_slice(&src[..64]);
+        dst[64..].copy_from_slice(&src[64..]);
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// The 4 header bytes of an audio packet on the PID of `base` (from
+/// [`audio_head_base`]), with payload, as one `u32` store: `pusi`, an adaptation field if
+/// `af`, counter `cc`.
+#[inline(always)]
+fn audio_head(base: u32, pusi: bool, af: bool, cc: u8) -> [u8; 4] {
+    (base | (pusi as u32) << 14 | (0x10 | (af as u32) << 5 | cc as u32) << 24).to_le_bytes()
+}
+
+/// The bytes of a packet header on `pid` without flags or counter, as the little-endian
+/// `u32` [`audio_head`] completes (the same bytes as [`Header::to_bytes`]).
+#[inline(always)]
+fn audio_head_base(pid: u16) -> u32 {
+    u32::from_le_bytes([SYNC_BYTE, (pid >> 8) as u8 & 0x1F, pid as u8, 0])
 }
 
 /// Writes one audio PES (stream_id 0xC0, PTS only, exact `PES_packet_length`) of the ADTS
 /// frames in `data` (1 to [`AUDIO_PES_MAX`] bytes). Its first packets carry the PCRs of `pcrs`
 /// in their adaptation fields, one each, as far as there are packets; the last packet is
-/// padded through its adaptation field. Each full packet is a header store and one
-/// fixed-size copy. Returns the number of packets written and of PCRs placed.
-#[inline]
+/// padded through its adaptation field. Every packet is a `u32` header store, at most one
+/// 8-byte PCR field and, but for short PES, one fixed-size payload copy (the last packet's
+/// is the 184 bytes that end `data`, under its adaptation field). Returns the number of
+/// packets written and of PCRs placed.
+#[inline(always)]
 fn write_audio_pes(
     out: &mut impl PacketSink,
     pid: u16,
     cc_store: &mut u8,
     pts: Pts90k,
     data: &[u8],
-    pcrs: &PcrRun,
+    pcrs: PcrRun,
 ) -> (u64, u32) {
     const PCR_BODY: usize = BODY_LEN - 8;
-    let header = |pusi, has_adaptation, cc| {
-        Header {
-            pusi,
-            pid,
-            has_adaptation,
-            has_payload: true,
-            cc,
-        }
-        .to_bytes()
-    };
-    let mut cc = *cc_store;
+    const FIRST: usize = BODY_LEN - AUDIO_PES_HEADER_LEN;
+    const FIRST_PCR: usize = FIRST - 8;
+    let base = audio_head_base(pid);
+    // Header words with payload (and adaptation field); the counter is added in its bits.
+    let h_full = base | 0x10 << 24;
+    let h_af = h_full | 0x20 << 24;
+    let cc0 = *cc_store;
+    let (pes_a, pes_b) = audio_pes_header_words(pts, data.len());
 
     // First packet: the first PCR if any, the PES header, payload; stuffing if short.
-    let pcr0 = pcrs.count > 0;
-    let af_min = if pcr0 { 8 } else { 0 };
-    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
-    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
-    let (head, body) = split_slot(out.next_slot());
-    *head = header(true, af_len > 0, cc);
-    if af_len == 8 && pcr0 {
-        body[..8].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
-    } else if af_len > 0 {
-        AdaptationField {
-            random_access: false,
-            pcr: pcr0.then(|| pcrs.value(0).to_pcr()),
+    let slot = out.next_slot();
+    let (mut rest, mut placed) = match pcrs.count > 0 {
+        true if data.len() >= FIRST_PCR => {
+            let (first, rest) = data.split_at(FIRST_PCR);
+            slot[..4].copy_from_slice(&audio_head(base, true, true, cc0));
+            slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
+            slot[12..20].copy_from_slice(&pes_a.to_be_bytes());
+            slot[18..26].copy_from_slice(&pes_b.to_be_bytes());
+            copy_fixed::<FIRST_PCR>(&mut slot[26..], first.try_into().unwrap());
+            (rest, 1)
         }
-        .emit(&mut body[..af_len]);
-    }
-    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
-    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
-    let (first, mut rest) = data.split_at(take);
-    payload.copy_from_slice(first);
-    cc = (cc + 1) & 0x0F;
+        false if data.len() >= FIRST => {
+            let (first, rest) = data.split_at(FIRST);
+            slot[..4].copy_from_slice(&audio_head(base, true, false, cc0));
+            slot[4..12].copy_from_slice(&pes_a.to_be_bytes());
+            slot[10..18].copy_from_slice(&pes_b.to_be_bytes());
+            copy_fixed::<FIRST>(&mut slot[18..], first.try_into().unwrap());
+            (rest, 0)
+        }
+        _ => {
+            let pcr0 = (pcrs.count > 0).then(|| pcrs.value(0));
+            write_audio_first_slow(slot, base, cc0, pts, data, pcr0)
+        }
+    };
+    // The next counter, in bits 24..28 of the header word.
+    let mut ccw = ((cc0 as u32 + 1) & 0x0F) << 24;
+    let next_cc = |ccw: u32| (ccw + (1 << 24)) & 0x0F << 24;
     let mut packets = 1;
-    let mut placed = pcr0 as u32;
 
     // Packets with a PCR while more than a packet of payload is left.
+    let mut pcr = pcrs.first.0 + placed as u64 * pcrs.step;
     while placed < pcrs.count {
         let Some((src, tail)) = rest.split_first_chunk::<PCR_BODY>() else {
             break;
         };
-        let (head, body) = split_slot(out.next_slot());
-        *head = header(false, true, cc);
-        let (af, payload) = body.split_at_mut(8);
-        af.copy_from_slice(&pcr_adaptation(pcrs.value(placed)));
-        payload.copy_from_slice(src);
+        let slot = out.next_slot();
+        slot[..4].copy_from_slice(&(h_af | ccw).to_le_bytes());
+        slot[4..12].copy_from_slice(&pcr_adaptation(Pts90k(pcr).min(pcrs.cap)));
+        copy_fixed(&mut slot[12..], src);
         rest = tail;
         placed += 1;
-        cc = (cc + 1) & 0x0F;
+        pcr += pcrs.step;
+        ccw = next_cc(ccw);
         packets += 1;
     }
     // Full packets: a header store and one fixed-size copy each.
     if placed == pcrs.count {
         while let Some((src, tail)) = rest.split_first_chunk::<BODY_LEN>() {
-            let (head, body) = split_slot(out.next_slot());
-            *head = header(false, false, cc);
-            *body = *src;
+            let slot = out.next_slot();
+            slot[..4].copy_from_slice(&(h_full | ccw).to_le_bytes());
+            copy_fixed(&mut slot[4..], src);
             rest = tail;
-            cc = (cc + 1) & 0x0F;
+            ccw = next_cc(ccw);
             packets += 1;
         }
     }
     // The last packet: stuffing (and a PCR, if one is left) in its adaptation field.
     if !rest.is_empty() {
         let (head, body) = split_slot(out.next_slot());
-        *head = header(false, true, cc);
+        *head = (h_af | ccw).to_le_bytes();
+        let af_len = BODY_LEN - rest.len();
         if placed < pcrs.count {
-            let af_len = BODY_LEN - rest.len();
             AdaptationField {
                 random_access: false,
                 pcr: Some(pcrs.value(placed).to_pcr()),
@@ -1004,14 +1156,52 @@ fn write_audio_pes(
             .emit(&mut body[..af_len]);
             body[af_len..].copy_from_slice(rest);
             placed += 1;
+        } else if let Some(tail) = data.last_chunk::<BODY_LEN>() {
+            // The 184 bytes that end the payload, then the adaptation field over their front.
+            copy_fixed(body, tail);
+            body[0] = (af_len - 1) as u8;
+            if af_len > 1 {
+                body[1] = 0;
+                body[2..af_len].fill(0xFF);
+            }
         } else {
             emit_stuffed_body(body, rest);
         }
-        cc = (cc + 1) & 0x0F;
+        ccw = next_cc(ccw);
         packets += 1;
     }
-    *cc_store = cc;
+    *cc_store = (ccw >> 24) as u8;
     (packets, placed)
+}
+
+/// The first packet of [`write_audio_pes`] for a PES too short to fill it (stuffing in the
+/// adaptation field). Returns the payload left and the PCRs placed (0 or 1).
+#[inline(never)]
+fn write_audio_first_slow<'a>(
+    slot: &mut [u8; PACKET_LEN],
+    base: u32,
+    cc: u8,
+    pts: Pts90k,
+    data: &'a [u8],
+    pcr0: Option<Pts90k>,
+) -> (&'a [u8], u32) {
+    let af_min = if pcr0.is_some() { 8 } else { 0 };
+    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
+    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
+    let (head, body) = split_slot(slot);
+    *head = audio_head(base, true, af_len > 0, cc);
+    if af_len > 0 {
+        AdaptationField {
+            random_access: false,
+            pcr: pcr0.map(Pts90k::to_pcr),
+        }
+        .emit(&mut body[..af_len]);
+    }
+    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
+    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
+    let (first, rest) = data.split_at(take);
+    payload.copy_from_slice(first);
+    (rest, pcr0.is_some() as u32)
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
@@ -1408,7 +1598,7 @@ mod tests {
                 let src = Gather::new(&[], &data[..len]);
                 let na = write_pes(&mut a, 0x101, &mut cc_a, &hdr, src, af);
                 let (nb, placed) =
-                    write_audio_pes(&mut b, 0x101, &mut cc_b, hdr.pts, &data[..len], &run);
+                    write_audio_pes(&mut b, 0x101, &mut cc_b, hdr.pts, &data[..len], run);
                 assert_eq!(a, b, "payload of {len}, {} PCR", run.count);
                 assert_eq!((na, cc_a, placed), (nb, cc_b, run.count));
                 assert_eq!(na as usize * PACKET_LEN, a.len());
@@ -1429,7 +1619,7 @@ mod tests {
             let mut out = Vec::new();
             let mut cc = 15;
             let (n, placed) =
-                write_audio_pes(&mut out, 0x101, &mut cc, Pts90k(9_000), &data[..len], &run);
+                write_audio_pes(&mut out, 0x101, &mut cc, Pts90k(9_000), &data[..len], run);
             assert_eq!(n as usize * PACKET_LEN, out.len());
             assert_eq!(cc as u64, (15 + n) % 16);
             let p: Vec<_> = out
@@ -1575,6 +1765,88 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A run of ADTS frames of the given lengths, each header from `tweak(index, header)`.
+    fn adts_run(lens: &[usize], tweak: impl Fn(usize, &mut [u8; 7])) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, &len) in lens.iter().enumerate() {
+            let mut h = [0; 7];
+            write_adts_header(&mut h, 1, 3, 1, len);
+            tweak(i, &mut h);
+            out.extend_from_slice(&h);
+            out.extend((7..len).map(|k| (k * 31 + i) as u8));
+        }
+        out
+    }
+
+    #[test]
+    fn fast_adts_walk_gives_the_general_walks_verdict() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            // The pipeline's shape, and single frames.
+            adts_run(&[256; 4], |_, _| {}),
+            adts_run(&[256], |_, _| {}),
+            // Header-only frames and 8-byte frames, first, inside and last.
+            adts_run(&[7], |_, _| {}),
+            adts_run(&[8], |_, _| {}),
+            adts_run(&[7, 300, 8, 7], |_, _| {}),
+            adts_run(&[300, 7], |_, _| {}),
+            adts_run(&[300, 8], |_, _| {}),
+            // Fields outside the compared ones may differ: buffer fullness, copyright bits.
+            adts_run(&[200, 210, 220], |i, h| {
+                h[3] |= (i as u8) << 2;
+                h[5] &= 0xE0 | i as u8;
+            }),
+            // Compared fields that differ from the first frame's but are valid on their own:
+            // rate, channels, profile, blocks, ID, CRC (the general walk accepts them).
+            adts_run(&[200, 210], |i, h| {
+                h[2] = (h[2] & !0x3C) | ((3 + i as u8) << 2)
+            }),
+            adts_run(&[200, 210], |i, h| {
+                h[3] = (h[3] & 0x3F) | ((1 + i as u8) << 6)
+            }),
+            adts_run(&[200, 210], |i, h| {
+                h[2] = (h[2] & 0x3F) | ((1 + i as u8) << 6)
+            }),
+            adts_run(&[200, 210, 220], |i, h| h[6] = 0xFC | i as u8),
+            adts_run(&[200, 210], |i, h| h[1] ^= (i as u8) << 3),
+            adts_run(&[200, 210], |i, h| h[1] &= !(i as u8)),
+            adts_run(&[200, 210], |_, h| h[1] &= !1),
+            // Refused: bad sync, layer, rate index, lengths, a cut frame.
+            adts_run(&[200, 210], |i, h| h[0] ^= i as u8),
+            adts_run(&[200, 210], |i, h| h[1] |= (i as u8) << 1),
+            adts_run(&[200, 210], |i, h| h[2] |= (i as u8 * 13) << 2),
+            adts_run(&[200, 6], |_, _| {}),
+        ];
+        let long = adts_run(&[256; 4], |_, _| {});
+        cases.extend((1..long.len()).map(|n| long[..n].to_vec()));
+        // Every rate index, layer, ID, protection_absent and profile in the first header (and
+        // the same in the second), and one broken bit of each syncword byte.
+        for sri in 0..16u8 {
+            for bits in 0..16u8 {
+                cases.push(adts_run(&[200, 210], |_, h| {
+                    h[1] = 0xF0 | (bits & 0x0F);
+                    h[2] = (h[2] & !0x3C) | (sri << 2) | (bits & 0x0C) << 4;
+                }));
+            }
+        }
+        for bit in 0..12 {
+            let mut c = adts_run(&[200], |_, _| {});
+            c[bit / 8] ^= 0x80 >> (bit % 8);
+            cases.push(c);
+        }
+        let mut accepted = 0;
+        for (i, c) in cases.iter().enumerate() {
+            let fast = scan_adts(c);
+            assert_eq!(fast, scan_adts_general(c), "case {i}");
+            assert_eq!(fast, checked_scan(c), "case {i}");
+            accepted += fast.is_some() as usize;
+        }
+        assert_eq!(
+            scan_adts(&cases[0]).map(|s| (s.samples, s.first_len)),
+            Some((4096, 256))
+        );
+        assert!(accepted >= 15 + 13 * 4, "{accepted}");
     }
 
     #[test]
