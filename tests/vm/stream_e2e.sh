@@ -428,10 +428,14 @@ for sc in SCENARIOS:
             base, fault = b1["drops"] - b0["drops"], d1["drops"] - b1["drops"]
             cbase = so_far(marks["base1"]) - so_far(marks["base0"])
             cfault = so_far(marks["drop1"]) - so_far(marks["base1"])
-            check(f"{sc}: dropped buffers counted", cfault > 0 and fault >= cfault and cfault > cbase,
+            # The snapshots and the marks are taken a moment apart: a gap logged between them
+            # falls in one window and not the other, so allow one log line's worth of frames.
+            slack = max((b[1] - a[1] for a, b in zip(counter, counter[1:])), default=1)
+            check(f"{sc}: dropped buffers counted",
+                  cfault > 0 and fault + slack >= cfault and cfault > cbase,
                   f"camera sequence gaps (log counter) +{cbase} in the 5 s before, +{cfault} in 5 s with "
                   f"percentage_of_dropped_buffers=30; /api/status drops (gaps + encoder behind) +{base} "
-                  f"and +{fault}; {len(gaps)} 'sequence gap' log lines, e.g. "
+                  f"and +{fault} (edge slack {slack}); {len(gaps)} 'sequence gap' log lines, e.g. "
                   f"{gaps[0].strip()[:150] if gaps else '-'}")
         else:
             check(f"{sc}: dropped buffers counted", False, "status snapshots missing")
