@@ -240,6 +240,7 @@ fn status_json_and_request_counter() {
         "segments",
         "clients",
         "restarts",
+        "encoder_fallbacks",
     ] {
         assert!(v.get(key).is_some(), "missing {key} in {v}");
     }
