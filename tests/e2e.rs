@@ -3,12 +3,13 @@
 //! parsed by an independent parser (m3u8-rs), and the A/V offset of the beep against the flash
 //! measured in the decoded output.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/hlscam_proc.rs"]
+mod hlscam_proc;
 #[path = "support/tools.rs"]
 mod tools;
 
@@ -16,41 +17,9 @@ use tools::{ffmpeg_clean, ffprobe, first_video_frame, fresh_tmpfs_dir, stream_ty
 
 const FPS: u32 = 30;
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // Only the process this test started, by its PID.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts hlscam and returns it with the port it announced.
-fn start(config: &Path, extra: &[&str]) -> (Proc, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hlscam"))
-        .arg("--config")
-        .arg(config)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start hlscam");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("open http://127.0.0.1:").nth(1) {
-                let port: u16 = rest.split('/').next().unwrap().parse().unwrap();
-                let _ = tx.send(port);
-            }
-            eprintln!("[hlscam] {line}");
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("hlscam announced its port");
-    (Proc(child), port)
+fn start(config: &Path, extra: &[&str]) -> (hlscam_proc::Hlscam, u16) {
+    hlscam_proc::start(env!("CARGO_BIN_EXE_hlscam"), config, extra, &[])
 }
 
 struct Resp {
