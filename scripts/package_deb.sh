@@ -47,7 +47,10 @@ for arch in $ARCHES; do
 
   log "=== $arch ($triple, profile $PROFILE)"
   # The profile strips (strip = true), so cargo-deb does not need a cross `strip`.
-  deb=$(cargo deb --locked --profile "$PROFILE" --target "$triple" --output "$OUT" | tail -1)
+  # The board targets link with DT_RELR (glibc >= 2.36): their variant states that floor.
+  variant=()
+  [ "$arch" = amd64 ] || variant=(--variant board)
+  deb=$(cargo deb --locked --profile "$PROFILE" --target "$triple" "${variant[@]}" --output "$OUT" | tail -1)
   [ -f "$deb" ] || { log "cargo deb produced no file ($deb)"; exit 1; }
 
   # ---- inspect
@@ -58,6 +61,9 @@ for arch in $ARCHES; do
   field() { dpkg-deb -f "$deb" "$1"; }
   check "Package is hlscam" '[ "$(field Package)" = hlscam ]'
   check "Architecture is $arch" '[ "$(field Architecture)" = "$arch" ]'
+  if readelf -V "target/$triple/$PROFILE/hlscam" 2>/dev/null | grep -q GLIBC_ABI_DT_RELR; then
+    check "Depends has libc6 (>= 2.36) (DT_RELR)" 'grep -q "libc6 (>= 2.36)" <<<"$(field Depends)"'
+  fi
   for p in ./usr/bin/hlscam ./etc/hlscam/hlscam.toml ./usr/lib/sysusers.d/hlscam.conf \
            ./usr/share/doc/hlscam/copyright ./usr/share/doc/hlscam/README.md \
            ./usr/share/doc/hlscam/boards.md ./usr/share/doc/hlscam/board/pi5.toml; do
