@@ -4,8 +4,9 @@
 //! Cameras are `/dev/video*` nodes with single-planar `VIDEO_CAPTURE` and streaming in their
 //! device caps that are not memory-to-memory devices (V4L2 `VIDIOC_QUERYCAP`), listed with
 //! `VIDIOC_ENUM_FMT`, `VIDIOC_ENUM_FRAMESIZES` and `VIDIOC_ENUM_FRAMEINTERVALS`. Encoders are
-//! openh264 (always) plus every M2M node whose card starts with `bcm2835-codec` or whose capture
-//! queue offers `H264` (a stateful encoder). Capture PCMs come from each ALSA card's control
+//! openh264 (always) plus every multi-planar M2M node whose capture queue offers `H264` (a
+//! stateful encoder; the same test `encoder = "auto"` uses,
+//! `encode::v4l2_m2m::find_h264_encoder`). Capture PCMs come from each ALSA card's control
 //! interface (`snd_ctl_pcm_next_device`, `snd_ctl_pcm_info`).
 //!
 //! The nodes of a Raspberry Pi's own camera pipeline are not cameras hlscam can stream from and
@@ -20,10 +21,7 @@ use super::{AudioFormat, AudioSource, SourceError, VideoFormat, VideoSource};
 use crate::time::Clock;
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::os::raw::c_void;
 use std::sync::Arc;
-use v4l::v4l2;
-use v4l::v4l_sys;
 use v4l::video::Capture as _;
 
 /// Everything found.
@@ -101,7 +99,8 @@ pub struct Encoder {
     pub name: String,
 }
 
-fn video_nodes() -> Vec<String> {
+/// `/dev/video*` nodes in numeric order.
+pub(crate) fn video_nodes() -> Vec<String> {
     let mut v: Vec<(u32, String)> = std::fs::read_dir("/dev")
         .map(|d| {
             d.flatten()
@@ -115,34 +114,6 @@ fn video_nodes() -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v.into_iter().map(|(_, p)| p).collect()
-}
-
-/// Capture-queue pixel formats of an open node, for the single- or multi-planar queue.
-fn raw_formats(fd: i32, mplane: bool) -> Vec<[u8; 4]> {
-    let mut out = Vec::new();
-    for index in 0..64 {
-        // SAFETY: zeroed POD filled by ENUM_FMT on our fd.
-        let mut d: v4l_sys::v4l2_fmtdesc = unsafe { std::mem::zeroed() };
-        d.index = index;
-        d.type_ = if mplane {
-            v4l_sys::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
-        } else {
-            v4l_sys::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE
-        };
-        if unsafe {
-            v4l2::ioctl(
-                fd,
-                v4l2::vidioc::VIDIOC_ENUM_FMT,
-                &mut d as *mut _ as *mut c_void,
-            )
-        }
-        .is_err()
-        {
-            break;
-        }
-        out.push(d.pixelformat.to_le_bytes());
-    }
-    out
 }
 
 fn fps_of(f: v4l::Fraction) -> f64 {
@@ -227,15 +198,16 @@ fn probe_inner(path: &str) -> Node {
         return Node::Other;
     }
     if f.intersects(Flags::VIDEO_M2M | Flags::VIDEO_M2M_MPLANE) {
-        let h264 = raw_formats(dev.fd(), f.contains(Flags::VIDEO_M2M_MPLANE)).contains(b"H264");
-        if caps.card.starts_with("bcm2835-codec") || h264 {
-            return Node::Encoder(Encoder {
+        // Listed exactly when `encoder = "auto"` would use it.
+        drop(dev);
+        return match crate::encode::v4l2_m2m::h264_encoder_card(path) {
+            Some(card) => Node::Encoder(Encoder {
                 kind: "v4l2m2m".into(),
                 path: path.into(),
-                name: caps.card.clone(),
-            });
-        }
-        return Node::Other;
+                name: card,
+            }),
+            None => Node::Other,
+        };
     }
     if f.contains(Flags::VIDEO_CAPTURE) && f.contains(Flags::STREAMING) {
         return Node::Camera(Camera {

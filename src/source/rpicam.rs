@@ -245,17 +245,14 @@ fn common_args(want: VideoFormat) -> Vec<String> {
     a
 }
 
-/// True when a V4L2 node named `bcm2835-codec-encode` exists: the hardware H.264 encoder that
-/// rpicam-apps looks for (`h264_codec_select`, `encoder/encoder.cpp`; absent on the Pi 5).
+/// True when the board has bcm2835-codec's H.264 encoder ([`find_h264_encoder`]): the hardware
+/// encoder rpicam-apps uses for `--codec h264` (`h264_codec_select`, `encoder/encoder.cpp`;
+/// absent on the Pi 5).
+///
+/// [`find_h264_encoder`]: crate::encode::v4l2_m2m::find_h264_encoder
 pub fn has_hw_h264_encoder() -> bool {
-    std::fs::read_dir("/sys/class/video4linux")
-        .map(|d| {
-            d.flatten().any(|e| {
-                std::fs::read_to_string(e.path().join("name"))
-                    .is_ok_and(|n| n.trim() == "bcm2835-codec-encode")
-            })
-        })
-        .unwrap_or(false)
+    crate::encode::v4l2_m2m::find_h264_encoder()
+        .is_some_and(|(_, card)| card.starts_with("bcm2835-codec"))
 }
 
 /// The size in a libcamera `configuring streams: (0) WxH-FORMAT…` line, if it is one.
@@ -653,12 +650,23 @@ impl RpicamH264 {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SourceError> {
         let helper = Helper::spawn(program, &args, want)?;
-        Ok(RpicamH264 {
+        Ok(Self::with_helper(program, args, want, clock, Some(helper)))
+    }
+
+    /// The state of a source running `helper` (none yet: started on the first read).
+    fn with_helper(
+        program: &str,
+        args: Vec<String>,
+        want: VideoFormat,
+        clock: Arc<dyn Clock>,
+        helper: Option<Helper>,
+    ) -> Self {
+        RpicamH264 {
             program: program.to_string(),
             args,
             fmt: want,
             clock,
-            helper: Some(helper),
+            helper,
             splitter: AuSplitter::new(1 << 20),
             name: format!("rpicam-h264:{program}"),
             backoff: BACKOFF_MIN,
@@ -667,7 +675,7 @@ impl RpicamH264 {
             anchor: None,
             last_pts: None,
             exited: None,
-        })
+        }
     }
 
     /// The configured geometry and rate.
@@ -911,21 +919,7 @@ mod tests {
     #[test]
     fn h264_timestamps_follow_the_frame_count() {
         let clock: Arc<dyn Clock> = Arc::new(crate::time::SimClock::at_2026());
-        let mut s = RpicamH264 {
-            program: String::new(),
-            args: Vec::new(),
-            fmt: fmt(64, 36, 30),
-            clock,
-            helper: None,
-            splitter: AuSplitter::new(64),
-            name: "t".into(),
-            backoff: BACKOFF_MIN,
-            restarted: false,
-            frames: 0,
-            anchor: None,
-            last_pts: None,
-            exited: None,
-        };
+        let mut s = RpicamH264::with_helper("", Vec::new(), fmt(64, 36, 30), clock, None);
         let t0 = Duration::from_secs(10);
         assert_eq!(s.stamp(t0), Pts90k(900_000));
         // Bursty arrival: still one frame period apart.

@@ -125,22 +125,12 @@ impl CodedFormat {
     }
 }
 
-/// Looks for a stateful H.264 encoder: a `/dev/video*` node with M2M (multi- or single-planar)
+/// Looks for a stateful H.264 encoder: a `/dev/video*` node with multi-planar M2M
 /// capabilities whose `CAPTURE` queue offers `H264`; a card name starting with
 /// `bcm2835-codec` is preferred. Returns (path, card).
 pub fn find_h264_encoder() -> Option<(String, String)> {
-    let mut nodes: Vec<(u32, String)> = std::fs::read_dir("/dev")
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let num = n.strip_prefix("video")?.parse::<u32>().ok()?;
-            Some((num, format!("/dev/{n}")))
-        })
-        .collect();
-    nodes.sort();
     let mut found: Option<(String, String)> = None;
-    for (_, path) in nodes {
+    for path in crate::source::devices::video_nodes() {
         let Some(card) = h264_encoder_card(&path) else {
             continue;
         };
@@ -152,8 +142,9 @@ pub fn find_h264_encoder() -> Option<(String, String)> {
     found
 }
 
-/// The card name of `path` if it is a multi-planar M2M node whose `CAPTURE` queue offers H.264.
-fn h264_encoder_card(path: &str) -> Option<String> {
+/// The card name of `path` if it is a multi-planar M2M node whose `CAPTURE` queue offers H.264
+/// (also what `hlscam devices` lists as a hardware encoder).
+pub(crate) fn h264_encoder_card(path: &str) -> Option<String> {
     let dev = V4l2M2m::open(path).ok()?;
     // SAFETY: zeroed POD filled by QUERYCAP.
     let mut c: sys::v4l2_capability = unsafe { std::mem::zeroed() };
