@@ -18,6 +18,7 @@
 //! `io_unchecked::<i16>` (the format was fixed by `hw_params`).
 
 use super::audio_clock::AudioClock;
+use super::supervisor::{next_backoff, BACKOFF_MIN};
 use super::v4l2::KernelMonotonic;
 use super::{AudioFormat, AudioSource, SourceError};
 use crate::time::{Clock, Pts90k};
@@ -28,8 +29,6 @@ use std::time::Duration;
 
 /// A read that makes no progress for this long counts as a failed device.
 pub const STALL: Duration = Duration::from_millis(1000);
-const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 fn err(device: &str, what: &str, e: alsa::Error) -> SourceError {
     let msg = format!("alsa {device}: {what}: {e}");
@@ -197,7 +196,7 @@ impl AlsaSource {
         );
         self.pcm = None;
         self.next_retry = self.clock.monotonic() + self.backoff;
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        self.backoff = next_backoff(self.backoff);
     }
 
     fn try_reopen(&mut self) {
@@ -213,7 +212,7 @@ impl AlsaSource {
             Err(e) => {
                 log::debug!("{}: reopen failed: {e}", self.name);
                 self.next_retry = self.clock.monotonic() + self.backoff;
-                self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+                self.backoff = next_backoff(self.backoff);
             }
         }
     }

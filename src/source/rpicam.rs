@@ -73,7 +73,7 @@
 //! tests use a stand-in that writes this layout.
 
 use super::convert::{self, ConvertError};
-use super::supervisor::{Opener, SupervisedVideo};
+use super::supervisor::{next_backoff, Opener, SupervisedVideo, BACKOFF_MIN};
 use super::{RawFrame, SourceError, VideoFormat, VideoSource};
 use crate::codec::annexb::AuSplitter;
 use crate::encode::EncodedVideo;
@@ -105,10 +105,6 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(3);
 /// How far count-based H.264 timestamps may fall behind arrival times before re-anchoring.
 pub const DRIFT_MAX: Pts90k = Pts90k::from_millis(500);
-/// First restart delay of [`RpicamH264`] (doubling to [`BACKOFF_MAX`] while it fails at once).
-pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
-/// Longest restart delay of [`RpicamH264`].
-pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
 /// The program to run: [`PROGRAM_ENV`] if set and not empty, else [`DEFAULT_PROGRAM`].
 pub fn program() -> String {
@@ -711,7 +707,7 @@ impl RpicamH264 {
         // Quick failures back off (a camera that is not there); a run that delivered restarts
         // soon.
         self.backoff = if self.frames == 0 {
-            (self.backoff * 2).min(BACKOFF_MAX)
+            next_backoff(self.backoff)
         } else {
             BACKOFF_MIN
         };

@@ -33,6 +33,12 @@ pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
 /// Longest retry delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
 
+/// The retry delay after another failure: `d` doubled, at most [`BACKOFF_MAX`] (used by every
+/// source that reopens itself: camera, microphone, rpicam-vid).
+pub fn next_backoff(d: Duration) -> Duration {
+    (d * 2).min(BACKOFF_MAX)
+}
+
 /// Draws the picture shown while the camera is away.
 pub trait Slate: Send {
     /// Renders frame `frame_index` of `fmt` into `out` (an I420 buffer), with `message` burned in.
@@ -221,7 +227,7 @@ impl SupervisedVideo {
             self.name,
             self.backoff.as_secs_f64()
         );
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        self.backoff = next_backoff(self.backoff);
         self.name = format!("slate:{}", self.label);
         if let Some(s) = &self.stats {
             Stats::add(&s.restarts, 1);
@@ -261,7 +267,7 @@ impl SupervisedVideo {
                     self.backoff.as_secs_f64()
                 );
                 self.next_retry = self.clock.monotonic() + self.backoff;
-                self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+                self.backoff = next_backoff(self.backoff);
             }
         }
     }
