@@ -64,6 +64,7 @@
 //! program), stream types 0x1B and 0x0F.
 
 use std::fmt;
+use std::num::NonZeroU64;
 
 use super::packet::{
     emit_stuffed_body, AdaptationField, Header, BODY_LEN, PACKET_LEN, PID_NULL, PID_PAT, SYNC_BYTE,
@@ -233,6 +234,8 @@ pub struct TsMuxer {
     span_key: (u64, u64),
     span_pcrs: u32,
     packets: u64,
+    /// The audio PID's packet header word without flags or counter ([`audio_head_base`]).
+    audio_head: u32,
     /// Whole audio access units are written by code compiled for AVX2 (x86_64 CPUs that
     /// have it): see [`Self::set_wide_moves`].
     wide_moves: bool,
@@ -348,6 +351,7 @@ impl TsMuxer {
             span_key: (0, 0),
             span_pcrs: 1,
             packets: 0,
+            audio_head: audio_head_base(cfg.audio_pid.unwrap_or(PID_NULL)),
             wide_moves: wide_moves_available(),
         }
     }
@@ -542,9 +546,9 @@ impl TsMuxer {
     /// PES) joins the pending audio PES. PES are written as the rules in the module
     /// documentation require.
     pub fn push_audio(&mut self, au: &AudioAu, out: &mut impl PacketSink) -> Result<(), MuxError> {
-        let Some(pid) = self.cfg.audio_pid else {
+        if self.cfg.audio_pid.is_none() {
             return Err(MuxError::AudioPidNotConfigured);
-        };
+        }
         if au.data.is_empty() {
             return Err(MuxError::EmptyAccessUnit);
         }
@@ -558,12 +562,13 @@ impl TsMuxer {
         if !self.psi_written {
             self.write_psi(out);
         }
-        let (fits, pcr_count) = if scan.first_len == au.data.len() {
+        let single = scan.first_len as usize == au.data.len();
+        let (fits, pcr_count) = if single {
             (false, 0)
         } else {
-            self.au_shape(scan.samples, scan.last_sri)
+            self.au_shape(scan.samples.get(), scan.last_sri)
         };
-        if scan.first_len == au.data.len() {
+        if single {
             let end = au.pts + Pts90k(frame_ticks(scan.first_sri, scan.first_blocks));
             self.add_audio_frame(au.pts, end, au.data, out);
         } else if fits && au.data.len() <= AUDIO_PES_MAX {
@@ -573,7 +578,7 @@ impl TsMuxer {
             if !self.audio_only {
                 self.audio_pcr(au.pts, out);
             }
-            self.write_audio_unit(pid, au.pts, pcr_count, au.data, out);
+            self.write_audio_unit(au.pts, pcr_count, au.data, out);
             return Ok(());
         } else {
             let mut samples: u64 = 0;
@@ -615,14 +620,7 @@ impl TsMuxer {
     /// next PES's PCR is within `pcr_interval`: `pcr_count` in all (from
     /// [`Self::pcr_count`]; unused with video).
     #[inline(always)]
-    fn write_audio(
-        &mut self,
-        pid: u16,
-        pts: Pts90k,
-        pcr_count: u32,
-        data: &[u8],
-        out: &mut impl PacketSink,
-    ) {
+    fn write_audio(&mut self, pts: Pts90k, pcr_count: u32, data: &[u8], out: &mut impl PacketSink) {
         self.psi_before_pes(pts, out);
         let mut run = PcrRun {
             first: Pts90k::ZERO,
@@ -636,7 +634,7 @@ impl TsMuxer {
             run.count = pcr_count;
             self.last_pcr = Some(run.value(run.count - 1));
         }
-        let (n, placed) = write_audio_pes(out, pid, &mut self.cc_audio, pts, data, run);
+        let (n, placed) = write_audio_pes(out, self.audio_head, &mut self.cc_audio, pts, data, run);
         self.packets += n;
         // A PES with fewer packets than PCRs: the rest follow in PCR-only packets.
         for k in placed..run.count {
@@ -652,7 +650,6 @@ impl TsMuxer {
     #[inline(always)]
     fn write_audio_unit(
         &mut self,
-        pid: u16,
         pts: Pts90k,
         pcr_count: u32,
         data: &[u8],
@@ -662,9 +659,9 @@ impl TsMuxer {
         if self.wide_moves {
             // SAFETY: `wide_moves` is only true where `wide_moves_available` detected AVX2 on
             // this CPU, which is what calling an `avx2` target-feature function requires.
-            return unsafe { self.write_audio_avx2(pid, pts, pcr_count, data, out) };
+            return unsafe { self.write_audio_avx2(pts, pcr_count, data, out) };
         }
-        self.write_audio(pid, pts, pcr_count, data, out)
+        self.write_audio(pts, pcr_count, data, out)
     }
 
     /// [`Self::write_audio`] compiled for AVX2 (see [`wide_moves_available`]).
@@ -672,13 +669,12 @@ impl TsMuxer {
     #[target_feature(enable = "avx2")]
     fn write_audio_avx2(
         &mut self,
-        pid: u16,
         pts: Pts90k,
         pcr_count: u32,
         data: &[u8],
         out: &mut impl PacketSink,
     ) {
-        self.write_audio(pid, pts, pcr_count, data, out)
+        self.write_audio(pts, pcr_count, data, out)
     }
 
     /// PCRs an audio PES lasting `span.0 / span.1` ticks carries in an audio-only program:
@@ -745,9 +741,9 @@ impl TsMuxer {
     /// Writes the pending audio PES (not empty).
     #[inline(never)]
     fn write_pending_audio(&mut self, out: &mut impl PacketSink) {
-        let Some(pid) = self.cfg.audio_pid else {
+        if self.cfg.audio_pid.is_none() {
             return;
-        };
+        }
         // Lend the buffer out for the write (an empty boxed slice does not allocate).
         let buf = std::mem::take(&mut self.audio);
         let span = (self.audio_end.saturating_sub(self.audio_pts).0, 1);
@@ -758,7 +754,7 @@ impl TsMuxer {
         } else {
             self.span_pcrs
         };
-        self.write_audio(pid, self.audio_pts, count, &buf[..self.audio_len], out);
+        self.write_audio(self.audio_pts, count, &buf[..self.audio_len], out);
         self.audio = buf;
         self.audio_len = 0;
     }
@@ -783,19 +779,41 @@ fn pcr_field(pcr: Pts90k) -> [u8; 6] {
     [b[2], b[3], b[4], b[5], b[6], b[7]]
 }
 
-/// What [`scan_adts`] found in an access unit.
+/// What [`scan_adts`] found in an access unit. 16 bytes with a niche (`samples` is never 0),
+/// so `Option<AdtsScan>` comes back in two registers rather than through memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct AdtsScan {
-    /// `frame_length` of the first frame.
-    first_len: usize,
+    /// Samples per channel in all frames.
+    samples: NonZeroU64,
+    /// `frame_length` of the first frame (13 bits).
+    first_len: u16,
     /// `sampling_frequency_index` of the first frame (below `SAMPLE_RATES.len()`).
     first_sri: u8,
     /// Raw data blocks of the first frame (1..=4).
     first_blocks: u8,
-    /// Samples per channel in all frames.
-    samples: u64,
     /// `sampling_frequency_index` of the last frame.
     last_sri: u8,
+}
+
+impl AdtsScan {
+    /// `samples` is at least one frame's 1024: `None` only for a count of 0, which no scan
+    /// produces.
+    #[inline(always)]
+    fn new(
+        samples: u64,
+        first_len: usize,
+        first_sri: u8,
+        first_blocks: u8,
+        last_sri: u8,
+    ) -> Option<Self> {
+        Some(AdtsScan {
+            samples: NonZeroU64::new(samples)?,
+            first_len: first_len as u16,
+            first_sri,
+            first_blocks,
+            last_sri,
+        })
+    }
 }
 
 /// Header bits a frame must share with the first frame of its access unit for the fast walk
@@ -849,13 +867,8 @@ fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
         return scan_adts_general(data);
     }
     let blocks = ((first >> 8) & 0x03) as u8 + 1;
-    Some(AdtsScan {
-        first_len,
-        first_sri: sri,
-        first_blocks: blocks,
-        samples: frames * blocks as u64 * SAMPLES_PER_BLOCK as u64,
-        last_sri: sri,
-    })
+    let samples = frames * blocks as u64 * SAMPLES_PER_BLOCK as u64;
+    AdtsScan::new(samples, first_len, sri, blocks, sri)
 }
 
 /// [`scan_adts`] for any access unit: each header checked on its own (frames may differ in
@@ -865,13 +878,8 @@ fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
 #[inline(never)]
 fn scan_adts_general(data: &[u8]) -> Option<AdtsScan> {
     let (first_len, first_sri, first_blocks) = raw_adts_header(data)?;
-    let mut scan = AdtsScan {
-        first_len,
-        first_sri,
-        first_blocks,
-        samples: first_blocks as u64 * SAMPLES_PER_BLOCK as u64,
-        last_sri: first_sri,
-    };
+    let mut samples = first_blocks as u64 * SAMPLES_PER_BLOCK as u64;
+    let mut last_sri = first_sri;
     let mut rest = &data[first_len..];
     // Frames with 8 bytes or more left: the header in one 8-byte load. (Fewer than 8 bytes
     // left can only be one last 7-byte frame.)
@@ -890,22 +898,22 @@ fn scan_adts_general(data: &[u8]) -> Option<AdtsScan> {
             return None;
         }
         blocks += (y >> 8) & 0x03;
-        scan.samples += SAMPLES_PER_BLOCK as u64;
-        scan.last_sri = sri;
+        samples += SAMPLES_PER_BLOCK as u64;
+        last_sri = sri;
         rest = &rest[len..];
     }
     if !rest.is_empty() {
         let (len, sri, b) = raw_adts_header(rest)?;
         blocks += b as u64 - 1;
-        scan.samples += SAMPLES_PER_BLOCK as u64;
-        scan.last_sri = sri;
+        samples += SAMPLES_PER_BLOCK as u64;
+        last_sri = sri;
         rest = &rest[len..];
         if !rest.is_empty() {
             return None;
         }
     }
-    scan.samples += blocks * SAMPLES_PER_BLOCK as u64;
-    Some(scan)
+    samples += blocks * SAMPLES_PER_BLOCK as u64;
+    AdtsScan::new(samples, first_len, first_sri, first_blocks, last_sri)
 }
 
 /// `(frame_length, sampling_frequency_index, raw data blocks)` of the ADTS frame at the start
@@ -1164,7 +1172,7 @@ fn wide_moves_available() -> bool {
 #[inline(always)]
 fn write_audio_pes(
     out: &mut impl PacketSink,
-    pid: u16,
+    base: u32,
     cc_store: &mut u8,
     pts: Pts90k,
     data: &[u8],
@@ -1173,7 +1181,6 @@ fn write_audio_pes(
     const PCR_BODY: usize = BODY_LEN - 8;
     const FIRST: usize = BODY_LEN - AUDIO_PES_HEADER_LEN;
     const FIRST_PCR: usize = FIRST - 8;
-    let base = audio_head_base(pid);
     // Header words with payload (and adaptation field); the counter is added in its bits.
     let h_full = base | 0x10 << 24;
     let h_af = h_full | 0x20 << 24;
@@ -1691,8 +1698,14 @@ mod tests {
                 let (mut cc_a, mut cc_b) = (5u8, 5u8);
                 let src = Gather::new(&[], &data[..len]);
                 let na = write_pes(&mut a, 0x101, &mut cc_a, &hdr, src, af);
-                let (nb, placed) =
-                    write_audio_pes(&mut b, 0x101, &mut cc_b, hdr.pts, &data[..len], run);
+                let (nb, placed) = write_audio_pes(
+                    &mut b,
+                    audio_head_base(0x101),
+                    &mut cc_b,
+                    hdr.pts,
+                    &data[..len],
+                    run,
+                );
                 assert_eq!(a, b, "payload of {len}, {} PCR", run.count);
                 assert_eq!((na, cc_a, placed), (nb, cc_b, run.count));
                 assert_eq!(na as usize * PACKET_LEN, a.len());
@@ -1762,8 +1775,14 @@ mod tests {
         for len in [1, 100, 162, 163, 338, 339, 500, 514, 515, 1024, 1100] {
             let mut out = Vec::new();
             let mut cc = 15;
-            let (n, placed) =
-                write_audio_pes(&mut out, 0x101, &mut cc, Pts90k(9_000), &data[..len], run);
+            let (n, placed) = write_audio_pes(
+                &mut out,
+                audio_head_base(0x101),
+                &mut cc,
+                Pts90k(9_000),
+                &data[..len],
+                run,
+            );
             assert_eq!(n as usize * PACKET_LEN, out.len());
             assert_eq!(cc as u64, (15 + n) % 16);
             let p: Vec<_> = out
@@ -1828,13 +1847,13 @@ mod tests {
             samples += h.samples() as u64;
             last_sri = h.sample_rate_index;
         }
-        Some(AdtsScan {
-            first_len: first.frame_length,
-            first_sri: first.sample_rate_index,
-            first_blocks: first.blocks,
+        AdtsScan::new(
             samples,
+            first.frame_length,
+            first.sample_rate_index,
+            first.blocks,
             last_sri,
-        })
+        )
     }
 
     #[test]
@@ -1842,7 +1861,7 @@ mod tests {
         let good = adts_frames(5, 300);
         for end in [300, 600, 1500] {
             let s = scan_adts(&good[..end]).unwrap();
-            assert_eq!(s.samples, end as u64 / 300 * 1024);
+            assert_eq!(s.samples.get(), end as u64 / 300 * 1024);
             assert_eq!(
                 (s.first_len, s.first_sri, s.first_blocks, s.last_sri),
                 (300, 3, 1, 3)
@@ -1893,7 +1912,10 @@ mod tests {
         mixed[306] = 0xFC | 2; // second frame: 3 raw data blocks
         mixed[302] = (mixed[302] & !0x3C) | (4 << 2); // second frame: 44.1 kHz
         let s = scan_adts(&mixed).unwrap();
-        assert_eq!((s.samples, s.last_sri, s.first_blocks), (4 * 1024, 4, 1));
+        assert_eq!(
+            (s.samples.get(), s.last_sri, s.first_blocks),
+            (4 * 1024, 4, 1)
+        );
         assert_eq!(Some(s), checked_scan(&mixed));
         let mut h = [0u8; 7];
         for idx in 0..SAMPLE_RATES.len() as u8 {
@@ -1987,7 +2009,7 @@ mod tests {
             accepted += fast.is_some() as usize;
         }
         assert_eq!(
-            scan_adts(&cases[0]).map(|s| (s.samples, s.first_len)),
+            scan_adts(&cases[0]).map(|s| (s.samples.get(), s.first_len)),
             Some((4096, 256))
         );
         assert!(accepted >= 15 + 13 * 4, "{accepted}");
