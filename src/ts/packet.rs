@@ -266,7 +266,33 @@ impl AdaptationField {
             buf[2..8].copy_from_slice(&v.to_be_bytes()[2..]);
             at = 8;
         }
-        buf[at..].fill(0xFF);
+        fill_stuffing(&mut buf[at..]);
+    }
+}
+
+/// Fills `dst` (at most 256 bytes) with 0xFF stuffing as two fixed-size stores that overlap
+/// (`K` bytes at the front, `K` at the back, `K` the power of two ≥ half the length), without
+/// a `memset` call: the stuffing of a PES's last packet is usually a few dozen bytes, where
+/// the call costs more than the stores (a loop of stores is turned back into the call).
+#[inline(always)]
+pub(crate) fn fill_stuffing(dst: &mut [u8]) {
+    #[inline(always)]
+    fn ends<const K: usize>(dst: &mut [u8]) {
+        if let Some(first) = dst.first_chunk_mut::<K>() {
+            *first = [0xFF; K];
+        }
+        if let Some(last) = dst.last_chunk_mut::<K>() {
+            *last = [0xFF; K];
+        }
+    }
+    match dst.len() {
+        0..=3 => dst.iter_mut().for_each(|b| *b = 0xFF),
+        4..=8 => ends::<4>(dst),
+        9..=16 => ends::<8>(dst),
+        17..=32 => ends::<16>(dst),
+        33..=64 => ends::<32>(dst),
+        65..=128 => ends::<64>(dst),
+        _ => ends::<128>(dst),
     }
 }
 
