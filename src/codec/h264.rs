@@ -115,6 +115,22 @@ pub fn is_idr(annexb: &[u8]) -> bool {
     NalIter::new(annexb).any(|n| n.nal_type == NAL_IDR)
 }
 
+/// True when the first coded slice of `au` is an IDR slice (every slice of an IDR picture is,
+/// §7.4.1.2.4): only the NAL unit headers in front of it are read, not the slice data.
+pub fn first_slice_is_idr(au: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some((p, len)) = find_start_code(au, at) {
+        at = p + len;
+        let Some(&h) = au.get(at) else {
+            return false;
+        };
+        if is_vcl(h & 0x1F) {
+            return h & 0x1F == NAL_IDR;
+        }
+    }
+    false
+}
+
 /// Where the parameter sets and the delimiter sit in one access unit, found by scanning only
 /// the NAL units in front of the first coded slice (H.264 §7.4.1.2.3 puts AUD, SPS, PPS and SEI
 /// there).
@@ -178,6 +194,17 @@ impl AuLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idr_detection() {
+        assert!(first_slice_is_idr(&[
+            0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x65, 0x88
+        ]));
+        assert!(!first_slice_is_idr(&[
+            0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x41, 0x9a
+        ]));
+        assert!(!first_slice_is_idr(&[0, 0, 1]));
+    }
 
     #[test]
     fn iterates_mixed_start_codes() {

@@ -912,27 +912,11 @@ impl V4l2H264Source {
             pts: self.cap.pts_of(captured),
             captured,
             wall: self.cap.wall_of(captured),
-            key: d.flags & v4l_sys::V4L2_BUF_FLAG_KEYFRAME != 0 || has_idr(out),
+            key: d.flags & v4l_sys::V4L2_BUF_FLAG_KEYFRAME != 0
+                || crate::codec::h264::first_slice_is_idr(out),
             len: out.len(),
         })
     }
-}
-
-/// True when the Annex B stream `data` contains an IDR slice (NAL unit type 5,
-/// ITU-T H.264 §7.4.1.2).
-pub fn has_idr(data: &[u8]) -> bool {
-    let mut i = 0;
-    while i + 3 < data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            if data[i + 3] & 0x1F == 5 {
-                return true;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    false
 }
 
 impl crate::pipeline::EncodedVideoSource for V4l2H264Source {
@@ -1027,13 +1011,6 @@ impl crate::pipeline::EncodedVideoSource for ReopeningH264 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn idr_detection() {
-        assert!(has_idr(&[0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x65, 0x88]));
-        assert!(!has_idr(&[0, 0, 0, 1, 0x09, 0xF0, 0, 0, 1, 0x41, 0x9a]));
-        assert!(!has_idr(&[0, 0, 1]));
-    }
 
     #[test]
     fn fourcc_round_trip() {

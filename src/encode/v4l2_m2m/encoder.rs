@@ -56,7 +56,6 @@ pub struct M2mEncoder<D: M2mDevice> {
     coded: CodedFormat,
     fmt: VideoFormat,
     input: Format,
-    coded_fmt: Format,
     layout: InputLayout,
     memory: Memory,
     n_out: u32,
@@ -72,7 +71,6 @@ pub struct M2mEncoder<D: M2mDevice> {
     timeout: Duration,
     lag: usize,
     counters: M2mCounters,
-    drain_out: EncodedVideo,
 }
 
 impl M2mEncoder<V4l2M2m> {
@@ -252,7 +250,6 @@ impl<D: M2mDevice> M2mEncoder<D> {
             coded,
             fmt,
             input,
-            coded_fmt,
             layout,
             memory,
             n_out,
@@ -272,7 +269,6 @@ impl<D: M2mDevice> M2mEncoder<D> {
             timeout: Duration::from_secs(2),
             lag: 0,
             counters: M2mCounters::default(),
-            drain_out: EncodedVideo::with_capacity(au_cap),
         })
     }
 
@@ -284,11 +280,6 @@ impl<D: M2mDevice> M2mEncoder<D> {
     /// Where the planes go in an `OUTPUT` buffer (a DMABUF must be laid out the same way).
     pub fn input_layout(&self) -> InputLayout {
         self.layout
-    }
-
-    /// The `CAPTURE` format (coded fourcc, `sizeimage`).
-    pub fn coded_format(&self) -> Format {
-        self.coded_fmt
     }
 
     /// How pictures reach the `OUTPUT` queue.

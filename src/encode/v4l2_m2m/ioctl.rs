@@ -102,11 +102,6 @@ impl V4l2M2m {
         })
     }
 
-    /// The device path.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// The file descriptor.
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()

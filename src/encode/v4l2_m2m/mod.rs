@@ -115,7 +115,7 @@ impl CodedFormat {
     /// after the 8-byte magic, version, width and height).
     pub fn is_key(self, au: &[u8]) -> bool {
         match self {
-            CodedFormat::H264 => crate::source::v4l2::has_idr(au),
+            CodedFormat::H264 => crate::codec::h264::first_slice_is_idr(au),
             CodedFormat::Fwht => {
                 au.len() >= 24
                     && au[..8] == [0x4f, 0x4f, 0x4f, 0x4f, 0xff, 0xff, 0xff, 0xff]

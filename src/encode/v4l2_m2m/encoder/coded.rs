@@ -2,46 +2,12 @@
 //! into access units, stale ones dropped, the drain (dev-encoder.rst "Encoding" and "Drain").
 
 use super::*;
+use crate::codec::h264::AuLayout;
 
-/// NAL unit types of an Annex B stream (ITU-T H.264 §7.3.1, §B.1), in order.
-fn nal_types(data: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i + 3 < data.len() {
-            if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-                let t = data[i + 3] & 0x1F;
-                i += 3;
-                return Some(t);
-            }
-            i += 1;
-        }
-        None
-    })
-}
-
-/// True when `data` holds an SPS (7) and no slice (1–5): a codec-config buffer.
+/// True when `data` holds an SPS and no slice: a codec-config buffer.
 fn is_parameter_sets(data: &[u8]) -> bool {
-    let mut sps = false;
-    for t in nal_types(data) {
-        match t {
-            7 => sps = true,
-            1..=5 => return false,
-            _ => {}
-        }
-    }
-    sps
-}
-
-/// True when the first NAL units before any slice include an SPS.
-fn starts_with_sps(data: &[u8]) -> bool {
-    for t in nal_types(data) {
-        match t {
-            7 => return true,
-            1..=5 => return false,
-            _ => {}
-        }
-    }
-    false
+    let l = AuLayout::scan(data);
+    l.sps.is_some() && !l.has_vcl
 }
 
 /// How long a frame that exactly filled its last buffer waits for a continuation buffer.
@@ -206,13 +172,16 @@ impl<D: M2mDevice> M2mEncoder<D> {
         }
         let meta = meta.unwrap_or(InputMeta::EMPTY);
         out.data.clear();
-        if !self.header.is_empty() {
-            if !starts_with_sps(&self.au) {
-                out.data.extend_from_slice(&self.header);
-            }
-            self.header.clear();
+        if !self.header.is_empty() && AuLayout::scan(&self.au).sps.is_none() {
+            // The kept SPS/PPS go in front: one copy.
+            out.data.extend_from_slice(&self.header);
+            out.data.extend_from_slice(&self.au);
+        } else {
+            // The usual case: the assembled unit becomes the output, no copy (the two
+            // buffers trade places, both keep their capacity).
+            std::mem::swap(&mut out.data, &mut self.au);
         }
-        out.data.extend_from_slice(&self.au);
+        self.header.clear();
         self.au.clear();
         out.key = a.key || self.coded.is_key(&out.data);
         out.pts = meta.pts;
@@ -234,10 +203,10 @@ impl<D: M2mDevice> M2mEncoder<D> {
         self.dev
             .command(Command::EncoderStop)
             .map_err(|e| self.err("ENCODER_CMD STOP", e))?;
-        let mut out = std::mem::replace(&mut self.drain_out, EncodedVideo::with_capacity(0));
+        let mut out = EncodedVideo::with_capacity(self.au.capacity());
         let mut n = 0;
         let start = Instant::now();
-        let r = loop {
+        loop {
             match self.pump(&mut out) {
                 Ok(true) => {
                     n += 1;
@@ -268,8 +237,6 @@ impl<D: M2mDevice> M2mEncoder<D> {
                 }
                 Err(e) => break Err(self.err("poll", e)),
             }
-        };
-        self.drain_out = out;
-        r
+        }
     }
 }
