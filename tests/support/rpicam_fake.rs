@@ -13,16 +13,26 @@ pub fn fake() -> PathBuf {
 
 /// A wrapper script in `dir` that runs the stand-in with `env` set (per-test settings without
 /// touching this process's environment, which tests share).
+///
+/// The executable is written by a child process (`install`), never by this one: a test thread
+/// forking while this process held it open for writing would leave it "Text file busy"
+/// (ETXTBSY) when a parallel test starts it (seen about once in 8 runs of `--test rpicam`).
 pub fn wrapper(dir: &Path, name: &str, env: &[(&str, String)]) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let mut text = String::from("#!/bin/sh\n");
     for (k, v) in env {
         text.push_str(&format!("export {k}='{v}'\n"));
     }
     text.push_str(&format!("exec '{}' \"$@\"\n", fake().display()));
     let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text_file = dir.join(format!("{name}.text"));
+    std::fs::write(&text_file, text).unwrap();
+    let installed = std::process::Command::new("install")
+        .args(["-m", "755"])
+        .arg(&text_file)
+        .arg(&p)
+        .status()
+        .unwrap();
+    assert!(installed.success(), "install {}", p.display());
     p
 }
 
