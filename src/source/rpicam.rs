@@ -97,7 +97,7 @@ pub const ALIGN_ENV: &str = "HLSCAM_RPICAM_ALIGN";
 /// The program run by default (found on `PATH`).
 pub const DEFAULT_PROGRAM: &str = "rpicam-vid";
 /// The label on the slate and in logs.
-pub const LABEL: &str = "rpicam-vid";
+pub const LABEL: &str = DEFAULT_PROGRAM;
 /// How long the first frame may take (libcamera starts the camera and the ISP; no slate is
 /// shown meanwhile, so this is kept short).
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -403,13 +403,8 @@ impl std::fmt::Debug for RpicamSource {
 }
 
 impl RpicamSource {
-    /// Starts [`program`] for `want` with the stride of [`stride_align`]; media time from
-    /// `clock`.
-    pub fn spawn(want: VideoFormat, clock: Arc<dyn Clock>) -> Result<Self, SourceError> {
-        Self::spawn_with(&program(), stride_align(), want, clock)
-    }
-
-    /// As [`spawn`](Self::spawn) with the program and the stride alignment given.
+    /// Starts `program` for `want`, rows padded to `align` (the helper's stride, see
+    /// [`stride_align`]); media time from `clock`.
     pub fn spawn_with(
         program: &str,
         align: usize,
@@ -440,11 +435,6 @@ impl RpicamSource {
     pub fn layout(&self) -> PaddedI420 {
         self.layout
     }
-
-    /// The helper's process id.
-    pub fn pid(&self) -> u32 {
-        self.helper.pid
-    }
 }
 
 impl VideoSource for RpicamSource {
@@ -462,7 +452,20 @@ impl VideoSource for RpicamSource {
         } else {
             FRAME_TIMEOUT
         };
-        if let Err(e) = self.helper.pipe.read_exact(&mut self.scratch) {
+        // Rows without padding are already packed I420: read straight into a pool buffer (one
+        // copy). With padding (or no free buffer) through `scratch`, then `unpad`; a frame is
+        // read whole either way, so a full pool still costs exactly one frame.
+        let mut direct = if self.layout.stride == self.layout.width {
+            pool.try_take()
+                .filter(|b| b.len() == self.layout.frame_len())
+        } else {
+            None
+        };
+        let read = match direct.as_mut() {
+            Some(buf) => self.helper.pipe.read_exact(buf),
+            None => self.helper.pipe.read_exact(&mut self.scratch),
+        };
+        if let Err(e) = read {
             // A partial frame is dropped with the helper (the supervisor restarts it).
             return Err(match e.kind() {
                 io::ErrorKind::UnexpectedEof => {
@@ -476,10 +479,16 @@ impl VideoSource for RpicamSource {
             });
         }
         let captured = self.clock.monotonic();
-        let mut buf = pool.try_take().ok_or(SourceError::PoolExhausted)?;
-        self.layout
-            .unpad(&self.scratch, &mut buf)
-            .map_err(|e| SourceError::Io(format!("{}: pool buffer: {e}", self.name)))?;
+        let buf = match direct {
+            Some(buf) => buf,
+            None => {
+                let mut buf = pool.try_take().ok_or(SourceError::PoolExhausted)?;
+                self.layout
+                    .unpad(&self.scratch, &mut buf)
+                    .map_err(|e| SourceError::Io(format!("{}: pool buffer: {e}", self.name)))?;
+                buf
+            }
+        };
         let mut pts = Pts90k::from_duration(captured);
         if let Some(last) = self.last_pts {
             if pts <= last {
@@ -672,11 +681,6 @@ impl RpicamH264 {
             last_pts: None,
             exited: None,
         }
-    }
-
-    /// The configured geometry and rate.
-    pub fn format(&self) -> VideoFormat {
-        self.fmt
     }
 
     /// Media time of the access unit that arrived at `now` (see the module docs).
