@@ -230,10 +230,6 @@ pub struct TsMuxer {
     /// [`Self::au_shape`] of it.
     shape_key: u64,
     shape: (bool, u32),
-    /// The span (`ticks × span.1 = span.0`) of the last pending PES written, and
-    /// [`Self::pcr_count`] of it.
-    span_key: (u64, u64),
-    span_pcrs: u32,
     packets: u64,
     /// The audio PID's packet header word without flags or counter ([`audio_head_base`]).
     audio_head: u32,
@@ -349,8 +345,6 @@ impl TsMuxer {
             // No (samples, index) key has all its low 4 bits set; a span of 0 has one PCR.
             shape_key: u64::MAX,
             shape: (false, 1),
-            span_key: (0, 0),
-            span_pcrs: 1,
             packets: 0,
             audio_head: audio_head_base(cfg.audio_pid.unwrap_or(PID_NULL)),
             wide_moves: wide_moves_available(),
@@ -679,14 +673,10 @@ impl TsMuxer {
     }
 
     /// PCRs an audio PES lasting `span.0 / span.1` ticks carries in an audio-only program:
-    /// ⌈duration / pcr_interval⌉, at least 1, at most [`MAX_PCR_FILL`] (without the division).
+    /// ⌈duration / pcr_interval⌉, at least 1, at most [`MAX_PCR_FILL`].
     fn pcr_count(&self, span: (u64, u64)) -> u32 {
-        let step = self.cfg.pcr_interval.0;
-        let mut count = 1;
-        while count < MAX_PCR_FILL as u32 && count as u64 * step * span.1 < span.0 {
-            count += 1;
-        }
-        count
+        let per_pcr = self.cfg.pcr_interval.0 * span.1;
+        span.0.div_ceil(per_pcr).clamp(1, MAX_PCR_FILL) as u32
     }
 
     /// For an access unit of `samples` at `SAMPLE_RATES[sri]`: whether it lasts at most
@@ -747,14 +737,7 @@ impl TsMuxer {
         }
         // Lend the buffer out for the write (an empty boxed slice does not allocate).
         let buf = std::mem::take(&mut self.audio);
-        let span = (self.audio_end.saturating_sub(self.audio_pts).0, 1);
-        let count = if self.span_key != span {
-            self.span_key = span;
-            self.span_pcrs = self.pcr_count(span);
-            self.span_pcrs
-        } else {
-            self.span_pcrs
-        };
+        let count = self.pcr_count((self.audio_end.saturating_sub(self.audio_pts).0, 1));
         self.write_audio(self.audio_pts, count, &buf[..self.audio_len], out);
         self.audio = buf;
         self.audio_len = 0;
@@ -872,66 +855,26 @@ fn scan_adts(data: &[u8]) -> Option<AdtsScan> {
     AdtsScan::new(samples, first_len, sri, blocks, sri)
 }
 
-/// [`scan_adts`] for any access unit: each header checked on its own (frames may differ in
-/// rate or channels). Checks that `data` is a run of complete ADTS frames (the checks of
-/// [`AdtsHeader::parse`] and [`AdtsFrames`], on the raw bytes, in registers: no header struct
-/// goes through memory).
+/// [`scan_adts`] for any access unit, through [`AdtsHeader::parse`] and [`AdtsFrames`]: each
+/// header checked on its own (frames may differ in rate or channels). The cold path: the fast
+/// walk sends only what it cannot decide here.
 #[inline(never)]
 fn scan_adts_general(data: &[u8]) -> Option<AdtsScan> {
-    let (first_len, first_sri, first_blocks) = raw_adts_header(data)?;
-    let mut samples = first_blocks as u64 * SAMPLES_PER_BLOCK as u64;
-    let mut last_sri = first_sri;
-    let mut rest = &data[first_len..];
-    // Frames with 8 bytes or more left: the header in one 8-byte load. (Fewer than 8 bytes
-    // left can only be one last 7-byte frame.)
-    let mut blocks = 0u64;
-    while let Some(h) = rest.first_chunk::<8>() {
-        let y = u64::from_be_bytes(*h);
-        let sri = (y >> 42) as u8 & 0x0F;
-        let len = (y >> 21) as usize & 0x1FFF;
-        // 7, or 9 with a CRC (protection_absent = 0).
-        let header_len = 9 - 2 * ((y >> 48) as usize & 1);
-        let ok = (y >> 48) as u16 & 0xFFF6 == 0xFFF0
-            && (sri as usize) < SAMPLE_RATES.len()
-            && len >= header_len
-            && len <= rest.len();
-        if !ok {
-            return None;
-        }
-        blocks += (y >> 8) & 0x03;
-        samples += SAMPLES_PER_BLOCK as u64;
-        last_sri = sri;
-        rest = &rest[len..];
+    let first = AdtsHeader::parse(data).ok()?;
+    let mut samples = 0;
+    let mut last_sri = 0;
+    for r in AdtsFrames::new(data) {
+        let (h, _) = r.ok()?;
+        samples += h.samples() as u64;
+        last_sri = h.sample_rate_index;
     }
-    if !rest.is_empty() {
-        let (len, sri, b) = raw_adts_header(rest)?;
-        blocks += b as u64 - 1;
-        samples += SAMPLES_PER_BLOCK as u64;
-        last_sri = sri;
-        rest = &rest[len..];
-        if !rest.is_empty() {
-            return None;
-        }
-    }
-    samples += blocks * SAMPLES_PER_BLOCK as u64;
-    AdtsScan::new(samples, first_len, first_sri, first_blocks, last_sri)
-}
-
-/// `(frame_length, sampling_frequency_index, raw data blocks)` of the ADTS frame at the start
-/// of `b`, if its header is valid and the whole frame is in `b`.
-#[inline(always)]
-fn raw_adts_header(b: &[u8]) -> Option<(usize, u8, u8)> {
-    let h: &[u8; 7] = b.first_chunk()?;
-    let sri = (h[2] >> 2) & 0x0F;
-    // frame_length: bits 30..18 of bytes 3..7 (one load on the frame-to-frame chain).
-    let len = (u32::from_be_bytes([h[3], h[4], h[5], h[6]]) >> 13) as usize & 0x1FFF;
-    let header_len = if h[1] & 1 == 1 { 7 } else { 9 };
-    let ok = h[0] == 0xFF
-        && h[1] & 0xF6 == 0xF0
-        && (sri as usize) < SAMPLE_RATES.len()
-        && len >= header_len
-        && len <= b.len();
-    ok.then_some((len, sri, (h[6] & 0x03) + 1))
+    AdtsScan::new(
+        samples,
+        first.frame_length,
+        first.sample_rate_index,
+        first.blocks,
+        last_sri,
+    )
 }
 
 /// Whether `samples` at `SAMPLE_RATES[sri]` last at most `max` (`samples × 90 000 / rate ≤
@@ -1060,19 +1003,9 @@ fn pcr_adaptation(pcr: Pts90k) -> [u8; 8] {
 /// Length of an audio PES header (PTS only).
 const AUDIO_PES_HEADER_LEN: usize = 14;
 
-/// The header of an audio PES with `payload_len` (at most [`AUDIO_PES_MAX`]) bytes: the bytes
-/// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, built in registers.
-#[inline(always)]
-fn audio_pes_header(pts: Pts90k, payload_len: usize) -> [u8; AUDIO_PES_HEADER_LEN] {
-    let (a, b) = audio_pes_header_words(pts, payload_len);
-    let mut h = [0; AUDIO_PES_HEADER_LEN];
-    h[..8].copy_from_slice(&a.to_be_bytes());
-    h[6..].copy_from_slice(&b.to_be_bytes());
-    h
-}
-
-/// [`audio_pes_header`] as two big-endian words for two 8-byte stores: bytes 0..8, and
-/// bytes 6..14 (bytes 6 and 7, the flags, are in both).
+/// The header of an audio PES with `payload_len` (at most [`AUDIO_PES_MAX`]) bytes, the bytes
+/// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, as two big-endian words for
+/// two 8-byte stores: bytes 0..8, and bytes 6..14 (bytes 6 and 7, the flags, are in both).
 #[inline(always)]
 fn audio_pes_header_words(pts: Pts90k, payload_len: usize) -> (u64, u64) {
     // packet_start_code_prefix, stream_id, PES_packet_length, '10' + flags, PTS_DTS_flags.
@@ -1160,12 +1093,28 @@ fn write_audio_pes(
     let h_full = base | 0x10 << 24;
     let h_af = h_full | 0x20 << 24;
     let cc0 = *cc_store;
+    if data.len() < if pcrs.count > 0 { FIRST_PCR } else { FIRST } {
+        // A PES shorter than the first packet's room: one packet, stuffed, by the general
+        // writer.
+        let hdr = PesHeader {
+            stream_id: STREAM_ID_AUDIO,
+            pts,
+            dts: None,
+        };
+        let af = AdaptationField {
+            random_access: false,
+            pcr: (pcrs.count > 0).then(|| pcrs.value(0).to_pcr()),
+        };
+        let pid = u16::from_be_bytes([base.to_le_bytes()[1], base.to_le_bytes()[2]]);
+        let n = write_pes(out, pid, cc_store, &hdr, Gather::new(&[], data), af);
+        return (n, pcrs.count.min(1));
+    }
     let (pes_a, pes_b) = audio_pes_header_words(pts, data.len());
 
-    // First packet: the first PCR if any, the PES header, payload; stuffing if short.
+    // First packet: the first PCR if any, the PES header, payload.
     let slot = out.next_slot();
     let (mut rest, mut placed) = match pcrs.count > 0 {
-        true if data.len() >= FIRST_PCR => {
+        true => {
             let (first, rest) = data.split_at(FIRST_PCR);
             slot[..4].copy_from_slice(&audio_head(base, true, true, cc0));
             slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
@@ -1174,17 +1123,13 @@ fn write_audio_pes(
             copy_fixed::<FIRST_PCR>(&mut slot[26..], first.try_into().unwrap());
             (rest, 1)
         }
-        false if data.len() >= FIRST => {
+        false => {
             let (first, rest) = data.split_at(FIRST);
             slot[..4].copy_from_slice(&audio_head(base, true, false, cc0));
             slot[4..12].copy_from_slice(&pes_a.to_be_bytes());
             slot[10..18].copy_from_slice(&pes_b.to_be_bytes());
             copy_fixed::<FIRST>(&mut slot[18..], first.try_into().unwrap());
             (rest, 0)
-        }
-        _ => {
-            let pcr0 = (pcrs.count > 0).then(|| pcrs.value(0));
-            write_audio_first_slow(slot, base, cc0, pts, data, pcr0)
         }
     };
     // The next counter, in bits 24..28 of the header word.
@@ -1250,36 +1195,6 @@ fn write_audio_pes(
     }
     *cc_store = (ccw >> 24) as u8;
     (packets, placed)
-}
-
-/// The first packet of [`write_audio_pes`] for a PES too short to fill it (stuffing in the
-/// adaptation field). Returns the payload left and the PCRs placed (0 or 1).
-#[inline(never)]
-fn write_audio_first_slow<'a>(
-    slot: &mut [u8; PACKET_LEN],
-    base: u32,
-    cc: u8,
-    pts: Pts90k,
-    data: &'a [u8],
-    pcr0: Option<Pts90k>,
-) -> (&'a [u8], u32) {
-    let af_min = if pcr0.is_some() { 8 } else { 0 };
-    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
-    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
-    let (head, body) = split_slot(slot);
-    *head = audio_head(base, true, af_len > 0, cc);
-    if af_len > 0 {
-        AdaptationField {
-            random_access: false,
-            pcr: pcr0.map(Pts90k::to_pcr),
-        }
-        .emit(&mut body[..af_len]);
-    }
-    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
-    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
-    let (first, rest) = data.split_at(take);
-    payload.copy_from_slice(first);
-    (rest, pcr0.is_some() as u32)
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
@@ -1813,24 +1728,9 @@ mod tests {
         }
     }
 
-    /// The checked walk's view of `data`: first frame (length, index, blocks), summed
-    /// samples and last index, or `None` if any frame is refused.
+    /// The walk through the ADTS parser of `codec::adts` (what the fast walk must agree with).
     fn checked_scan(data: &[u8]) -> Option<AdtsScan> {
-        let first = AdtsHeader::parse(data).ok()?;
-        let mut samples = 0;
-        let mut last_sri = 0;
-        for r in AdtsFrames::new(data) {
-            let (h, _) = r.ok()?;
-            samples += h.samples() as u64;
-            last_sri = h.sample_rate_index;
-        }
-        AdtsScan::new(
-            samples,
-            first.frame_length,
-            first.sample_rate_index,
-            first.blocks,
-            last_sri,
-        )
+        scan_adts_general(data)
     }
 
     #[test]
