@@ -158,19 +158,19 @@ impl VideoEncoder for FallbackEncoder {
                 Err(e) => self.switch(&e),
             }
         }
-        if self.fallback.is_none() {
-            // Retried once per picture until it works (e.g. a transient allocation failure).
-            let f = (self.make_fallback)().inspect_err(|e| {
-                log::error!("the software encoder could not be built: {e}");
-            })?;
-            log::info!("video encoder now {}", f.name());
-            if let Some(s) = &self.stats {
-                s.set_encoder(f.name());
+        let f = match &mut self.fallback {
+            Some(f) => f,
+            slot @ None => {
+                // Retried once per picture until it works (e.g. a transient allocation failure).
+                let f = (self.make_fallback)().inspect_err(|e| {
+                    log::error!("the software encoder could not be built: {e}");
+                })?;
+                log::info!("video encoder now {}", f.name());
+                if let Some(s) = &self.stats {
+                    s.set_encoder(f.name());
+                }
+                slot.insert(f)
             }
-            self.fallback = Some(f);
-        }
-        let Some(f) = &mut self.fallback else {
-            return Ok(false);
         };
         if std::mem::take(&mut self.want_key) {
             f.force_keyframe();

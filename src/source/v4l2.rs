@@ -964,7 +964,7 @@ impl ReopeningH264 {
             name: cam.name().to_string(),
             clock,
             cam: Some(cam),
-            backoff: Duration::from_millis(500),
+            backoff: super::supervisor::BACKOFF_MIN,
             reopened: false,
         })
     }
@@ -983,12 +983,12 @@ impl crate::pipeline::EncodedVideoSource for ReopeningH264 {
                     Ok(c) => {
                         log::info!("{}: camera back", self.name);
                         self.cam = Some(c);
-                        self.backoff = Duration::from_millis(500);
+                        self.backoff = super::supervisor::BACKOFF_MIN;
                         self.reopened = true;
                     }
                     Err(e) => {
-                        log::warn!("{}: {e}; retrying in {:?}", self.name, self.backoff * 2);
-                        self.backoff = (self.backoff * 2).min(Duration::from_secs(8));
+                        self.backoff = super::supervisor::next_backoff(self.backoff);
+                        log::warn!("{}: {e}; retrying in {:?}", self.name, self.backoff);
                     }
                 }
                 continue;

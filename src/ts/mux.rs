@@ -570,9 +570,7 @@ impl TsMuxer {
             // The whole unit is one PES: the same PES the per-frame path below would start
             // with nothing pending, written without the copy into the pending buffer.
             self.flush_audio(out);
-            if !self.audio_only {
-                self.audio_pcr(au.pts, out);
-            }
+            self.audio_pcr(au.pts, out);
             self.write_audio_unit(au.pts, pcr_count, au.data, out);
             return Ok(());
         } else {
@@ -584,18 +582,20 @@ impl TsMuxer {
                 self.add_audio_frame(pts, end, frame, out);
             }
         }
-        if !self.audio_only {
-            self.audio_pcr(au.pts, out);
-        }
+        self.audio_pcr(au.pts, out);
         Ok(())
     }
 
     /// Keeps the clock running through audio-only stretches of a program with video: brings
     /// the PCR up to `pts − pcr_delay`, but never past the pending PES's PTS. The target
     /// follows the AU's first PTS, not its later frames: the caller interleaves by that
-    /// timestamp, so a video AU with a DTS below the later frames may still come.
+    /// timestamp, so a video AU with a DTS below the later frames may still come. (In an
+    /// audio-only program the audio PES carry the PCR themselves: nothing to do.)
     #[inline(always)]
     fn audio_pcr(&mut self, pts: Pts90k, out: &mut impl PacketSink) {
+        if self.audio_only {
+            return;
+        }
         let target = pts.saturating_sub(self.pcr_delay);
         let target = if self.audio_len > 0 {
             target.min(self.audio_pts)
