@@ -1003,9 +1003,19 @@ fn pcr_adaptation(pcr: Pts90k) -> [u8; 8] {
 /// Length of an audio PES header (PTS only).
 const AUDIO_PES_HEADER_LEN: usize = 14;
 
-/// The header of an audio PES with `payload_len` (at most [`AUDIO_PES_MAX`]) bytes, the bytes
-/// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, as two big-endian words for
-/// two 8-byte stores: bytes 0..8, and bytes 6..14 (bytes 6 and 7, the flags, are in both).
+/// The header of an audio PES with `payload_len` (at most [`AUDIO_PES_MAX`]) bytes: the bytes
+/// [`PesHeader::emit`] writes for stream_id 0xC0 and a PTS only, built in registers.
+#[inline(always)]
+fn audio_pes_header(pts: Pts90k, payload_len: usize) -> [u8; AUDIO_PES_HEADER_LEN] {
+    let (a, b) = audio_pes_header_words(pts, payload_len);
+    let mut h = [0; AUDIO_PES_HEADER_LEN];
+    h[..8].copy_from_slice(&a.to_be_bytes());
+    h[6..].copy_from_slice(&b.to_be_bytes());
+    h
+}
+
+/// [`audio_pes_header`] as two big-endian words for two 8-byte stores: bytes 0..8, and
+/// bytes 6..14 (bytes 6 and 7, the flags, are in both).
 #[inline(always)]
 fn audio_pes_header_words(pts: Pts90k, payload_len: usize) -> (u64, u64) {
     // packet_start_code_prefix, stream_id, PES_packet_length, '10' + flags, PTS_DTS_flags.
@@ -1093,28 +1103,12 @@ fn write_audio_pes(
     let h_full = base | 0x10 << 24;
     let h_af = h_full | 0x20 << 24;
     let cc0 = *cc_store;
-    if data.len() < if pcrs.count > 0 { FIRST_PCR } else { FIRST } {
-        // A PES shorter than the first packet's room: one packet, stuffed, by the general
-        // writer.
-        let hdr = PesHeader {
-            stream_id: STREAM_ID_AUDIO,
-            pts,
-            dts: None,
-        };
-        let af = AdaptationField {
-            random_access: false,
-            pcr: (pcrs.count > 0).then(|| pcrs.value(0).to_pcr()),
-        };
-        let pid = u16::from_be_bytes([base.to_le_bytes()[1], base.to_le_bytes()[2]]);
-        let n = write_pes(out, pid, cc_store, &hdr, Gather::new(&[], data), af);
-        return (n, pcrs.count.min(1));
-    }
     let (pes_a, pes_b) = audio_pes_header_words(pts, data.len());
 
-    // First packet: the first PCR if any, the PES header, payload.
+    // First packet: the first PCR if any, the PES header, payload; stuffing if short.
     let slot = out.next_slot();
     let (mut rest, mut placed) = match pcrs.count > 0 {
-        true => {
+        true if data.len() >= FIRST_PCR => {
             let (first, rest) = data.split_at(FIRST_PCR);
             slot[..4].copy_from_slice(&audio_head(base, true, true, cc0));
             slot[4..12].copy_from_slice(&pcr_adaptation(pcrs.value(0)));
@@ -1123,13 +1117,17 @@ fn write_audio_pes(
             copy_fixed::<FIRST_PCR>(&mut slot[26..], first.try_into().unwrap());
             (rest, 1)
         }
-        false => {
+        false if data.len() >= FIRST => {
             let (first, rest) = data.split_at(FIRST);
             slot[..4].copy_from_slice(&audio_head(base, true, false, cc0));
             slot[4..12].copy_from_slice(&pes_a.to_be_bytes());
             slot[10..18].copy_from_slice(&pes_b.to_be_bytes());
             copy_fixed::<FIRST>(&mut slot[18..], first.try_into().unwrap());
             (rest, 0)
+        }
+        _ => {
+            let pcr0 = (pcrs.count > 0).then(|| pcrs.value(0));
+            write_audio_first_slow(slot, base, cc0, pts, data, pcr0)
         }
     };
     // The next counter, in bits 24..28 of the header word.
@@ -1195,6 +1193,38 @@ fn write_audio_pes(
     }
     *cc_store = (ccw >> 24) as u8;
     (packets, placed)
+}
+
+/// The first packet of [`write_audio_pes`] for a PES too short to fill it (stuffing in the
+/// adaptation field). Returns the payload left and the PCRs placed (0 or 1). (Handing such a
+/// PES to [`write_pes`] instead gives the same bytes but pulled the general writer into the
+/// hot function: the 4-frame AAC bench measured 3.5 % slower.)
+#[inline(never)]
+fn write_audio_first_slow<'a>(
+    slot: &mut [u8; PACKET_LEN],
+    base: u32,
+    cc: u8,
+    pts: Pts90k,
+    data: &'a [u8],
+    pcr0: Option<Pts90k>,
+) -> (&'a [u8], u32) {
+    let af_min = if pcr0.is_some() { 8 } else { 0 };
+    let take = data.len().min(BODY_LEN - AUDIO_PES_HEADER_LEN - af_min);
+    let af_len = BODY_LEN - AUDIO_PES_HEADER_LEN - take;
+    let (head, body) = split_slot(slot);
+    *head = audio_head(base, true, af_len > 0, cc);
+    if af_len > 0 {
+        AdaptationField {
+            random_access: false,
+            pcr: pcr0.map(Pts90k::to_pcr),
+        }
+        .emit(&mut body[..af_len]);
+    }
+    let (pes_head, payload) = body[af_len..].split_at_mut(AUDIO_PES_HEADER_LEN);
+    pes_head.copy_from_slice(&audio_pes_header(pts, data.len()));
+    let (first, rest) = data.split_at(take);
+    payload.copy_from_slice(first);
+    (rest, pcr0.is_some() as u32)
 }
 
 /// Splits a PES (header + the payload in `src`) into packets on `pid`; `af` goes into the
