@@ -109,9 +109,9 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     // encoder = "camera": the camera's own H.264, passed through without re-encoding (the
     // config check guarantees source = "v4l2" or "rpicam"; rpicam-vid encodes with the GOP of
     // one segment).
-    let camera_h264: Option<Box<dyn EncodedVideoSource>> = match s.video.encoder {
-        EncoderKind::Camera if s.video.source == VideoSourceKind::Rpicam => Some(Box::new(
-            RpicamH264::spawn(
+    let (video, video_why, encoder_name) = match s.video.encoder {
+        EncoderKind::Camera if s.video.source == VideoSourceKind::Rpicam => {
+            let cam = RpicamH264::spawn(
                 fmt,
                 s.hls.segment_seconds * fmt.fps,
                 s.video.bitrate_kbps,
@@ -122,42 +122,42 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
                     ErrorKind::Source,
                     format!("video.encoder = \"camera\" with video.source = \"rpicam\": {e}"),
                 )
-            })?,
-        )),
-        EncoderKind::Camera => Some(Box::new(
-            ReopeningH264::open(&s.video.device, fmt, clock.clone()).map_err(|e| {
+            })?;
+            (
+                VideoInput::Camera(Box::new(cam)),
+                CAMERA_H264.to_string(),
+                "camera".to_string(),
+            )
+        }
+        EncoderKind::Camera => {
+            let cam = ReopeningH264::open(&s.video.device, fmt, clock.clone()).map_err(|e| {
                 Error::new(
                     ErrorKind::Source,
                     format!("video.encoder = \"camera\": {}: {e}", s.video.device),
                 )
-            })?,
-        )),
-        EncoderKind::Auto | EncoderKind::Openh264 | EncoderKind::V4l2m2m => None,
-    };
-    let (video, video_why) = match &camera_h264 {
-        Some(_) => (None, "the camera's own H.264, not re-encoded".to_string()),
-        None => {
+            })?;
+            (
+                VideoInput::Camera(Box::new(cam)),
+                CAMERA_H264.to_string(),
+                "camera".to_string(),
+            )
+        }
+        EncoderKind::Auto | EncoderKind::Openh264 | EncoderKind::V4l2m2m => {
             let (v, why) = open_video(s, fmt, clock.clone(), paced, &stats)?;
-            (Some(v), why)
+            let (f, name, encoder_why) = encoder_factory(s, &stats)?;
+            log::info!("video encoder: {name} ({encoder_why})");
+            (VideoInput::Raw(v, f), why, name)
         }
     };
-    let video_name = match (&camera_h264, &video) {
-        (Some(cam), _) => cam.name().to_string(),
-        (None, Some(v)) => v.name().to_string(),
-        (None, None) => String::new(),
+    let video_name = match &video {
+        VideoInput::Camera(cam) => cam.name().to_string(),
+        VideoInput::Raw(v, _) => v.name().to_string(),
     };
     let (audio, audio_why) = open_audio(s, clock.clone(), paced)?;
     let audio_name = audio
         .as_ref()
         .map_or("none".to_string(), |(a, _)| a.name().to_string());
     log::info!("video: {video_name} ({video_why}); audio: {audio_name} ({audio_why})");
-    let (make_encoder, encoder_name) = if camera_h264.is_some() {
-        (None, "camera".to_string())
-    } else {
-        let (f, name, why) = encoder_factory(s, &stats)?;
-        log::info!("video encoder: {name} ({why})");
-        (Some(f), name)
-    };
     stats.set_names(&video_name, &audio_name, &encoder_name);
 
     let hls = HlsConfig {
@@ -215,13 +215,9 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         pipeline.on_first_segment(move || n.ready());
     }
     pipeline.latency_clock(clock.clone());
-    let result = match (camera_h264, video) {
-        (Some(cam), _) => pipeline.run_encoded(cam, audio),
-        (None, Some(video)) => match make_encoder {
-            Some(f) => pipeline.run(video, f, audio),
-            None => Err(Error::new(ErrorKind::Internal, "no video encoder")),
-        },
-        (None, None) => Err(Error::new(ErrorKind::Internal, "no video input")),
+    let result = match video {
+        VideoInput::Camera(cam) => pipeline.run_encoded(cam, audio),
+        VideoInput::Raw(video, make_encoder) => pipeline.run(video, make_encoder, audio),
     };
     log::info!("{}", stats.stage_summary());
     if let Ok(summary) = &result {
@@ -269,6 +265,16 @@ fn local_ip() -> Option<String> {
     sock.connect("192.0.2.1:9").ok()?;
     Some(sock.local_addr().ok()?.ip().to_string())
 }
+
+/// What feeds the pipeline's video side: the camera's own H.264 (`encoder = "camera"`), or
+/// raw pictures and the encoder for them.
+enum VideoInput {
+    Camera(Box<dyn EncodedVideoSource>),
+    Raw(Box<dyn VideoSource>, EncoderFactory),
+}
+
+/// Why the camera's H.264 is used, for the startup log line.
+const CAMERA_H264: &str = "the camera's own H.264, not re-encoded";
 
 fn open_video(
     s: &Settings,
