@@ -10,7 +10,7 @@ use hlscam::encode::openh264::OpenH264Encoder;
 use hlscam::encode::v4l2_m2m::{find_h264_encoder, CodedFormat, M2mEncoder};
 use hlscam::encode::{AudioEncoder, VideoEncoder};
 use hlscam::error::{Error, ErrorKind};
-use hlscam::hls::HlsConfig;
+use hlscam::hls::{HlsConfig, PartPlan};
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
 use hlscam::pipeline::{EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig};
@@ -171,6 +171,11 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
                 .map(|_| MuxConfig::default().audio_pid.unwrap_or(0x101)),
             ..MuxConfig::default()
         },
+        container: s.hls.container,
+        low_latency: s
+            .hls
+            .low_latency
+            .then(|| PartPlan::new(s.hls.part_ms, s.video.fps)),
     };
     let http = HttpServer::start(
         HttpConfig {

@@ -43,7 +43,7 @@ fn unknown_key_lists_the_allowed_keys() {
     assert_eq!(
         err("[hls]\nwindow = 6\n  segments = 3\n"),
         "hlscam.toml: unknown key hls.segments at line 3, column 3: allowed keys in [hls] are \
-         dir, segment_seconds, window, state_file"
+         dir, segment_seconds, window, low_latency, part_ms, container, state_file"
     );
 }
 

@@ -124,7 +124,8 @@ fn fast_finite_run_is_served_decodable_and_in_sync() {
         other => panic!("not a media playlist: {other:?}"),
     };
     assert!(pl.end_list);
-    assert_eq!(pl.version, Some(3));
+    // The default is low-latency: EXT-X-PART-INF / SERVER-CONTROL need version 6.
+    assert_eq!(pl.version, Some(6));
     assert_eq!(pl.target_duration, 1);
     assert!(pl.independent_segments);
     assert!(pl.segments.len() >= 6, "window of 6: {text}");

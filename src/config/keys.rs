@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use toml::Value;
 
+use crate::hls::Container;
+
 use super::{
     AudioSourceKind, ConfigError, EncoderKind, Settings, VideoSourceKind, LOG_LEVELS, SAMPLE_RATES,
 };
@@ -16,6 +18,7 @@ pub(crate) const SECTIONS: [&str; 5] = ["video", "audio", "hls", "http", "log"];
 pub(crate) const VIDEO_SOURCES: &[&str] = &["auto", "v4l2", "rpicam", "testsrc"];
 pub(crate) const ENCODERS: &[&str] = &["auto", "v4l2m2m", "openh264", "camera"];
 pub(crate) const AUDIO_SOURCES: &[&str] = &["auto", "alsa", "tone", "none"];
+pub(crate) const CONTAINERS: &[&str] = &["ts", "fmp4"];
 
 /// What values a key takes.
 pub(crate) enum Kind {
@@ -31,6 +34,8 @@ pub(crate) enum Kind {
     Path { non_empty: bool },
     /// A socket address `ADDR:PORT`.
     Addr,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// Why a TOML value could not be stored.
@@ -67,6 +72,10 @@ fn name<T>(v: &Value, f: fn(&str) -> Option<T>) -> Result<T, Reject> {
 
 fn ival<T: TryInto<i64>>(x: T) -> Value {
     Value::Integer(x.try_into().unwrap_or(i64::MAX))
+}
+
+fn boolean(v: &Value) -> Result<bool, Reject> {
+    v.as_bool().ok_or(Reject::Type)
 }
 
 fn sval(s: &str) -> Value {
@@ -257,6 +266,36 @@ pub(crate) static KEYS: &[Key] = &[
     },
     Key {
         section: "hls",
+        name: "low_latency",
+        kind: Kind::Bool,
+        get: |s| Value::Boolean(s.hls.low_latency),
+        set: |s, v| {
+            s.hls.low_latency = boolean(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "hls",
+        name: "part_ms",
+        kind: range(100, 1000),
+        get: |s| ival(s.hls.part_ms),
+        set: |s, v| {
+            s.hls.part_ms = int(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "hls",
+        name: "container",
+        kind: Kind::Names(CONTAINERS),
+        get: |s| sval(s.hls.container.as_str()),
+        set: |s, v| {
+            s.hls.container = name(v, Container::from_name)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "hls",
         name: "state_file",
         kind: Kind::Path { non_empty: false },
         get: |s| pval(&s.hls.state_file),
@@ -339,6 +378,7 @@ impl Kind {
             Kind::Str => "must be a string".to_owned(),
             Kind::Path { .. } => "must be a string (a path)".to_owned(),
             Kind::Addr => format!("must be a string {ADDR_HELP}"),
+            Kind::Bool => "must be true or false".to_owned(),
         }
     }
 
@@ -467,6 +507,15 @@ pub(crate) fn problems(s: &Settings) -> Vec<Problem> {
             });
         }
     }
+    if s.hls.low_latency && s.hls.part_ms >= s.hls.segment_seconds.saturating_mul(1000) {
+        out.push(Problem {
+            key: key("hls", "part_ms"),
+            message: format!(
+                "must be shorter than hls.segment_seconds ({} s) when hls.low_latency = true",
+                s.hls.segment_seconds
+            ),
+        });
+    }
     // The window rule of RFC 8216 §6.2.2 / Apple's authoring spec (≥ 6 segments and ≥ 3 target
     // durations) follows from window ≥ 6: 6 × s ≥ 3 × (s + 1) for every s ≥ 1.
     out
@@ -499,6 +548,9 @@ mod tests {
         assert_eq!(e, ENCODERS);
         let a: Vec<&str> = AudioSourceKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(a, AUDIO_SOURCES);
+        for c in CONTAINERS {
+            assert_eq!(Container::from_name(c).map(|c| c.as_str()), Some(*c));
+        }
     }
 
     #[test]
@@ -514,7 +566,7 @@ mod tests {
             );
             assert_eq!(s, d);
         }
-        assert_eq!(KEYS.len(), 21);
+        assert_eq!(KEYS.len(), 24);
         for s in SECTIONS {
             assert!(KEYS.iter().any(|k| k.section == s));
         }

@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::hls::Container;
+
 /// Default `[video] source`.
 pub const DEFAULT_VIDEO_SOURCE: VideoSourceKind = VideoSourceKind::Auto;
 /// Default `[video] device`.
@@ -58,6 +60,13 @@ pub const DEFAULT_HLS_DIR: &str = "/tmp/hlscam";
 pub const DEFAULT_SEGMENT_SECONDS: u32 = 2;
 /// Default `[hls] window` (segments listed in the live playlist).
 pub const DEFAULT_WINDOW: usize = 6;
+/// Default `[hls] low_latency`: LL-HLS parts (backward compatible: players that ignore the
+/// tags play whole segments).
+pub const DEFAULT_LOW_LATENCY: bool = true;
+/// Default `[hls] part_ms` (rounded to whole frames).
+pub const DEFAULT_PART_MS: u32 = 200;
+/// Default `[hls] container`.
+pub const DEFAULT_CONTAINER: Container = Container::Ts;
 /// Default `[hls] state_file`; empty means `<dir>/.hlscam-state`.
 pub const DEFAULT_STATE_FILE: &str = "";
 /// File name of the state file inside `[hls] dir` when `state_file` is empty.
@@ -225,6 +234,12 @@ pub struct HlsSettings {
     pub segment_seconds: u32,
     /// Segments listed in the live playlist, 6..=60.
     pub window: usize,
+    /// LL-HLS partial segments, blocking playlist reload and preload hints.
+    pub low_latency: bool,
+    /// Partial segment duration in ms, 100..=1000 (rounded to whole frames).
+    pub part_ms: u32,
+    /// Segment container: MPEG-TS or fragmented MP4.
+    pub container: Container,
     /// Where the media sequence number persists across restarts; empty = `<dir>/.hlscam-state`.
     pub state_file: PathBuf,
 }
@@ -235,6 +250,9 @@ impl Default for HlsSettings {
             dir: PathBuf::from(DEFAULT_HLS_DIR),
             segment_seconds: DEFAULT_SEGMENT_SECONDS,
             window: DEFAULT_WINDOW,
+            low_latency: DEFAULT_LOW_LATENCY,
+            part_ms: DEFAULT_PART_MS,
+            container: DEFAULT_CONTAINER,
             state_file: PathBuf::from(DEFAULT_STATE_FILE),
         }
     }

@@ -1,50 +1,69 @@
-//! HLS output: IDR-aligned segments of MPEG-TS in a ring of files, a live playlist, and a state
-//! file that lets a restarted process continue the stream (RFC 8216, Apple's HLS authoring spec).
-//!
-//! [`HlsOutput`] owns the whole chain after the encoders:
+//! HLS output: one producer of segments and LL-HLS parts, and the consumers that take them
+//! (RFC 8216 / 8216bis, Apple's HLS authoring spec; DESIGN §1b).
 //!
 //! ```text
-//! push_video / push_audio ─► Segmenter (cut decisions, pure) ─► TsMuxer ─► SegmentWriter
-//!                                                                 (64 KiB buffer → .seg<N>.ts.part)
-//!   on a cut: commit (rename to seg<N>.ts) → Ring::publish → playlist (temp + rename)
-//!             → state file (temp + fsync + rename) → delete segments past retention
+//! push_video / push_audio ─► Segmenter (segment cuts on IDRs) + PartCutter (parts, LL mode)
+//!                             ─► container muxer (TS now; fMP4) ─► SegmentWriter (64 KiB buffer)
+//!                                  ├─► the live store: .seg<N>.ts.part and .seg<N>.<K>.ts.part
+//!                                  └─► extra consumers (recorder, publisher): every byte
+//!   on a part end:    commit the part → LL playlist (file + LiveShared → HTTP)
+//!   on a segment end: commit (rename to seg<N>.ts) → Ring::publish → playlist → state file
+//!                     → delete what has left the window past retention
 //! ```
 //!
-//! - [`segmenter`]: when to cut, EXTINF durations, when to ask for an IDR.
+//! - [`segmenter`]: when to cut segments, EXTINF durations, when to ask for an IDR.
+//! - [`parts`]: when to cut LL-HLS parts and how long they are.
+//! - [`consumer`]: the consumer trait and the events every consumer gets.
+//! - `live` (private): the live ring — numbering, commits, window, playlists, state, deletion.
 //! - [`ring`]: live window, media/discontinuity sequence, RFC 8216 §6.2.2 retention, slot count.
-//! - [`playlist`]: the playlist text into a fixed buffer.
+//! - [`playlist`], [`ll_playlist`]: the classic and the LL playlist text into fixed buffers.
+//! - [`shared`]: what the HTTP server reads, and the blocking-reload rules.
 //! - [`state`]: the restart state file.
 //! - [`store`]: the storage trait, the real directory store and an in-memory fake with fault
 //!   injection.
-//! - [`writer`]: the packet sink with its fixed write buffer.
+//! - [`writer`]: the byte sink with its fixed write buffer.
 //!
-//! Storage errors on the frame path (a full tmpfs, say) never corrupt what is published: the
-//! partial segment is deleted, the previous playlist stays, the next segment starts at the next
-//! cut and carries `EXT-X-DISCONTINUITY` (its continuity counters and timestamps jump). The error
-//! is returned once so the pipeline can count it. Once warm, no call allocates.
+//! Classic mode (`low_latency` off) writes exactly what it always has: no parts, version 3
+//! playlists. Storage errors on the frame path (a full tmpfs, say) never corrupt what is
+//! published: the partial segment and its parts are deleted, the previous playlist stays, the
+//! next segment starts at the next cut and carries `EXT-X-DISCONTINUITY` (its continuity counters
+//! and timestamps jump). The error is returned once so the pipeline can count it. Once warm, no
+//! call allocates.
 
+pub mod consumer;
 pub mod error;
+pub mod ll_playlist;
+pub mod parts;
 pub mod playlist;
 pub mod ring;
 pub mod segmenter;
+pub mod shared;
 pub mod state;
 pub mod store;
 pub mod writer;
 
+mod container;
+mod live;
+mod restore;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use container::Container;
 pub use error::HlsError;
+pub use parts::PartPlan;
 pub use ring::{SegmentEntry, MAX_WINDOW};
+pub use shared::LiveShared;
 pub use store::{FileStore, MemStore, SegmentStore, StoreError, StoreEvent, StoreOp};
 
 use crate::media::{AudioAu, VideoAu};
 use crate::time::{Pts90k, HZ_90K};
 use crate::ts::{MuxConfig, TsMuxer};
-use playlist::{PlaylistBuf, PlaylistHeader};
-use ring::Ring;
+use consumer::{Consumer, SegmentDone, SegmentStart};
+use live::{LiveRing, LlSettings};
+use parts::{ClosedPart, PartCutter, PartStep};
 use segmenter::{Closed, Segmenter, VideoStep};
-use state::StateBuf;
 use writer::SegmentWriter;
 
 /// Smallest live window (RFC 8216 §6.2.2 needs ≥ 3 target durations; Apple recommends 6).
@@ -65,10 +84,14 @@ pub struct HlsConfig {
     pub state_file: PathBuf,
     /// Muxer settings.
     pub mux: MuxConfig,
+    /// Segment container.
+    pub container: Container,
+    /// LL-HLS parts; `None` for classic HLS.
+    pub low_latency: Option<PartPlan>,
 }
 
 impl HlsConfig {
-    /// Settings with the default state file and muxer configuration.
+    /// Classic MPEG-TS settings with the default state file and muxer configuration.
     pub fn new(dir: impl Into<PathBuf>, segment_secs: u32, window: usize) -> Self {
         HlsConfig {
             dir: dir.into(),
@@ -76,7 +99,15 @@ impl HlsConfig {
             window,
             state_file: PathBuf::new(),
             mux: MuxConfig::default(),
+            container: Container::Ts,
+            low_latency: None,
         }
+    }
+
+    /// The same settings with LL-HLS parts of `plan`.
+    pub fn with_parts(mut self, plan: PartPlan) -> Self {
+        self.low_latency = Some(plan);
+        self
     }
 
     /// The state file path with the default applied.
@@ -88,7 +119,8 @@ impl HlsConfig {
         }
     }
 
-    /// Checks the rules of DESIGN §2 items 10 and 13; returns the target duration in seconds.
+    /// Checks the rules of DESIGN §2 items 10, 13 and 17; returns the target duration in
+    /// seconds.
     pub fn validate(&self) -> Result<u32, HlsError> {
         let d = self.segment_duration.0;
         if d == 0 || d % HZ_90K != 0 || d / HZ_90K > 3600 {
@@ -103,13 +135,17 @@ impl HlsConfig {
                 self.window
             )));
         }
-        // Window ≥ 3 × target duration: with segments of at least the target, any window of
-        // three or more segments satisfies it; checked for completeness.
-        if (self.window as u64) * d < 3 * d {
-            return Err(HlsError::config("window shorter than 3 target durations"));
-        }
         if self.dir.as_os_str().is_empty() {
             return Err(HlsError::config("empty output directory"));
+        }
+        if let Some(p) = &self.low_latency {
+            let parts = d.div_ceil(p.duration.0.max(1));
+            if p.part_target.0 > d || parts as usize > parts::MAX_PARTS_PER_SEGMENT / 2 {
+                return Err(HlsError::config(format!(
+                    "parts of {} do not fit segments of {}",
+                    p.duration, self.segment_duration
+                )));
+            }
         }
         Ok((d / HZ_90K) as u32)
     }
@@ -126,24 +162,16 @@ pub struct Published {
     pub bytes: u64,
 }
 
-/// The HLS output: muxer, segmenter, ring, playlist and state over a [`SegmentStore`].
+/// The HLS output: producer (segmenter, part cutter, muxer) and the live ring over a
+/// [`SegmentStore`], plus any extra [`Consumer`]s.
 pub struct HlsOutput<S: SegmentStore = FileStore> {
-    target_secs: u32,
     mux: TsMuxer,
     writer: SegmentWriter<S>,
     seg: Segmenter,
-    ring: Ring,
-    text: Box<PlaylistBuf>,
-    state_buf: Box<StateBuf>,
-    /// Number of the next segment to open (numbers of dropped segments are reused).
-    next_seq: u64,
-    /// The open segment carries EXT-X-DISCONTINUITY for a reason the segmenter does not know.
-    open_forced_disc: bool,
-    /// A segment was dropped: the next one carries EXT-X-DISCONTINUITY.
-    lost: bool,
-    published: u64,
-    dropped: u64,
-    overlong: u64,
+    parts: Option<PartCutter>,
+    live: LiveRing,
+    /// The segment being written, as its consumers were told.
+    open: Option<SegmentStart>,
     /// Nanoseconds spent publishing (commit, playlist, state, deletions) so far.
     publish_ns: u64,
 }
@@ -151,13 +179,13 @@ pub struct HlsOutput<S: SegmentStore = FileStore> {
 impl<S: SegmentStore> std::fmt::Debug for HlsOutput<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HlsOutput")
-            .field("target_secs", &self.target_secs)
-            .field("next_seq", &self.next_seq)
-            .field("media_seq", &self.ring.media_seq())
-            .field("disc_seq", &self.ring.disc_seq())
-            .field("window", &self.ring.len())
-            .field("published", &self.published)
-            .field("dropped", &self.dropped)
+            .field("target_secs", &self.live.target_secs)
+            .field("next_seq", &self.live.next_seq)
+            .field("media_seq", &self.live.ring.media_seq())
+            .field("disc_seq", &self.live.ring.disc_seq())
+            .field("window", &self.live.ring.len())
+            .field("published", &self.live.published)
+            .field("dropped", &self.live.dropped)
             .finish_non_exhaustive()
     }
 }
@@ -167,7 +195,7 @@ impl HlsOutput<FileStore> {
     /// every other segment file.
     pub fn open(cfg: HlsConfig) -> Result<HlsOutput<FileStore>, HlsError> {
         cfg.validate()?;
-        let store = FileStore::open(&cfg.dir, &cfg.state_path())?;
+        let store = FileStore::open(&cfg.dir, &cfg.state_path(), cfg.container)?;
         Self::with_store(cfg, store)
     }
 
@@ -182,38 +210,48 @@ impl<S: SegmentStore> HlsOutput<S> {
     /// `cfg.state_file` are not used; the store decides where things go.
     pub fn with_store(cfg: HlsConfig, mut store: S) -> Result<HlsOutput<S>, HlsError> {
         let target_secs = cfg.validate()?;
-        let restart = restore::plan(&mut store, target_secs, cfg.window)?;
-        let mut ring = Ring::new(cfg.window, target_secs);
-        ring.restore(restart.media_seq, restart.disc_seq, &restart.adopted);
-        ring.set_media_seq_if_empty(restart.next_seq);
+        let restart = restore::plan(&mut store, target_secs, cfg.window, cfg.container)?;
+        let ll = cfg.low_latency.map(|p| LlSettings {
+            part_target: p.part_target,
+        });
+        let mut live = LiveRing::new(target_secs, cfg.window, cfg.container, ll, restart.next_seq);
+        live.ring
+            .restore(restart.media_seq, restart.disc_seq, &restart.adopted);
+        live.ring.set_media_seq_if_empty(restart.next_seq);
+        if cfg.container == Container::Fmp4 {
+            live.fmp4 = Some(restart.fmp4);
+            for &g in &restart.inits {
+                let first = restart
+                    .adopted
+                    .iter()
+                    .find(|e| e.map == g)
+                    .map_or(0, |e| e.seq);
+                live.adopt_init(g, first);
+            }
+        }
         let mut seg = Segmenter::new(cfg.segment_duration);
         if restart.previous_run {
             seg.mark_discontinuity();
         }
         let mut out = HlsOutput {
-            target_secs,
             mux: TsMuxer::new(cfg.mux),
             writer: SegmentWriter::new(store),
             seg,
-            ring,
-            text: Box::new(PlaylistBuf::new()),
-            state_buf: Box::new(StateBuf::new()),
-            next_seq: restart.next_seq,
-            open_forced_disc: false,
-            lost: false,
-            published: 0,
-            dropped: 0,
-            overlong: 0,
+            parts: cfg.low_latency.map(PartCutter::new),
+            live,
+            open: None,
             publish_ns: 0,
         };
         // The playlist first names only adopted (complete) segments; then the rest goes.
-        if out.ring.is_empty() {
+        if out.live.ring.is_empty() {
             out.writer.store_mut().remove_playlist()?;
         } else {
-            out.write_playlist(false)
+            out.live
+                .write_playlist(&mut out.writer, false)
                 .map_err(|e| setup_err("writing playlist", e))?;
         }
-        out.write_state()
+        out.live
+            .write_state(&mut out.writer)
             .map_err(|e| setup_err("writing state", e))?;
         for &seq in &restart.remove {
             out.writer
@@ -225,16 +263,41 @@ impl<S: SegmentStore> HlsOutput<S> {
             out.writer.store_mut().remove_leftover(name)?;
         }
         log::info!(
-            "HLS output: target {}s, window {}, {} slots, next seg{}.ts, media sequence {}, \
+            "HLS output: {}{}, target {}s, window {}, {} slots, next seg{}.{}, media sequence {}, \
              {} adopted",
+            cfg.container,
+            match &cfg.low_latency {
+                Some(p) => format!(
+                    ", LL-HLS parts of {} frames ({:.1} ms, PART-TARGET {:.3} s)",
+                    p.frames,
+                    p.millis(),
+                    p.part_target.0 as f64 / 90_000.0
+                ),
+                None => String::new(),
+            },
             target_secs,
             cfg.window,
             ring::total_slots(cfg.window, target_secs),
-            out.next_seq,
-            out.ring.media_seq(),
-            out.ring.len()
+            out.live.next_seq,
+            cfg.container.ext(),
+            out.live.ring.media_seq(),
+            out.live.ring.len()
         );
         Ok(out)
+    }
+
+    /// Publishes every playlist from now on to `shared` (the HTTP server's view), starting
+    /// with the current one.
+    pub fn share(&mut self, shared: Arc<LiveShared>) {
+        self.live.set_shared(shared);
+        if !self.live.ring.is_empty() {
+            let _ = self.live.write_playlist(&mut self.writer, false);
+        }
+    }
+
+    /// Adds a consumer of every part and segment from the next segment on.
+    pub fn add_consumer(&mut self, c: Box<dyn Consumer>) {
+        self.writer.add_consumer(c);
     }
 
     /// Feeds one video access unit (decoding order) captured at wall-clock `wall`. Returns the
@@ -247,15 +310,26 @@ impl<S: SegmentStore> HlsOutput<S> {
         let mut result = Ok(None);
         match self.seg.video(au.pts, au.key, wall) {
             VideoStep::Drop => return Ok(None),
-            VideoStep::Append => {}
-            VideoStep::Start { discontinuity } => self.begin_segment(discontinuity),
+            VideoStep::Append => {
+                if let Some(PartStep::Cut(p)) =
+                    self.parts.as_mut().map(|c| c.video(au.pts, au.key, false))
+                {
+                    self.mux.flush_audio(&mut self.writer);
+                    self.close_part(&p, false);
+                    self.writer.begin_part(p.index + 1);
+                    self.mux.write_psi(&mut self.writer);
+                }
+            }
+            VideoStep::Start { discontinuity } => {
+                self.begin_segment(au, wall, discontinuity);
+            }
             VideoStep::Cut {
                 closed,
                 discontinuity,
             } => {
                 self.mux.flush_audio(&mut self.writer);
                 result = self.publish(closed, false);
-                self.begin_segment(discontinuity);
+                self.begin_segment(au, wall, discontinuity);
             }
         }
         let muxed = self.mux.push_video(au, &mut self.writer);
@@ -304,43 +378,54 @@ impl<S: SegmentStore> HlsOutput<S> {
         if let Some(closed) = self.seg.finish() {
             self.mux.flush_audio(&mut self.writer);
             self.publish(closed, end_of_stream)?;
-        } else if end_of_stream && !self.ring.is_empty() {
-            self.write_playlist(true)?;
+        } else if end_of_stream && !self.live.ring.is_empty() {
+            self.live.write_playlist(&mut self.writer, true)?;
+        }
+        for c in self.writer.consumers() {
+            c.finish(end_of_stream);
         }
         Ok(())
     }
 
     /// `EXT-X-TARGETDURATION` (seconds), fixed for the run.
     pub fn target_duration_secs(&self) -> u32 {
-        self.target_secs
+        self.live.target_secs
     }
     /// Segments published by this process.
     pub fn segments_published(&self) -> u64 {
-        self.published
+        self.live.published
+    }
+    /// LL-HLS parts published by this process.
+    pub fn parts_published(&self) -> u64 {
+        self.live.parts_published()
+    }
+    /// Parts longer than `PART-TARGET` (a frame came late at a part boundary).
+    pub fn parts_overlong(&self) -> u64 {
+        self.live.parts_overlong()
     }
     /// Current `EXT-X-MEDIA-SEQUENCE`.
     pub fn media_sequence(&self) -> u64 {
-        self.ring.media_seq()
+        self.live.ring.media_seq()
     }
     /// Current `EXT-X-DISCONTINUITY-SEQUENCE`.
     pub fn discontinuity_sequence(&self) -> u64 {
-        self.ring.disc_seq()
+        self.live.ring.disc_seq()
     }
     /// Segments dropped because of storage errors.
     pub fn segments_dropped(&self) -> u64 {
-        self.dropped
+        self.live.dropped
     }
     /// Published segments whose rounded duration exceeded the target (IDR request ignored).
     pub fn segments_overlong(&self) -> u64 {
-        self.overlong
+        self.live.overlong
     }
     /// Retired segments deleted before their RFC 8216 §6.2.2 retention ended.
     pub fn forced_deletions(&self) -> u64 {
-        self.ring.forced_deletions()
+        self.live.ring.forced_deletions()
     }
     /// The live window, oldest first.
     pub fn window(&self) -> impl Iterator<Item = &SegmentEntry> + '_ {
-        self.ring.entries()
+        self.live.ring.entries()
     }
     /// The store.
     pub fn store(&self) -> &S {
@@ -355,8 +440,8 @@ impl<S: SegmentStore> HlsOutput<S> {
         let HlsOutput { writer, .. } = self;
         writer.into_store()
     }
-    /// Total time spent publishing segments so far (segment rename, playlist write, state file
-    /// write, ring deletions), in nanoseconds. Everything else `push_video`/`push_audio`/
+    /// Total time spent publishing segments and parts so far (renames, playlist writes, state
+    /// file writes, deletions), in nanoseconds. Everything else `push_video`/`push_audio`/
     /// `finish` do is muxing.
     pub fn publish_nanos(&self) -> u64 {
         self.publish_ns
@@ -366,105 +451,67 @@ impl<S: SegmentStore> HlsOutput<S> {
         self.mux.packets_written()
     }
 
-    fn begin_segment(&mut self, discontinuity: bool) {
-        self.open_forced_disc = std::mem::take(&mut self.lost) && !discontinuity;
-        self.writer.begin(self.next_seq);
+    fn begin_segment(&mut self, au: &VideoAu, wall: SystemTime, discontinuity: bool) {
+        let (seq, disc) = self.live.begin(wall, discontinuity);
+        self.writer.begin(seq);
+        let start = SegmentStart {
+            seq,
+            pts: au.pts,
+            wall,
+            discontinuity: disc,
+            map: self.live.map,
+        };
+        for c in self.writer.consumers() {
+            c.begin_segment(&start);
+        }
+        self.open = Some(start);
+        if let Some(pc) = &mut self.parts {
+            pc.video(au.pts, au.key, true);
+            self.writer.begin_part(0);
+        }
         self.mux.write_psi(&mut self.writer);
     }
 
-    /// Commit → playlist → state → deletions. Never names an incomplete segment.
-    fn publish(&mut self, closed: Closed, endlist: bool) -> Result<Option<Published>, HlsError> {
+    /// Commits a finished part and tells the consumers; `quiet` when its segment completes in
+    /// the same step (one playlist for both).
+    fn close_part(&mut self, p: &ClosedPart, quiet: bool) {
         let t0 = std::time::Instant::now();
-        let r = self.publish_inner(closed, endlist);
+        if let Some(done) = self.live.part(&mut self.writer, p, quiet) {
+            for c in self.writer.consumers() {
+                c.part(&done);
+            }
+        }
         self.publish_ns += t0.elapsed().as_nanos() as u64;
-        r
     }
 
-    fn publish_inner(
-        &mut self,
-        closed: Closed,
-        endlist: bool,
-    ) -> Result<Option<Published>, HlsError> {
-        let (seq, bytes) = match self.writer.commit() {
-            Ok(r) => r,
-            Err((e, new)) => {
-                self.dropped += 1;
-                self.lost = true;
-                log::warn!("HLS: dropped segment {} ({e})", self.next_seq);
-                // An error already returned when the write failed is not returned twice.
-                return if new { Err(e.into()) } else { Ok(None) };
-            }
-        };
-        self.next_seq = seq + 1;
-        let entry = SegmentEntry {
-            seq,
-            duration: closed.duration,
-            pdt: closed.wall,
-            discontinuity: closed.discontinuity || self.open_forced_disc,
-        };
-        if ring::rounded_secs(entry.duration) > self.target_secs as u64 {
-            self.overlong += 1;
-            log::warn!(
-                "HLS: seg{seq}.ts lasts {} > target {}s (keyframe request not honoured)",
-                entry.duration,
-                self.target_secs
-            );
+    /// Last part → commit → playlist → state → deletions. Never names an incomplete segment.
+    fn publish(&mut self, closed: Closed, endlist: bool) -> Result<Option<Published>, HlsError> {
+        if let Some(p) = self
+            .parts
+            .as_mut()
+            .and_then(|c| c.finish(closed.start + closed.duration))
+        {
+            self.close_part(&p, true);
         }
-        self.ring.publish(entry);
-        self.published += 1;
-        let playlist = self.write_playlist(endlist);
-        let state = self.write_state();
-        let mut removal = Ok(());
-        while let Some(old) = self.ring.pop_expired() {
-            if let Err(e) = self.writer.store_mut().remove_segment(old) {
-                log::warn!("HLS: {e}");
-                removal = Err(e);
+        // Extra consumers get the segment whatever the live store made of it: its failure
+        // (a full tmpfs) is not theirs.
+        if let Some(start) = self.open.take() {
+            let done = SegmentDone {
+                seq: start.seq,
+                start: closed.start,
+                duration: closed.duration,
+                wall: closed.wall,
+                discontinuity: start.discontinuity,
+                bytes: self.writer.segment_bytes(),
+                map: start.map,
+            };
+            for c in self.writer.consumers() {
+                c.segment(&done);
             }
         }
-        playlist.and(state).and(removal)?;
-        Ok(Some(Published {
-            seq,
-            duration: entry.duration,
-            bytes,
-        }))
-    }
-
-    fn write_playlist(&mut self, endlist: bool) -> Result<(), StoreError> {
-        self.text.clear();
-        let h = PlaylistHeader {
-            target_secs: self.target_secs,
-            media_seq: self.ring.media_seq(),
-            disc_seq: self.ring.disc_seq(),
-            endlist,
-        };
-        // Cannot fail: PLAYLIST_CAP covers MAX_WINDOW (see playlist::worst_case_len).
-        let r = playlist::render(&mut *self.text, &h, self.ring.entries());
-        debug_assert!(r.is_ok());
-        let r = self.writer.store_mut().write_playlist(self.text.as_bytes());
-        if let Err(e) = &r {
-            log::warn!("HLS: {e}; the previous playlist stays");
-        }
-        r
-    }
-
-    fn write_state(&mut self) -> Result<(), StoreError> {
-        self.state_buf.clear();
-        let r = state::encode(
-            &mut *self.state_buf,
-            self.target_secs,
-            self.next_seq,
-            self.ring.media_seq(),
-            self.ring.disc_seq(),
-            self.ring.entries(),
-        );
-        debug_assert!(r.is_ok());
-        let r = self
-            .writer
-            .store_mut()
-            .write_state(self.state_buf.as_bytes());
-        if let Err(e) = &r {
-            log::warn!("HLS: {e}");
-        }
+        let t0 = std::time::Instant::now();
+        let r = self.live.segment(&mut self.writer, closed, endlist);
+        self.publish_ns += t0.elapsed().as_nanos() as u64;
         r
     }
 }
@@ -475,5 +522,3 @@ fn setup_err(what: &str, e: StoreError) -> HlsError {
         std::io::Error::from_raw_os_error(e.errno),
     )
 }
-
-mod restore;

@@ -17,7 +17,7 @@ use super::ring::{SegmentEntry, MAX_WINDOW};
 use crate::time::{write_iso8601, Pts90k};
 
 /// Capacity of the playlist buffer.
-pub const PLAYLIST_CAP: usize = 8192;
+pub const PLAYLIST_CAP: usize = 16384;
 
 /// The fixed buffer a playlist is rendered into.
 pub type PlaylistBuf = heapless::String<PLAYLIST_CAP>;
@@ -121,6 +121,7 @@ mod tests {
             duration: Pts90k::from_millis(ms),
             pdt: t0 + Duration::from_millis(off_ms),
             discontinuity: disc,
+            map: 0,
         };
         let entries = [
             e(41, 2000, 0, false),

@@ -14,8 +14,9 @@
 
 use super::error::HlsError;
 use super::ring::{rounded_secs, SegmentEntry};
-use super::state::{decode, SavedState};
+use super::state::{decode, Fmp4State, SavedState};
 use super::store::SegmentStore;
+use super::Container;
 
 /// The outcome of looking at the directory and state file.
 #[derive(Debug, Default)]
@@ -30,14 +31,20 @@ pub(super) struct Plan {
     pub leftovers: Vec<String>,
     /// Evidence of an earlier run: the first new segment carries EXT-X-DISCONTINUITY.
     pub previous_run: bool,
+    /// fMP4: the saved initialisation generation and decode time (default when none).
+    pub fmp4: Fmp4State,
+    /// fMP4: initialisation segments still named by adopted segments (kept on disk).
+    pub inits: Vec<u32>,
 }
 
 pub(super) fn plan<S: SegmentStore>(
     store: &mut S,
     target_secs: u32,
     window: usize,
+    container: Container,
 ) -> Result<Plan, HlsError> {
-    let listing = store.scan()?;
+    let mut listing = store.scan()?;
+    listing.sort();
     let saved: Option<SavedState> = match store.load_state() {
         Ok(None) => None,
         Ok(Some(bytes)) => match decode(&bytes) {
@@ -72,11 +79,20 @@ pub(super) fn plan<S: SegmentStore>(
             p.next_seq = s.next_seq.max(file_next);
             p.disc_seq = s.disc_seq;
             p.media_seq = s.media_seq;
+            let fmp4 = s.fmp4;
+            p.fmp4 = fmp4.unwrap_or_default();
             let mut entries = s.entries;
-            // Only what still exists, ends at the live edge, fits the target and the window.
+            // Only what still exists (with its initialisation segment, for fMP4), ends at the
+            // live edge, fits the target and the window.
             let usable = |e: &SegmentEntry| {
                 listing.segments.binary_search(&e.seq).is_ok()
                     && rounded_secs(e.duration) <= target_secs as u64
+                    && match container {
+                        Container::Ts => fmp4.is_none(),
+                        Container::Fmp4 => {
+                            fmp4.is_some() && listing.inits.binary_search(&e.map).is_ok()
+                        }
+                    }
             };
             let contiguous = s.media_seq + entries.len() as u64 == p.next_seq;
             let keep_from = if contiguous {
@@ -110,6 +126,15 @@ pub(super) fn plan<S: SegmentStore>(
         .copied()
         .filter(|seq| p.adopted.iter().all(|e| e.seq != *seq))
         .collect();
+    p.inits = p.adopted.iter().map(|e| e.map).collect();
+    p.inits.dedup();
+    for g in &listing.inits {
+        if !p.inits.contains(g) {
+            p.leftovers.push(format!("init{g}.mp4"));
+        }
+        // Generations never go back, even when the state file was lost.
+        p.fmp4.next_init = p.fmp4.next_init.max(g.saturating_add(1));
+    }
     Ok(p)
 }
 
@@ -127,6 +152,7 @@ mod tests {
             duration: Pts90k(180_000),
             pdt: UNIX_EPOCH,
             discontinuity: disc,
+            map: 0,
         }
     }
 
@@ -139,7 +165,7 @@ mod tests {
     ) -> MemStore {
         let mut st = MemStore::new();
         let mut b = StateBuf::new();
-        encode(&mut b, 2, next, media, disc, entries.iter()).unwrap();
+        encode(&mut b, 2, next, media, disc, None, entries.iter()).unwrap();
         st.state = Some(b.as_bytes().to_vec());
         for f in files {
             st.files.insert(format!("seg{f}.ts"), vec![]);
@@ -150,7 +176,7 @@ mod tests {
     #[test]
     fn fresh_directory() {
         let mut st = MemStore::new();
-        let p = plan(&mut st, 2, 6).unwrap();
+        let p = plan(&mut st, 2, 6, Container::Ts).unwrap();
         assert_eq!((p.next_seq, p.media_seq, p.disc_seq), (0, 0, 0));
         assert!(!p.previous_run && p.adopted.is_empty() && p.remove.is_empty());
     }
@@ -160,7 +186,7 @@ mod tests {
         let entries: Vec<_> = (10..16).map(|s| entry(s, s == 12)).collect();
         let mut st = store_with(16, 10, 1, &entries, &[3, 8, 9, 10, 11, 12, 13, 14, 15]);
         st.files.insert(".seg16.ts.part".into(), vec![]);
-        let p = plan(&mut st, 2, 6).unwrap();
+        let p = plan(&mut st, 2, 6, Container::Ts).unwrap();
         assert!(p.previous_run);
         assert_eq!(p.adopted, entries);
         assert_eq!(p.leftovers, vec![".seg16.ts.part".to_owned()]);
@@ -172,7 +198,7 @@ mod tests {
     fn missing_files_shorten_the_window_and_count_discontinuities() {
         let entries: Vec<_> = (10..16).map(|s| entry(s, s == 11)).collect();
         let mut st = store_with(16, 10, 5, &entries, &[10, 11, 13, 14, 15]);
-        let p = plan(&mut st, 2, 6).unwrap();
+        let p = plan(&mut st, 2, 6, Container::Ts).unwrap();
         assert_eq!(
             p.adopted.iter().map(|e| e.seq).collect::<Vec<_>>(),
             vec![13, 14, 15]
@@ -187,7 +213,7 @@ mod tests {
         st.state = Some(b"hlscam-hls-state 1\nnext".to_vec());
         st.files.insert("seg40.ts".into(), vec![]);
         st.files.insert("seg41.ts".into(), vec![]);
-        let p = plan(&mut st, 2, 6).unwrap();
+        let p = plan(&mut st, 2, 6, Container::Ts).unwrap();
         assert_eq!((p.next_seq, p.media_seq), (42, 42));
         assert!(p.previous_run && p.adopted.is_empty());
         assert_eq!(p.remove, vec![40, 41]);
@@ -197,7 +223,7 @@ mod tests {
     fn state_behind_files_never_goes_back() {
         let entries: Vec<_> = (10..12).map(|s| entry(s, false)).collect();
         let mut st = store_with(12, 10, 0, &entries, &[10, 11, 30]);
-        let p = plan(&mut st, 2, 6).unwrap();
+        let p = plan(&mut st, 2, 6, Container::Ts).unwrap();
         assert_eq!((p.next_seq, p.media_seq), (31, 31));
         assert!(p.adopted.is_empty());
         assert_eq!(p.remove, vec![10, 11, 30]);

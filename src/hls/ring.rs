@@ -31,9 +31,9 @@ use heapless::Deque;
 use crate::time::{Pts90k, HZ_90K};
 
 /// Largest live window (segments) a playlist may carry; fixes buffer sizes.
-pub const MAX_WINDOW: usize = 32;
+pub const MAX_WINDOW: usize = 60;
 /// Largest number of retired segments the ring can hold (`retired_slots(MAX_WINDOW, 1)` + 1).
-pub const MAX_RETIRED: usize = 52;
+pub const MAX_RETIRED: usize = 93;
 
 /// One published segment as the playlist and the state file describe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct SegmentEntry {
     pub pdt: SystemTime,
     /// Whether it is preceded by `EXT-X-DISCONTINUITY`.
     pub discontinuity: bool,
+    /// Generation of its fMP4 initialisation segment (`init<map>.mp4`); 0 for MPEG-TS.
+    pub map: u32,
 }
 
 /// `R`: retired segments that may be waiting for deletion (see the module docs).
@@ -235,6 +237,7 @@ mod tests {
             duration: Pts90k::from_millis(ms),
             pdt: UNIX_EPOCH,
             discontinuity: disc,
+            map: 0,
         }
     }
 

@@ -11,10 +11,14 @@
 //! next 44
 //! media 38
 //! disc 1
-//! seg 38 180000 1767225600000 0
+//! fmp4 3 81234567                         (fMP4 only: next init generation, next decode time)
+//! seg 38 180000 1767225600000 0 [2]
 //! ...                                     (seq, duration in 90 kHz ticks, PDT in ms since
-//! end                                      the Unix epoch, discontinuity 0/1)
-//! ```
+//! end                                      the Unix epoch, discontinuity 0/1, fMP4 only: the
+//! ```                                      init generation of the segment)
+//!
+//! An MPEG-TS output writes neither the `fmp4` line nor the fifth field, so its state file is
+//! what it has always been.
 //!
 //! [`encode`] writes into a fixed buffer without allocating; [`decode`] (start-up only) rejects
 //! anything malformed so the caller can start fresh.
@@ -26,7 +30,7 @@ use super::ring::{SegmentEntry, MAX_WINDOW};
 use crate::time::Pts90k;
 
 /// Capacity of the state buffer (a full [`MAX_WINDOW`] window at 20-digit numbers fits).
-pub const STATE_CAP: usize = 4096;
+pub const STATE_CAP: usize = 8192;
 /// The fixed buffer the state is encoded into.
 pub type StateBuf = heapless::String<STATE_CAP>;
 
@@ -43,8 +47,19 @@ pub struct SavedState {
     pub media_seq: u64,
     /// `EXT-X-DISCONTINUITY-SEQUENCE` of the saved window.
     pub disc_seq: u64,
+    /// fMP4 outputs: where the next run continues.
+    pub fmp4: Option<Fmp4State>,
     /// The window, oldest first, consecutive sequence numbers from `media_seq`.
     pub entries: Vec<SegmentEntry>,
+}
+
+/// The part of the state only an fMP4 output has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fmp4State {
+    /// Generation the next initialisation segment gets (`init<G>.mp4` names are never reused).
+    pub next_init: u32,
+    /// Decode time (90 kHz) at which the next fragment's video starts, so `tfdt` continues.
+    pub decode_end: u64,
 }
 
 /// Why a state file was rejected.
@@ -70,14 +85,18 @@ pub fn encode<'a, W: Write>(
     next_seq: u64,
     media_seq: u64,
     disc_seq: u64,
+    fmp4: Option<Fmp4State>,
     entries: impl Iterator<Item = &'a SegmentEntry>,
 ) -> fmt::Result {
     write!(
         w,
         "{MAGIC}\ntarget {target_secs}\nnext {next_seq}\nmedia {media_seq}\ndisc {disc_seq}\n"
     )?;
+    if let Some(f) = fmp4 {
+        writeln!(w, "fmp4 {} {}", f.next_init, f.decode_end)?;
+    }
     for e in entries {
-        writeln!(
+        write!(
             w,
             "seg {} {} {} {}",
             e.seq,
@@ -85,6 +104,10 @@ pub fn encode<'a, W: Write>(
             pdt_millis(e.pdt),
             u8::from(e.discontinuity)
         )?;
+        if fmp4.is_some() {
+            write!(w, " {}", e.map)?;
+        }
+        w.write_char('\n')?;
     }
     w.write_str("end\n")
 }
@@ -116,8 +139,21 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, CorruptState> {
     let media_seq: u64 = num(field(lines.next(), "media")?, "media")?;
     let disc_seq = num(field(lines.next(), "disc")?, "disc")?;
     let mut entries = Vec::new();
+    let mut fmp4 = None;
+    let mut pending = lines.next();
+    if let Some(rest) = pending.and_then(|l| l.strip_prefix("fmp4 ")) {
+        let (g, d) = rest
+            .split_once(' ')
+            .ok_or_else(|| bad(format!("bad fmp4 line `{rest}`")))?;
+        fmp4 = Some(Fmp4State {
+            next_init: num(g, "init generation")?,
+            decode_end: num(d, "decode time")?,
+        });
+        pending = lines.next();
+    }
     loop {
-        let line = lines.next().ok_or_else(|| bad("missing `end`"))?;
+        let line = pending.take().or_else(|| lines.next());
+        let line = line.ok_or_else(|| bad("missing `end`"))?;
         if line == "end" {
             break;
         }
@@ -131,6 +167,12 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, CorruptState> {
             "0" => false,
             "1" => true,
             other => return Err(bad(format!("bad discontinuity flag `{other}`"))),
+        };
+        let map = match (fmp4.is_some(), it.next()) {
+            (true, Some(g)) => num(g, "init generation")?,
+            (true, None) => return Err(bad(format!("missing init generation in `{line}`"))),
+            (false, Some(_)) => return Err(bad(format!("trailing data in `{line}`"))),
+            (false, None) => 0,
         };
         if it.next().is_some() {
             return Err(bad(format!("trailing data in `{line}`")));
@@ -146,6 +188,7 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, CorruptState> {
             duration: Pts90k(ticks),
             pdt: UNIX_EPOCH + Duration::from_millis(ms),
             discontinuity: disc,
+            map,
         });
     }
     if lines.next().is_some() {
@@ -159,6 +202,7 @@ pub fn decode(bytes: &[u8]) -> Result<SavedState, CorruptState> {
         next_seq,
         media_seq,
         disc_seq,
+        fmp4,
         entries,
     })
 }
@@ -174,18 +218,21 @@ mod tests {
             next_seq: 12,
             media_seq: 10,
             disc_seq: 4,
+            fmp4: None,
             entries: vec![
                 SegmentEntry {
                     seq: 10,
                     duration: Pts90k(180_000),
                     pdt: t0,
                     discontinuity: true,
+                    map: 0,
                 },
                 SegmentEntry {
                     seq: 11,
                     duration: Pts90k(183_003),
                     pdt: t0 + Duration::from_secs(2),
                     discontinuity: false,
+                    map: 0,
                 },
             ],
         }
@@ -199,6 +246,7 @@ mod tests {
             s.next_seq,
             s.media_seq,
             s.disc_seq,
+            s.fmp4,
             s.entries.iter(),
         )
         .unwrap();
@@ -218,6 +266,21 @@ mod tests {
     }
 
     #[test]
+    fn fmp4_round_trip() {
+        let mut s = sample();
+        s.fmp4 = Some(Fmp4State {
+            next_init: 3,
+            decode_end: 81_234_567,
+        });
+        s.entries[0].map = 1;
+        s.entries[1].map = 2;
+        let b = enc(&s);
+        assert!(b.contains("disc 4\nfmp4 3 81234567\nseg 10 180000 1767225600123 1 1\n"));
+        assert_eq!(decode(b.as_bytes()).unwrap(), s);
+        assert!(decode(b.replace(" 1 1\n", " 1\n").as_bytes()).is_err());
+    }
+
+    #[test]
     fn full_window_fits() {
         let mut s = sample();
         s.media_seq = u64::MAX / 2;
@@ -227,8 +290,13 @@ mod tests {
                 duration: Pts90k(u64::MAX / 4),
                 pdt: UNIX_EPOCH + Duration::from_millis(99_999_999_999_999),
                 discontinuity: true,
+                map: u32::MAX,
             })
             .collect();
+        s.fmp4 = Some(Fmp4State {
+            next_init: u32::MAX,
+            decode_end: u64::MAX,
+        });
         s.next_seq = u64::MAX;
         assert_eq!(decode(enc(&s).as_bytes()).unwrap(), s);
     }

@@ -1,26 +1,45 @@
-//! [`SegmentWriter`]: the [`PacketSink`] the muxer writes into. Packets are gathered in one fixed
-//! write buffer (allocated once) and handed to the store in [`WRITE_BUF_LEN`] chunks, so a segment
-//! reaches its `.part` file progressively. The sink is infallible; the first storage error is
-//! latched and every later packet of that segment is discarded.
+//! [`SegmentWriter`]: the sink the muxers write into. Bytes are gathered in one fixed write
+//! buffer (allocated once) and handed on in chunks of at most [`WRITE_BUF_LEN`] — to the store's
+//! open segment file, to the open LL-HLS part file beside it, and to every extra
+//! [`Consumer`] — so a segment reaches its temporary file progressively. A chunk never spans a
+//! part boundary ([`SegmentWriter::commit_part`] flushes first). The sink is infallible; the
+//! first storage error is latched and every later byte of that segment is discarded (extra
+//! consumers still get them: the live store's failure is not theirs).
 
-use super::store::{SegmentStore, StoreError};
+use super::consumer::Consumer;
+use super::store::{SegmentStore, StoreError, StoreOp};
 use crate::ts::{PacketSink, PACKET_LEN};
 
 /// Write buffer size: 64 KiB rounded down to whole packets (348 × 188 bytes).
 pub const WRITE_BUF_LEN: usize = 65_536 / PACKET_LEN * PACKET_LEN;
 
-/// Packet sink over a [`SegmentStore`] for the segment currently being written.
-#[derive(Debug)]
+/// Sink over a [`SegmentStore`] (and extra consumers) for the segment being written.
 pub struct SegmentWriter<S> {
     store: S,
+    extra: Vec<Box<dyn Consumer>>,
     buf: Box<[u8]>,
     len: usize,
-    /// Segment number of the open `.part` (None: no segment open; packets are discarded).
+    /// Segment number of the open temporary file (None: no segment open; bytes are discarded).
     seq: Option<u64>,
+    /// Index of the open part file, if any.
+    part: Option<u32>,
     error: Option<StoreError>,
     /// Set when `error` was latched and not yet reported.
     unreported: bool,
     bytes: u64,
+    part_bytes: u64,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for SegmentWriter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentWriter")
+            .field("store", &self.store)
+            .field("consumers", &self.extra.len())
+            .field("seq", &self.seq)
+            .field("part", &self.part)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: SegmentStore> SegmentWriter<S> {
@@ -28,12 +47,15 @@ impl<S: SegmentStore> SegmentWriter<S> {
     pub fn new(store: S) -> Self {
         SegmentWriter {
             store,
+            extra: Vec::new(),
             buf: vec![0u8; WRITE_BUF_LEN].into_boxed_slice(),
             len: 0,
             seq: None,
+            part: None,
             error: None,
             unreported: false,
             bytes: 0,
+            part_bytes: 0,
         }
     }
 
@@ -45,22 +67,72 @@ impl<S: SegmentStore> SegmentWriter<S> {
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
     }
+    /// The extra consumers, for the producer's metadata events.
+    pub fn consumers(&mut self) -> &mut [Box<dyn Consumer>] {
+        &mut self.extra
+    }
+    /// Adds a consumer that gets every byte from the next segment on.
+    pub fn add_consumer(&mut self, c: Box<dyn Consumer>) {
+        self.extra.push(c);
+    }
 
     /// Consumes the writer, returning the store (an open partial segment stays as it is).
     pub fn into_store(self) -> S {
         self.store
     }
 
-    /// Opens `.seg<seq>.ts.part`. On failure the error is latched and the segment is discarded.
+    /// Opens segment `seq`'s temporary file. On failure the error is latched and the segment
+    /// is discarded.
     pub fn begin(&mut self, seq: u64) {
         self.len = 0;
         self.bytes = 0;
         self.error = None;
         self.unreported = false;
         self.seq = Some(seq);
+        self.part = None;
         if let Err(e) = self.store.begin_segment(seq) {
             self.latch(e);
         }
+    }
+
+    /// Opens part `index` of the open segment; its bytes also go to the part's own file.
+    pub fn begin_part(&mut self, index: u32) {
+        self.flush();
+        let Some(seq) = self.seq else { return };
+        self.part = Some(index);
+        self.part_bytes = 0;
+        if self.error.is_none() {
+            if let Err(e) = self.store.begin_part(seq, index) {
+                self.latch(e.in_part(index));
+            }
+        }
+    }
+
+    /// Flushes and renames the open part into place; returns its size. An error (latched
+    /// before or now) means the part is not there: the segment will be dropped at
+    /// [`Self::commit`].
+    pub fn commit_part(&mut self) -> Result<u64, StoreError> {
+        self.flush();
+        let (Some(seq), Some(k)) = (self.seq, self.part.take()) else {
+            return Err(StoreError::new(StoreOp::Commit, 0, libc::EBADF));
+        };
+        if let Some(e) = self.error {
+            self.store.abort_part(seq, k);
+            return Err(e);
+        }
+        match self.store.commit_part(seq, k) {
+            Ok(()) => Ok(self.part_bytes),
+            Err(e) => {
+                self.store.abort_part(seq, k);
+                self.latch(e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Bytes of the open segment so far.
+    pub fn segment_bytes(&self) -> u64 {
+        self.bytes
     }
 
     fn latch(&mut self, mut e: StoreError) {
@@ -74,9 +146,20 @@ impl<S: SegmentStore> SegmentWriter<S> {
     }
 
     fn flush(&mut self) {
-        if self.len > 0 && self.error.is_none() {
-            if let Err(e) = self.store.write_segment(&self.buf[..self.len]) {
+        if self.len == 0 {
+            return;
+        }
+        let chunk = &self.buf[..self.len];
+        for c in &mut self.extra {
+            c.data(chunk);
+        }
+        if self.error.is_none() {
+            if let Err(e) = self.store.write_segment(chunk) {
                 self.latch(e);
+            } else if let Some(k) = self.part {
+                if let Err(e) = self.store.write_part(chunk) {
+                    self.latch(e.in_part(k));
+                }
             }
         }
         self.len = 0;
@@ -93,16 +176,15 @@ impl<S: SegmentStore> SegmentWriter<S> {
     }
 
     /// Flushes and renames the open segment into place; on any error (latched or from the rename)
-    /// deletes the partial file instead. Returns `(seq, bytes)` of the committed segment, or the
+    /// deletes the temporary file instead. Returns `(seq, bytes)` of the committed segment, or the
     /// error and whether it is new (not yet returned by [`Self::take_new_error`]).
     pub fn commit(&mut self) -> Result<(u64, u64), (StoreError, bool)> {
-        let no_segment = StoreError {
-            op: super::store::StoreOp::Commit,
-            seq: 0,
-            errno: libc::EBADF,
-        };
+        let no_segment = StoreError::new(StoreOp::Commit, 0, libc::EBADF);
         let seq = self.seq.ok_or((no_segment, true))?;
         self.flush();
+        if let Some(k) = self.part.take() {
+            self.store.abort_part(seq, k);
+        }
         self.seq = None;
         let result = match self.error {
             Some(e) => Err((e, self.unreported)),
@@ -124,15 +206,32 @@ impl<S: SegmentStore> SegmentWriter<S> {
     pub fn is_open(&self) -> bool {
         self.seq.is_some()
     }
+
+    /// Appends bytes (the fMP4 writer's boxes and samples) to the open segment.
+    pub fn write_bytes(&mut self, mut bytes: &[u8]) {
+        if self.seq.is_none() {
+            return;
+        }
+        while !bytes.is_empty() {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            let n = (self.buf.len() - self.len).min(bytes.len());
+            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            self.bytes += n as u64;
+            self.part_bytes += n as u64;
+            bytes = &bytes[n..];
+        }
+    }
 }
 
 impl<S: SegmentStore> PacketSink for SegmentWriter<S> {
     /// A slot in the write buffer, so the muxer builds each packet in place. With no segment
-    /// open, or after a latched error, the first slot of the buffer is handed out as scratch:
-    /// its bytes are never written out (the buffer is emptied by `begin`, and `flush` drops it
-    /// while an error is latched).
+    /// open the first slot of the buffer is handed out as scratch: its bytes are never written
+    /// out (the buffer is emptied by `begin`).
     fn next_slot(&mut self) -> &mut [u8; PACKET_LEN] {
-        let at = if self.seq.is_none() || self.error.is_some() {
+        let at = if self.seq.is_none() {
             0
         } else {
             if self.len + PACKET_LEN > self.buf.len() {
@@ -141,6 +240,7 @@ impl<S: SegmentStore> PacketSink for SegmentWriter<S> {
             let at = self.len;
             self.len += PACKET_LEN;
             self.bytes += PACKET_LEN as u64;
+            self.part_bytes += PACKET_LEN as u64;
             at
         };
         let slot: &mut [u8] = &mut self.buf[at..at + PACKET_LEN];
