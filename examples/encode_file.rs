@@ -139,6 +139,7 @@ fn main() {
             hls: HlsConfig::new(&a[3], 2, 6),
             duration: None,
             fast: true,
+            live: None,
         },
         stats.clone(),
         Arc::new(AtomicBool::new(false)),

@@ -10,7 +10,7 @@ use hlscam::encode::openh264::OpenH264Encoder;
 use hlscam::encode::v4l2_m2m::{find_h264_encoder, CodedFormat, M2mEncoder};
 use hlscam::encode::{AudioEncoder, VideoEncoder};
 use hlscam::error::{Error, ErrorKind};
-use hlscam::hls::{HlsConfig, PartPlan};
+use hlscam::hls::{HlsConfig, LiveShared, PartPlan};
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
 use hlscam::pipeline::{EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig};
@@ -177,12 +177,25 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
             .low_latency
             .then(|| PartPlan::new(s.hls.part_ms, s.video.fps)),
     };
+    match &hls.low_latency {
+        Some(p) => log::info!(
+            "LL-HLS on ({} container): parts of {} frames = {:.1} ms (part_ms = {}), PART-TARGET {:.3} s",
+            hls.container,
+            p.frames,
+            p.millis(),
+            s.hls.part_ms,
+            p.part_target.0 as f64 / 90_000.0
+        ),
+        None => log::info!("classic HLS ({} container)", hls.container),
+    }
+    let live = LiveShared::new();
     let http = HttpServer::start(
         HttpConfig {
             listen: s.http.listen.clone(),
             dir: s.hls.dir.clone(),
             max_connections: s.http.max_connections,
             io_timeout: Duration::from_secs(u64::from(s.http.timeout_seconds)),
+            live: Some(live.clone()),
         },
         stats.clone(),
     )
@@ -212,6 +225,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
                 .duration
                 .map(|d| Pts90k::from_duration(Duration::from_secs_f64(d))),
             fast: cli.fast,
+            live: Some(live),
         },
         stats.clone(),
         stop.clone(),

@@ -18,7 +18,7 @@
 
 use crate::encode::{AudioEncoder, EncodeError, EncodedAudio, EncodedVideo, VideoEncoder};
 use crate::error::{Error, ErrorKind};
-use crate::hls::{HlsConfig, HlsOutput};
+use crate::hls::{HlsConfig, HlsOutput, LiveShared};
 use crate::pool::Pool;
 use crate::queue::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crate::queue::{DropOldestQueue, Pop};
@@ -66,6 +66,8 @@ pub struct PipelineConfig {
     pub duration: Option<Pts90k>,
     /// Sources are not paced by the wall clock: apply back-pressure instead of dropping frames.
     pub fast: bool,
+    /// Where the playlist and LL-HLS progress are published for this process's HTTP server.
+    pub live: Option<Arc<LiveShared>>,
 }
 
 /// What a finished run did.
@@ -170,6 +172,9 @@ impl Pipeline {
     ) -> Result<Summary, Error> {
         let mut hls = HlsOutput::open(self.cfg.hls.clone())
             .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
+        if let Some(live) = &self.cfg.live {
+            hls.share(live.clone());
+        }
         let force_idr = Arc::new(AtomicBool::new(false));
         let (vtx, vrx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
         let (vfree_tx, vfree_rx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
@@ -232,9 +237,18 @@ impl Pipeline {
         let audio_thread = match audio {
             Some((src, enc)) => {
                 let (stats, stop) = (self.stats.clone(), self.stop.clone());
-                let duration = self.cfg.duration;
+                let limits = AudioLimits {
+                    duration: self.cfg.duration,
+                    // LL-HLS: a part must carry the audio of its time span, so audio reaches
+                    // the muxer frame by frame instead of waiting for a batch to fill.
+                    batch_frames: if self.cfg.hls.low_latency.is_some() {
+                        1
+                    } else {
+                        AUDIO_BATCH_FRAMES
+                    },
+                };
                 Some(spawn("audio", move || {
-                    audio_loop(src, enc, atx, afree_rx, &stats, &stop, duration)
+                    audio_loop(src, enc, atx, afree_rx, &stats, &stop, limits)
                 })?)
             }
             None => {
@@ -299,6 +313,7 @@ impl Pipeline {
         let mut started = false;
         let mut audio_open = inp.arx.is_some();
         let mut last_audio: Option<Pts90k> = None;
+        let low_latency = self.cfg.hls.low_latency.is_some();
         loop {
             if v.is_none() && video_open {
                 match inp.vrx.recv_timeout(STALL) {
@@ -317,11 +332,14 @@ impl Pipeline {
                     // open segment: it does not wait for the audio still in the AAC encoder
                     // (its look-ahead holds ~60-90 ms back) when that audio stays within the
                     // muxer's PCR lead: it goes into the next segment, still before its PTS.
-                    let early_cut = v.as_ref().is_some_and(|v| {
-                        v.key
-                            && last_audio
-                                .is_some_and(|la| v.dts.saturating_sub(la) <= EARLY_CUT_AUDIO_GAP)
-                    });
+                    // In LL-HLS mode every part carries the audio of its span: no early cut.
+                    let early_cut = !low_latency
+                        && v.as_ref().is_some_and(|v| {
+                            v.key
+                                && last_audio.is_some_and(|la| {
+                                    v.dts.saturating_sub(la) <= EARLY_CUT_AUDIO_GAP
+                                })
+                        });
                     let got = if (v.is_some() && !early_cut) || !video_open {
                         arx.recv_timeout(STALL).map_err(|e| match e {
                             RecvTimeoutError::Timeout => TryRecvError::Empty,
@@ -367,8 +385,10 @@ impl Pipeline {
                     Stats::add(&self.stats.restarts, 1);
                 }
                 let (packets, dropped) = (hls.packets_written(), hls.segments_dropped());
+                let parts = hls.parts_published();
                 let pushed = hls.push_video(&buf.au(), buf.wall);
-                if matches!(pushed, Ok(Some(_))) {
+                // A frame is downloadable once its part (LL-HLS) or its segment is published.
+                if matches!(pushed, Ok(Some(_))) || hls.parts_published() > parts {
                     self.latency.published(&self.stats);
                 } else if hls.segments_dropped() > dropped {
                     self.latency.open.clear();
@@ -597,14 +617,22 @@ fn encode_loop(
 /// two, and one call, PES header and PCR check per batch instead of per frame — and the
 /// channel carries a quarter of the messages. The price is latency: a frame waits for up to
 /// three more (4 frames ≈ 85 ms at 48 kHz, 93 ms at 44.1 kHz) before audio reaches the
-/// muxer, far below the segment latency (a player is at least one 2 s segment behind). At
-/// lower sample rates batches are cut to [`AUDIO_BATCH_SPAN`].
+/// muxer, far below the segment latency of classic HLS (a player is at least one 2 s segment
+/// behind); LL-HLS sends single frames ([`AudioLimits::batch_frames`]). At lower sample rates
+/// batches are cut to [`AUDIO_BATCH_SPAN`].
 const AUDIO_BATCH_FRAMES: u32 = 4;
 /// Longest media time one audio batch spans: the muxer's default `max_audio_pes`, so every
 /// batch is one PES at any sample rate (4 frames at 44.1 and 48 kHz, 3 at 32 kHz, 1 at
 /// 16 kHz and below). The encoded-audio buffers (8 KiB) hold 4 frames of the largest AAC-LC
 /// frame (6 144 bits per channel, 2 channels: 4 × 1 543 bytes).
 const AUDIO_BATCH_SPAN: Pts90k = Pts90k::from_millis(100);
+
+/// When the audio thread stops and how many frames it gathers per message.
+#[derive(Debug, Clone, Copy)]
+struct AudioLimits {
+    duration: Option<Pts90k>,
+    batch_frames: u32,
+}
 
 fn audio_loop(
     mut src: Box<dyn AudioSource>,
@@ -613,8 +641,12 @@ fn audio_loop(
     free: Receiver<EncodedAudio>,
     stats: &Stats,
     stop: &AtomicBool,
-    duration: Option<Pts90k>,
+    limits: AudioLimits,
 ) {
+    let AudioLimits {
+        duration,
+        batch_frames,
+    } = limits;
     let fmt = src.format();
     log::info!("audio source {} at {:?}", src.name(), fmt);
     let mut pcm = vec![0i16; enc.frame_len() * fmt.channels as usize];
@@ -622,7 +654,7 @@ fn audio_loop(
     let frame_samples = enc.frame_len() as u64;
     let ticks = |samples: u64| Pts90k(samples * crate::time::HZ_90K / rate);
     let frame_ticks = ticks(frame_samples).0.max(1);
-    let per_batch = (AUDIO_BATCH_SPAN.0 / frame_ticks).clamp(1, u64::from(AUDIO_BATCH_FRAMES));
+    let per_batch = (AUDIO_BATCH_SPAN.0 / frame_ticks).clamp(1, u64::from(batch_frames.max(1)));
     // The encoder writes each frame here; it is appended to the batch (allocated once, here).
     let mut frame = EncodedAudio::with_capacity(8 * 1024);
     let mut batch: Option<EncodedAudio> = None;

@@ -67,6 +67,7 @@ fn a_dying_hardware_encoder_hands_over_to_software_with_a_discontinuity() {
             hls,
             duration: Some(Pts90k::from_millis(4000)),
             fast: true,
+            live: None,
         },
         stats.clone(),
         Arc::new(AtomicBool::new(false)),

@@ -50,6 +50,7 @@ fn steady_state_pipeline_does_not_allocate() {
             hls,
             duration: Some(Pts90k::from_millis(seconds * 1000)),
             fast: true,
+            live: None,
         },
         stats.clone(),
         Arc::new(AtomicBool::new(false)),

@@ -117,6 +117,7 @@ fn camera_h264_is_muxed_without_reencoding() {
             hls,
             duration: None,
             fast: true,
+            live: None,
         },
         stats.clone(),
         Arc::new(AtomicBool::new(false)),

@@ -4,10 +4,12 @@
 //!
 //! The mux thread renders into its own fixed buffers, then copies them in under the mutex (the
 //! buffers here are allocated once with their full capacity, so a copy never allocates) and
-//! calls the waker the HTTP server registered. Readers copy out what they need under the lock;
-//! holding it is never longer than a copy of a few kilobytes.
+//! wakes every held request ([`LiveShared::wait_for`]). Readers copy out what they need under
+//! the lock; holding it is never longer than a copy of a few kilobytes.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::ll_playlist::LL_PLAYLIST_CAP;
 use super::Container;
@@ -124,12 +126,13 @@ pub struct Published {
     pub ended: bool,
 }
 
-type Waker = Box<dyn Fn() + Send + Sync>;
+/// How often a held request looks at the server's stop flag.
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// Shared between the mux thread (writer) and the HTTP server (readers).
 pub struct LiveShared {
     state: Mutex<Published>,
-    waker: Mutex<Option<Waker>>,
+    changed: Condvar,
 }
 
 impl std::fmt::Debug for LiveShared {
@@ -149,7 +152,7 @@ impl LiveShared {
                 ll: None,
                 ended: false,
             }),
-            waker: Mutex::new(None),
+            changed: Condvar::new(),
         })
     }
 
@@ -158,12 +161,32 @@ impl LiveShared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers the function called after each publication (the HTTP server's waker).
-    pub fn set_waker(&self, f: impl Fn() + Send + Sync + 'static) {
-        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+    /// Calls `ready` on the published state now and after every publication until it returns
+    /// `Some`, `deadline` passes or `stop` is set (then `None`). `ready` runs under the lock.
+    pub fn wait_for<T>(
+        &self,
+        deadline: Instant,
+        stop: &AtomicBool,
+        mut ready: impl FnMut(&Published) -> Option<T>,
+    ) -> Option<T> {
+        let mut g = self.lock();
+        loop {
+            if let Some(t) = ready(&g) {
+                return Some(t);
+            }
+            let now = Instant::now();
+            if now >= deadline || stop.load(Relaxed) {
+                return None;
+            }
+            g = self
+                .changed
+                .wait_timeout(g, (deadline - now).min(STOP_POLL))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
-    /// Replaces the published state and wakes the server. Allocation-free while the texts fit
+    /// Replaces the published state and wakes every held request. Allocation-free while the texts fit
     /// the buffers' capacity (they always do: both are rendered into `LL_PLAYLIST_CAP` buffers).
     pub fn publish(&self, full: &[u8], delta: &[u8], ll: Option<LlProgress>, ended: bool) {
         {
@@ -176,9 +199,7 @@ impl LiveShared {
             s.ll = ll;
             s.ended = ended;
         }
-        if let Some(w) = &*self.waker.lock().unwrap_or_else(|e| e.into_inner()) {
-            w();
-        }
+        self.changed.notify_all();
     }
 }
 
@@ -244,18 +265,24 @@ mod tests {
     #[test]
     fn publish_wakes_and_replaces() {
         let s = LiveShared::new();
-        let n = Arc::new(std::sync::atomic::AtomicU32::new(0));
-        let n2 = n.clone();
-        s.set_waker(move || {
-            n2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        });
+        let stop = AtomicBool::new(false);
+        let far = Instant::now() + Duration::from_secs(30);
         s.publish(b"a", b"", None, false);
-        s.publish(b"bb", b"d", Some(progress(1, 0, 0)), true);
+        let s2 = s.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            s2.publish(b"bb", b"d", Some(progress(1, 0, 0)), true);
+        });
+        let got = s.wait_for(far, &stop, |p| (p.generation == 2).then(|| p.full.clone()));
+        t.join().unwrap();
+        assert_eq!(got.as_deref(), Some(&b"bb"[..]));
         let g = s.lock();
-        assert_eq!(
-            (g.generation, &g.full[..], &g.delta[..], g.ended),
-            (2, &b"bb"[..], &b"d"[..], true)
-        );
-        assert_eq!(n.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!((&g.delta[..], g.ended), (&b"d"[..], true));
+        drop(g);
+        // Deadline and stop end a wait that is never satisfied.
+        let soon = Instant::now() + Duration::from_millis(30);
+        assert_eq!(s.wait_for(soon, &stop, |_| None::<()>), None);
+        stop.store(true, Relaxed);
+        assert_eq!(s.wait_for(far, &stop, |_| None::<()>), None);
     }
 }

@@ -14,6 +14,7 @@
 
 use super::request::{parse_head, Head, Method, Parse, MAX_HEAD};
 use super::routes::{respond, Body, Ctx, Reply};
+use crate::hls::shared::LiveShared;
 use crate::stats::Stats;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -42,6 +43,8 @@ pub struct ConnCtx<'a> {
     pub io_timeout: Duration,
     /// Set when the server shuts down: stop after the current response.
     pub stop: &'a AtomicBool,
+    /// The mux thread's published playlist and LL-HLS progress, if it runs in this process.
+    pub live: Option<&'a LiveShared>,
 }
 
 /// Serves one connection until the client closes, a deadline passes, an error occurs or the
@@ -142,6 +145,8 @@ fn handle(
     let ctx = Ctx {
         dir: cx.dir,
         stats: cx.stats,
+        live: cx.live,
+        stop: cx.stop,
     };
     let reply = match respond(head, ctx) {
         Ok(r) => r,

@@ -4,8 +4,8 @@
 //!
 //! | path | content |
 //! | --- | --- |
-//! | `/live.m3u8` | `<dir>/live.m3u8`, `application/vnd.apple.mpegurl`, `no-cache`, gzip when accepted |
-//! | `/seg<N>.ts` | `<dir>/seg<N>.ts` (name must match `^seg[0-9]{1,20}\.ts$`), `video/mp2t`, one-year `immutable`, single byte ranges |
+//! | `/live.m3u8` | the published playlist (else `<dir>/live.m3u8`), `application/vnd.apple.mpegurl`, `no-cache`, gzip when accepted; LL-HLS blocking reload and delta updates ([`live`]) |
+//! | `/seg<N>.ts`, `/seg<N>.<K>.ts`, `/seg<N>.m4s`, `/seg<N>.<K>.m4s`, `/init<G>.mp4` | the file in `<dir>` ([`routes::media_name`]), one-year `immutable`, single byte ranges; the preload-hinted part is held until complete |
 //! | `/`, `/index.html` | the embedded player page ([`player::page_html`]) |
 //! | `/hls.min.js` | the bundled hls.js when the build has it ([`player::hlsjs_gzip`]; gzip-encoded when accepted) |
 //! | `/api/status` | JSON of [`crate::stats::Stats::snapshot`] |
@@ -23,6 +23,7 @@
 //! pipeline.
 
 pub mod conn;
+pub mod live;
 pub mod player;
 pub mod request;
 pub mod routes;

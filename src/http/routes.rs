@@ -1,30 +1,37 @@
 //! Routing: which request target names which resource, and the reply for it.
 //!
 //! Only a fixed set of names is ever served: the built-in routes and, from the segment directory,
-//! `live.m3u8` and names matching `^seg[0-9]{1,20}\.ts$`. A filesystem path is built only from a
-//! name that passed [`is_segment_name`] (or the constant `live.m3u8`), so no encoding of `..`,
-//! `/`, `\` or NUL in the URL can reach the filesystem. Targets that look like an attack
-//! (percent-encoding, backslashes, dot segments, hidden files, empty segments) get 400 and a
-//! warning; other unknown names get 404.
+//! `live.m3u8` and the media names the HLS output writes ([`media_name`]: `seg<N>.ts`,
+//! `seg<N>.<K>.ts`, `seg<N>.m4s`, `seg<N>.<K>.m4s`, `init<G>.mp4`, canonical decimals). A
+//! filesystem path is built only from a name that passed [`media_name`] (or the constant
+//! `live.m3u8`), so no encoding of `..`, `/`, `\` or NUL in the URL can reach the filesystem.
+//! Targets that look like an attack (percent-encoding, backslashes, dot segments, hidden files,
+//! empty segments) get 400 and a warning; other unknown names get 404.
 //!
 //! Caching and types follow RFC 8216 §4 and Apple's HLS authoring spec: the playlist is
 //! `application/vnd.apple.mpegurl` with `Cache-Control: no-cache` (gzip when the client accepts
-//! it, RFC 9110 §12.5.3), segments are `video/mp2t` with a one-year `immutable` lifetime (names
-//! are never reused) and support single byte ranges (RFC 9110 §14). A `Range` with several ranges
-//! is ignored and the whole segment is sent with 200, as RFC 9110 §14.2 allows; a `Range` sent
-//! with `If-Range` is ignored too (the server has no validators to compare). The built-in routes
-//! (`/`, `/hls.min.js`, `/api/status`, `/healthz`) ignore `Range` and answer 200 in full.
-//! `/hls.min.js` is embedded gzip-compressed: it is sent as is with `Content-Encoding: gzip` when
-//! the request accepts gzip, else decompressed while it is sent ([`Body::Gunzip`]); both carry
-//! `Vary: Accept-Encoding` and an exact `Content-Length`.
+//! it, RFC 9110 §12.5.3; low-latency delivery directives in [`super::live`]), segments and parts
+//! are `video/mp2t` or `video/iso.segment` (init segments `video/mp4`) with a one-year
+//! `immutable` lifetime (names are never reused) and support single byte ranges (RFC 9110 §14).
+//! A `Range` with several ranges is ignored and the whole file is sent with 200, as RFC 9110
+//! §14.2 allows; a `Range` sent with `If-Range` is ignored too (the server has no validators to
+//! compare). The built-in routes (`/`, `/hls.min.js`, `/api/status`, `/healthz`) ignore `Range`
+//! and answer 200 in full. `/hls.min.js` is embedded gzip-compressed: it is sent as is with
+//! `Content-Encoding: gzip` when the request accepts gzip, else decompressed while it is sent
+//! ([`Body::Gunzip`]); both carry `Vary: Accept-Encoding` and an exact `Content-Length`.
 
+use super::live::{self, Directives, PlaylistAnswer};
 use super::player;
 use super::request::{Head, Method};
+use crate::hls::shared::LiveShared;
+use crate::hls::store::{parse_init_name, parse_part_name, parse_segment_name};
+use crate::hls::Container;
 use crate::stats::Stats;
 use flate2::{write::GzEncoder, Compression};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use tiny_http::Header;
 
 /// Largest playlist the server will load (a 6-segment live playlist is well under 1 KiB).
@@ -35,7 +42,7 @@ pub const PLAYLIST: &str = "live.m3u8";
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 const CT_PLAYLIST: &str = "application/vnd.apple.mpegurl";
-const CT_SEGMENT: &str = "video/mp2t";
+const CT_INIT: &str = "video/mp4";
 const CACHE_SEGMENT: &str = "public, max-age=31536000, immutable";
 const CACHE_HLSJS: &str = "public, max-age=604800";
 
@@ -44,8 +51,8 @@ const CACHE_HLSJS: &str = "public, max-age=604800";
 pub enum Route<'a> {
     /// `/live.m3u8`
     Playlist,
-    /// `/seg<N>.ts`: the file name (already checked by [`is_segment_name`]).
-    Segment(&'a str),
+    /// A media file: its name (already checked by [`media_name`]) and what it is.
+    Media(&'a str, Media),
     /// `/` or `/index.html`
     Index,
     /// `/hls.min.js`
@@ -67,12 +74,29 @@ pub enum Reject {
     Suspicious(&'static str),
 }
 
-/// `^seg[0-9]{1,20}\.ts$`
-pub fn is_segment_name(name: &str) -> bool {
-    let Some(digits) = name.strip_prefix("seg").and_then(|r| r.strip_suffix(".ts")) else {
-        return false;
-    };
-    (1..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+/// A media file the HLS output writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// `seg<N>.<ext>`
+    Segment(Container),
+    /// `seg<N>.<K>.<ext>`: part `K` of segment `N`.
+    Part(Container, u64, u32),
+    /// `init<G>.mp4`
+    Init,
+}
+
+/// What a media file name names, if it is one the HLS output writes.
+pub fn media_name(name: &str) -> Option<Media> {
+    if parse_init_name(name).is_some() {
+        return Some(Media::Init);
+    }
+    [Container::Ts, Container::Fmp4].into_iter().find_map(|c| {
+        if parse_segment_name(name, c).is_some() {
+            Some(Media::Segment(c))
+        } else {
+            parse_part_name(name, c).map(|(n, k)| Media::Part(c, n, k))
+        }
+    })
 }
 
 /// Maps a request target (origin-form, absolute-form or `*`) to a route. The query is ignored.
@@ -111,8 +135,10 @@ pub fn classify(target: &str) -> Result<Route<'_>, Reject> {
         "/hls.min.js" => Ok(Route::HlsJs),
         "/api/status" => Ok(Route::Status),
         "/healthz" => Ok(Route::Health),
-        p if is_segment_name(&p[1..]) => Ok(Route::Segment(&p[1..])),
-        _ => Err(Reject::NotFound),
+        p => match media_name(&p[1..]) {
+            Some(m) => Ok(Route::Media(&p[1..], m)),
+            None => Err(Reject::NotFound),
+        },
     }
 }
 
@@ -270,7 +296,7 @@ pub fn header(name: &str, value: &str) -> Header {
 }
 
 impl Reply {
-    fn new(status: u16, body: Body) -> Reply {
+    pub(crate) fn new(status: u16, body: Body) -> Reply {
         Reply {
             status,
             headers: Vec::with_capacity(8),
@@ -278,7 +304,7 @@ impl Reply {
         }
     }
 
-    fn with(mut self, name: &str, value: &str) -> Reply {
+    pub(crate) fn with(mut self, name: &str, value: &str) -> Reply {
         self.headers.push(header(name, value));
         self
     }
@@ -307,6 +333,11 @@ pub struct Ctx<'a> {
     pub dir: &'a Path,
     /// Counters for `/api/status`.
     pub stats: &'a Stats,
+    /// What the mux thread publishes (playlist and low-latency progress), when it runs in this
+    /// process; without it the playlist is read from `dir` and nothing is ever held.
+    pub live: Option<&'a LiveShared>,
+    /// Set when the server shuts down: held requests end (503).
+    pub stop: &'a AtomicBool,
 }
 
 /// The reply to a parsed request. `Err` carries the reason of a suspicious target for the log.
@@ -323,8 +354,8 @@ pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static 
             Reply::text(400, "bad request\n"),
             "'*' target without OPTIONS",
         )),
-        (_, Route::Playlist) => Ok(playlist(head, ctx.dir)),
-        (_, Route::Segment(name)) => Ok(segment(head, ctx.dir, name)),
+        (_, Route::Playlist) => playlist(head, ctx),
+        (_, Route::Media(name, m)) => Ok(media(head, ctx, name, m)),
         (_, Route::Index) => Ok(Reply::new(200, Body::Static(player::page_html()))
             .with("Content-Type", "text/html; charset=utf-8")
             .with("Cache-Control", "no-cache")),
@@ -402,16 +433,29 @@ fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
     enc.finish()
 }
 
-fn playlist(head: &Head<'_>, dir: &Path) -> Reply {
-    let data = match read_playlist(dir) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Reply::text(404, "no playlist yet\n")
-        }
-        Err(e) => {
-            log::warn!("http: cannot read {}: {e}", dir.join(PLAYLIST).display());
-            return Reply::text(500, "internal error\n");
-        }
+fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
+    let bad = |why| (Reply::text(400, "bad request\n"), why);
+    let d = Directives::parse(head.target).map_err(bad)?;
+    let answer = match ctx.live {
+        Some(l) => live::playlist(l, d, ctx.stop),
+        None => PlaylistAnswer::NotPublished,
+    };
+    let (data, cache) = match answer {
+        PlaylistAnswer::Text(t, cache) => (t, cache),
+        PlaylistAnswer::Status(code, why) => return Ok(Reply::text(code, why).cors()),
+        PlaylistAnswer::NotPublished => match read_playlist(ctx.dir) {
+            Ok(d) => (d, "no-cache".to_owned()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Reply::text(404, "no playlist yet\n"))
+            }
+            Err(e) => {
+                log::warn!(
+                    "http: cannot read {}: {e}",
+                    ctx.dir.join(PLAYLIST).display()
+                );
+                return Ok(Reply::text(500, "internal error\n"));
+            }
+        },
     };
     let gz = head.header("accept-encoding").is_some_and(accepts_gzip);
     let reply = if gz {
@@ -425,27 +469,44 @@ fn playlist(head: &Head<'_>, dir: &Path) -> Reply {
     } else {
         Reply::new(200, Body::Bytes(data))
     };
-    reply
+    Ok(reply
         .with("Content-Type", CT_PLAYLIST)
-        .with("Cache-Control", "no-cache")
+        .with("Cache-Control", &cache)
         .with("Vary", "Accept-Encoding")
-        .cors()
+        .cors())
 }
 
-fn segment(head: &Head<'_>, dir: &Path, name: &str) -> Reply {
-    debug_assert!(is_segment_name(name));
-    let opened = File::open(dir.join(name)).and_then(|f| {
-        let len = f.metadata()?.len();
-        Ok((f, len))
-    });
+fn open_len(path: &Path) -> io::Result<(File, u64)> {
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    Ok((f, len))
+}
+
+fn media(head: &Head<'_>, ctx: Ctx<'_>, name: &str, m: Media) -> Reply {
+    debug_assert_eq!(media_name(name), Some(m));
+    let path = ctx.dir.join(name);
+    let mut opened = open_len(&path);
+    // The part the preload hint names is held until it is complete (RFC 8216bis §6.2.6).
+    if let (Err(e), Media::Part(_, seq, k), Some(l)) = (&opened, m, ctx.live) {
+        if e.kind() == io::ErrorKind::NotFound {
+            if let Err(reply) = live::hold_part(l, seq, k, ctx.stop) {
+                return reply.cors();
+            }
+            opened = open_len(&path);
+        }
+    }
     let (file, len) = match opened {
         Ok(x) => x,
         // The ring may delete a segment between a client's playlist fetch and this open.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Reply::text(404, "not found\n"),
         Err(e) => {
-            log::warn!("http: cannot open segment {name}: {e}");
+            log::warn!("http: cannot open {name}: {e}");
             return Reply::text(500, "internal error\n");
         }
+    };
+    let content_type = match m {
+        Media::Segment(c) | Media::Part(c, ..) => c.content_type(),
+        Media::Init => CT_INIT,
     };
     let range = match (head.header("range"), head.header("if-range")) {
         (Some(r), None) => parse_range(r, len),
@@ -479,7 +540,7 @@ fn segment(head: &Head<'_>, dir: &Path, name: &str) -> Reply {
         reply.with("Cache-Control", CACHE_SEGMENT)
     };
     reply
-        .with("Content-Type", CT_SEGMENT)
+        .with("Content-Type", content_type)
         .with("Accept-Ranges", "bytes")
         .with(
             "Access-Control-Expose-Headers",
@@ -493,9 +554,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn segment_names() {
+    fn media_names() {
         for ok in ["seg0.ts", "seg123.ts", "seg12345678901234567890.ts"] {
-            assert!(is_segment_name(ok), "{ok}");
+            assert_eq!(media_name(ok), Some(Media::Segment(Container::Ts)), "{ok}");
+        }
+        assert_eq!(
+            media_name("seg7.m4s"),
+            Some(Media::Segment(Container::Fmp4))
+        );
+        assert_eq!(
+            media_name("seg7.3.ts"),
+            Some(Media::Part(Container::Ts, 7, 3))
+        );
+        assert_eq!(
+            media_name("seg7.0.m4s"),
+            Some(Media::Part(Container::Fmp4, 7, 0))
+        );
+        assert_eq!(media_name("init4.mp4"), Some(Media::Init));
+        for bad in [
+            "seg07.ts",
+            "seg7.03.ts",
+            "seg7..ts",
+            "init.mp4",
+            "init1.m4s",
+            "seg1.mp4",
+        ] {
+            assert_eq!(media_name(bad), None, "{bad}");
         }
         for bad in [
             "seg.ts",
@@ -510,7 +594,7 @@ mod tests {
             "xseg1.ts",
             "seg١.ts",
         ] {
-            assert!(!is_segment_name(bad), "{bad}");
+            assert_eq!(media_name(bad), None, "{bad}");
         }
     }
 
@@ -518,11 +602,9 @@ mod tests {
     fn classify_known_and_evil_targets() {
         assert_eq!(classify("/live.m3u8"), Ok(Route::Playlist));
         assert_eq!(classify("/live.m3u8?_HLS_msn=3"), Ok(Route::Playlist));
-        assert_eq!(classify("/seg42.ts"), Ok(Route::Segment("seg42.ts")));
-        assert_eq!(
-            classify("http://cam.local:8080/seg42.ts"),
-            Ok(Route::Segment("seg42.ts"))
-        );
+        let seg42 = Route::Media("seg42.ts", Media::Segment(Container::Ts));
+        assert_eq!(classify("/seg42.ts"), Ok(seg42));
+        assert_eq!(classify("http://cam.local:8080/seg42.ts"), Ok(seg42));
         assert_eq!(classify("HTTP://cam"), Ok(Route::Index));
         assert_eq!(classify("/"), Ok(Route::Index));
         assert_eq!(classify("*"), Ok(Route::Asterisk));

@@ -14,6 +14,7 @@
 //! but the server does not rely on it: the deadlines are re-armed per read and write anyway).
 
 use super::conn::{self, ConnCtx};
+use crate::hls::shared::LiveShared;
 use crate::stats::Stats;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -40,6 +41,9 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// Per-operation socket timeout and request-head deadline.
     pub io_timeout: Duration,
+    /// What the mux thread of this process publishes (playlist, LL-HLS progress); `None` when
+    /// the server only serves a directory.
+    pub live: Option<Arc<LiveShared>>,
 }
 
 /// A running HTTP server. Dropping it shuts it down like [`HttpServer::shutdown`].
@@ -292,6 +296,7 @@ fn spawn_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
                 stats: &sh.stats,
                 io_timeout: sh.cfg.io_timeout,
                 stop: &sh.stop,
+                live: sh.cfg.live.as_deref(),
             };
             conn::serve(stream, peer, cx);
         });

@@ -83,6 +83,7 @@ impl Fixture {
                 dir: dir.0.clone(),
                 max_connections: max,
                 io_timeout: timeout,
+                live: None,
             },
             stats.clone(),
         )
