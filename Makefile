@@ -9,7 +9,7 @@ DIR ?= /tmp/hlscam
 # Debian packages to build and run (codecs are built from the crates' bundled sources).
 BUILD_PKGS := pkg-config libasound2-dev libclang1-14 nasm g++ gcc
 # ...and to test: decoders, a real browser, the VM harness, cross toolchains, systemd tools.
-TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 curl \
+TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 python3-pip curl \
 	qemu-system-x86 busybox-static cpio kmod xz-utils v4l-utils alsa-utils systemd \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
@@ -30,6 +30,9 @@ deps:
 
 test-deps:
 	$(call apt_install,$(TEST_PKGS))
+	@# The independent LL-HLS playlist parser of tests/ll_check.py (PyPI), kept in target/.
+	@[ -f target/pydeps/m3u8/__init__.py ] || python3 -m pip install --quiet \
+	  --disable-pip-version-check --break-system-packages --target target/pydeps m3u8==6.0.0
 
 # hls.js from the npm registry (pinned in web/package-lock.json), embedded by build.rs.
 web:

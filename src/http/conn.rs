@@ -148,23 +148,24 @@ fn handle(
         live: cx.live,
         stop: cx.stop,
     };
-    let reply = match respond(head, ctx) {
-        Ok(r) => r,
+    let (reply, suspicious) = match respond(head, ctx) {
+        Ok(r) => (r, false),
         Err((r, why)) => {
             log::warn!(
                 "http: {peer}: rejected target {:?}: {why}",
                 head.target.get(..200).unwrap_or(head.target)
             );
-            r
+            (r, true)
         }
     };
     // HTTP/1.0 connections are closed after one response; the server never reads request
-    // bodies, so a request announcing one also ends the connection.
+    // bodies, so a request announcing one also ends the connection, as does a target that
+    // looks like an attack.
     let close = head.minor == 0
         || head.connection_has("close")
         || head.has_body()
         || cx.stop.load(Relaxed)
-        || reply.status == 400;
+        || suspicious;
     let status = reply.status;
     let len = reply.body.len();
     let head_only = head.method == Method::Head;

@@ -354,7 +354,7 @@ pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static 
             Reply::text(400, "bad request\n"),
             "'*' target without OPTIONS",
         )),
-        (_, Route::Playlist) => playlist(head, ctx),
+        (_, Route::Playlist) => Ok(playlist(head, ctx)),
         (_, Route::Media(name, m)) => Ok(media(head, ctx, name, m)),
         (_, Route::Index) => Ok(Reply::new(200, Body::Static(player::page_html()))
             .with("Content-Type", "text/html; charset=utf-8")
@@ -433,27 +433,32 @@ fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
     enc.finish()
 }
 
-fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
-    let bad = |why| (Reply::text(400, "bad request\n"), why);
-    let d = Directives::parse(head.target).map_err(bad)?;
+fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Reply {
+    let d = match Directives::parse(head.target) {
+        Ok(d) => d,
+        Err(why) => {
+            log::debug!("http: {}: {why}", head.target);
+            return Reply::text(400, "bad delivery directive\n").cors();
+        }
+    };
     let answer = match ctx.live {
         Some(l) => live::playlist(l, d, ctx.stop),
         None => PlaylistAnswer::NotPublished,
     };
     let (data, cache) = match answer {
         PlaylistAnswer::Text(t, cache) => (t, cache),
-        PlaylistAnswer::Status(code, why) => return Ok(Reply::text(code, why).cors()),
+        PlaylistAnswer::Status(code, why) => return Reply::text(code, why).cors(),
         PlaylistAnswer::NotPublished => match read_playlist(ctx.dir) {
             Ok(d) => (d, "no-cache".to_owned()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Reply::text(404, "no playlist yet\n"))
+                return Reply::text(404, "no playlist yet\n")
             }
             Err(e) => {
                 log::warn!(
                     "http: cannot read {}: {e}",
                     ctx.dir.join(PLAYLIST).display()
                 );
-                return Ok(Reply::text(500, "internal error\n"));
+                return Reply::text(500, "internal error\n");
             }
         },
     };
@@ -469,11 +474,11 @@ fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str
     } else {
         Reply::new(200, Body::Bytes(data))
     };
-    Ok(reply
+    reply
         .with("Content-Type", CT_PLAYLIST)
         .with("Cache-Control", &cache)
         .with("Vary", "Accept-Encoding")
-        .cors())
+        .cors()
 }
 
 fn open_len(path: &Path) -> io::Result<(File, u64)> {
