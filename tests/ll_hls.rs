@@ -90,6 +90,9 @@ impl Conn {
     }
 }
 
+/// A part's URI, listed duration and bytes.
+type FetchedPart = (String, f64, Vec<u8>);
+
 fn write_config(dir: &Path, out: &Path, container: &str) -> PathBuf {
     let cfg = dir.join("hlscam.toml");
     std::fs::write(
@@ -303,7 +306,7 @@ fn ts_parts_blocking_reload_and_restart() {
     assert!(complete.len() >= 2, "{pl}");
     // Download everything first (parts are deleted 6 target durations after they were live),
     // then probe.
-    let mut fetched: Vec<(String, Vec<u8>, Vec<(String, f64, Vec<u8>)>)> = Vec::new();
+    let mut fetched: Vec<(String, Vec<u8>, Vec<FetchedPart>)> = Vec::new();
     for (seg, parts) in &complete {
         let seg_body = c.get(&format!("/{seg}")).body;
         let mut got = Vec::new();
