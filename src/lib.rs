@@ -15,6 +15,7 @@ pub mod codec;
 pub mod config;
 pub mod encode;
 pub mod error;
+pub mod fmp4;
 pub mod hls;
 pub mod http;
 pub mod media;

@@ -3,8 +3,10 @@
 //!
 //! Both are borrowed views over the encoder's output: nothing here allocates. [`annexb`] cuts
 //! an H.264 byte stream read from a pipe (a camera helper's output) into access units, in one
-//! buffer allocated up front.
+//! buffer allocated up front. [`sps`] reads the picture size and profile from a sequence
+//! parameter set.
 
 pub mod adts;
 pub mod annexb;
 pub mod h264;
+pub mod sps;
