@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Real browser against the real binary: hlscam streams the paced test pattern + tone on
 # 127.0.0.1; headless Chromium opens hlscam's own player page and must see currentTime advance
-# >= 5 s with no player error, once with native HLS and once with hls.js forced.
+# >= 5 s with no player error and no stall after start, for 22 s each:
+#   - low-latency HLS (the default: parts, blocking reload) with hls.js (lowLatencyMode; the
+#     page's default wherever MSE exists) and with Chromium's native player (which must not
+#     reject the LL playlist; it ignores the parts);
+#   - classic HLS (low_latency = false) with both.
+# Prints each run's JSON line, including hls.js latency and the wall-clock latency (picture's
+# PROGRAM-DATE-TIME against now).
 # Usage: tests/browser_e2e.sh [BIN]   (default target/debug/hlscam)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/debug/hlscam}
 WORK=$(mktemp -d /tmp/hlscam-browser.XXXXXX)
 PORT=${PORT:-18931}
-cat > "$WORK/hlscam.toml" <<TOML
+SECS=${BROWSER_SECS:-22}
+PID=
+cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start() { # $1 = low_latency true|false
+  cat > "$WORK/hlscam.toml" <<TOML
 [video]
 source = "testsrc"
 width = 640
@@ -18,29 +30,37 @@ bitrate_kbps = 800
 [audio]
 source = "tone"
 [hls]
-dir = "$WORK/out"
+dir = "$WORK/out-$1"
 segment_seconds = 1
+low_latency = $1
 [http]
 listen = "127.0.0.1:$PORT"
 TOML
-"$BIN" --config "$WORK/hlscam.toml" --duration 90 >"$WORK/hlscam.log" 2>&1 &
-PID=$!
-cleanup() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-# Wait (bounded) until the playlist lists 3 segments.
-for _ in $(seq 1 100); do
-  n=$(curl -s "http://127.0.0.1:$PORT/live.m3u8" 2>/dev/null | grep -c '^seg' || true)
-  [ "${n:-0}" -ge 3 ] && break
-  sleep 0.2
-done
-[ "${n:-0}" -ge 3 ] || { echo "browser_e2e: hlscam produced no playlist"; cat "$WORK/hlscam.log"; exit 1; }
+  "$BIN" --config "$WORK/hlscam.toml" --duration 120 >"$WORK/hlscam.log" 2>&1 &
+  PID=$!
+  # Wait (bounded) until the playlist lists 3 segments.
+  for _ in $(seq 1 100); do
+    n=$(curl -s "http://127.0.0.1:$PORT/live.m3u8" 2>/dev/null | grep -c '^seg' || true)
+    [ "${n:-0}" -ge 3 ] && return 0
+    sleep 0.2
+  done
+  echo "browser_e2e: hlscam produced no playlist"; cat "$WORK/hlscam.log"; exit 1
+}
+stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
+
 pass=0 fail=0
-for engine in native hlsjs; do
-  if PLAY_CHECK_SCREENSHOT="$WORK/$engine.png" tests/browser/run.sh "http://127.0.0.1:$PORT/?engine=$engine" 10; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-  fi
+for ll in true false; do
+  start "$ll"
+  for engine in hlsjs native; do
+    echo "browser_e2e: low_latency=$ll engine=$engine, $SECS s"
+    if MAX_STALLS=0 PLAY_CHECK_SCREENSHOT="$WORK/$ll-$engine.png" \
+        tests/browser/run.sh "http://127.0.0.1:$PORT/?engine=$engine" "$SECS"; then
+      pass=$((pass + 1))
+    else
+      fail=$((fail + 1))
+    fi
+  done
+  stop
 done
 echo "browser: $pass passed, $fail failed"
 [ "$fail" = 0 ]

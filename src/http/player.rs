@@ -1,10 +1,11 @@
 //! The embedded player page and hls.js, served at `/` and `/hls.min.js`.
 //!
 //! The page (`web/index.html`, self-contained, no external URLs) plays `/live.m3u8` in a
-//! `<video>`: with the browser's native HLS player when
-//! `canPlayType("application/vnd.apple.mpegurl")` is non-empty (Safari/iOS, Android Chrome,
-//! recent desktop Chrome), otherwise with hls.js over Media Source Extensions, loaded from
-//! `/hls.min.js`. `?engine=native` or `?engine=hlsjs` in the page URL forces one. It starts
+//! `<video>`: with hls.js (loaded from `/hls.min.js`, `lowLatencyMode`, catching up at up to
+//! 1.5×) wherever Media Source Extensions or `ManagedMediaSource` (iOS Safari 17.1+) exist,
+//! since it plays LL-HLS parts; with the browser's native HLS player only where neither exists
+//! and `canPlayType("application/vnd.apple.mpegurl")` is non-empty (older iPhones).
+//! `?engine=native` or `?engine=hlsjs` in the page URL forces one. It starts
 //! muted (browsers block autoplay with sound) with an unmute button, polls `/api/status` every
 //! 2 s and shows the figures, the engine in use and the latency behind the live edge.
 //!

@@ -84,7 +84,7 @@ const HARNESS = `<!doctype html><html><head><meta charset="utf-8"><title>play_ch
 // In-page instrumentation (works for the harness and for arbitrary pages).
 const INSTRUMENT = () => {
   const st = (window.__pcm = { t0: performance.now(), firstPlayAt: null, ctAtPlay: null, waiting: 0,
-    videoErrors: [], hooked: false });
+    stalls: 0, videoErrors: [], hooked: false });
   const hook = () => {
     const v = document.querySelector('video');
     if (!v || st.hooked) return !!v;
@@ -92,7 +92,12 @@ const INSTRUMENT = () => {
     v.addEventListener('playing', () => {
       if (st.firstPlayAt === null) { st.firstPlayAt = performance.now(); st.ctAtPlay = v.currentTime; }
     });
-    v.addEventListener('waiting', () => st.waiting++);
+    // A stall: the player ran dry after playback had settled (2 s after it started: players
+    // seek to the live edge or swap their first buffer right after the first 'playing').
+    v.addEventListener('waiting', () => {
+      st.waiting++;
+      if (st.firstPlayAt !== null && performance.now() - st.firstPlayAt > 2000) st.stalls++;
+    });
     v.addEventListener('error', () => {
       const e = v.error;
       st.videoErrors.push('video error code ' + (e && e.code) + ': ' + ((e && e.message) || ''));
@@ -125,7 +130,7 @@ const SNAPSHOT = () => {
     startup_s: st.firstPlayAt === null ? null : r((st.firstPlayAt - st.t0) / 1000),
     videoWidth: v.videoWidth, videoHeight: v.videoHeight, readyState: v.readyState, paused: v.paused,
     latency, latencySrc, wall, targetLatency: hls && typeof hls.targetLatency === 'number' ? r(hls.targetLatency) : null,
-    seekableEnd: r(seekEnd), bufferedEnd: r(bufEnd), waiting: st.waiting,
+    seekableEnd: r(seekEnd), bufferedEnd: r(bufEnd), waiting: st.waiting, stalls: st.stalls,
     framesDecoded: q.totalVideoFrames ?? null, framesDropped: q.droppedVideoFrames ?? null,
     audioDecodedBytes: v.webkitAudioDecodedByteCount ?? null, videoDecodedBytes: v.webkitVideoDecodedByteCount ?? null,
     errors: [...(st.videoErrors || []), ...(pc.errors || [])], warnings: pc.warnings || [], muted: v.muted,
@@ -261,6 +266,11 @@ const net = {
   const allErrors = [...new Set([...(last.errors || []), ...errors])];
   if (last.noVideo) allErrors.push('no <video> element on the page');
   const played = advanced >= minAdvance && last.videoWidth > 0;
+  // Latency figures over the second half of the run (after start-up and catch-up).
+  const median = (xs) => { const a = xs.filter((x) => x != null).sort((p, q) => p - q); return a.length ? Math.round(a[a.length >> 1] * 1000) / 1000 : null; };
+  const tail = samples.slice(samples.length >> 1);
+  const maxStalls = process.env.MAX_STALLS === undefined ? Infinity : Number(process.env.MAX_STALLS);
+  if ((last.stalls ?? 0) > maxStalls) allErrors.push(`${last.stalls} stall(s) after playback started (MAX_STALLS=${maxStalls})`);
   const out = {
     played, url, seconds, engine: last.engine ?? null,
     currentTime: last.currentTime ?? null, advanced_s: Math.round(advanced * 1000) / 1000,
@@ -270,6 +280,8 @@ const net = {
     latency_source: last.latencySrc ?? null,
     wallclock_latency_s: last.wall == null ? null : Math.round(last.wall * 1000) / 1000,
     target_latency_s: last.targetLatency ?? null,
+    latency_median_s: median(tail.map((x) => x.latency)), wallclock_median_s: median(tail.map((x) => x.wall)),
+    stalls_after_start: last.stalls ?? null,
     frames_decoded: last.framesDecoded ?? null, frames_dropped: last.framesDropped ?? null,
     audio_decoded_bytes: last.audioDecodedBytes ?? null, waiting_events: last.waiting ?? null,
     playlist_fetches: net.playlists, segment_requests: net.segRequests,
