@@ -693,3 +693,12 @@ fn cli_definition_is_consistent_and_documents_every_flag() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }
+
+#[test]
+fn fmp4_container_is_refused_until_the_output_drives_it() {
+    let e = err("[hls]\ncontainer = \"fmp4\"\n");
+    assert!(
+        e.contains("hls.container") && e.contains("not available yet"),
+        "{e}"
+    );
+}

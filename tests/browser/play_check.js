@@ -267,7 +267,8 @@ const net = {
   if (last.noVideo) allErrors.push('no <video> element on the page');
   const played = advanced >= minAdvance && last.videoWidth > 0;
   // Latency figures over the second half of the run (after start-up and catch-up).
-  const median = (xs) => { const a = xs.filter((x) => x != null).sort((p, q) => p - q); return a.length ? Math.round(a[a.length >> 1] * 1000) / 1000 : null; };
+  const quantile = (xs, q) => { const a = xs.filter((x) => x != null).sort((p, r) => p - r); return a.length ? Math.round(a[Math.min(a.length - 1, Math.floor(a.length * q))] * 1000) / 1000 : null; };
+  const median = (xs) => quantile(xs, 0.5);
   const tail = samples.slice(samples.length >> 1);
   const maxStalls = process.env.MAX_STALLS === undefined ? Infinity : Number(process.env.MAX_STALLS);
   if ((last.stalls ?? 0) > maxStalls) allErrors.push(`${last.stalls} stall(s) after playback started (MAX_STALLS=${maxStalls})`);
@@ -281,6 +282,7 @@ const net = {
     wallclock_latency_s: last.wall == null ? null : Math.round(last.wall * 1000) / 1000,
     target_latency_s: last.targetLatency ?? null,
     latency_median_s: median(tail.map((x) => x.latency)), wallclock_median_s: median(tail.map((x) => x.wall)),
+    latency_p95_s: quantile(tail.map((x) => x.latency), 0.95), wallclock_p95_s: quantile(tail.map((x) => x.wall), 0.95),
     stalls_after_start: last.stalls ?? null,
     frames_decoded: last.framesDecoded ?? null, frames_dropped: last.framesDropped ?? null,
     audio_decoded_bytes: last.audioDecodedBytes ?? null, waiting_events: last.waiting ?? null,

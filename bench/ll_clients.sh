@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# LL-HLS under load and LL's CPU cost, paced at 1280x720@30 (2 s segments, 200 ms parts):
+#  1. CPU of hlscam over the same SECS with low_latency = false and = true, no clients: the
+#     ratio LL / classic (goal <= 1.05).
+#  2. LL with CLIENTS (default 100) LL-HLS clients (bench/ll_clients.py: each a blocking
+#     playlist reload loop and a held preload-hint request, 2 connections per client;
+#     max_connections raised to fit): server CPU and RSS, and part publication -> response
+#     delay, per response and to the last client (p50/p99).
+#  3. hlscam's own capture -> part downloadable figure (/api/status latency).
+# Usage: bench/ll_clients.sh [SECS] [CLIENTS]   (default 30 100)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-30} CLIENTS=${2:-100}
+PORT=${PORT:-18080}
+BIN=${HLSCAM_BIN:-target/release/hlscam}
+[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+WORK=${WORK:-/dev/shm/hlscam_bench}/ll_clients; rm -rf "$WORK"; mkdir -p "$WORK"
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+run() { # run NAME LOW_LATENCY -> starts hlscam, PID set
+  cat > "$WORK/$1.toml" <<TOML
+[video]
+source = "testsrc"
+width = 1280
+height = 720
+fps = 30
+[audio]
+source = "tone"
+[hls]
+dir = "$WORK/$1"
+segment_seconds = 2
+low_latency = $2
+part_ms = 200
+[http]
+listen = "127.0.0.1:$PORT"
+max_connections = 512
+TOML
+  "$BIN" --config "$WORK/$1.toml" >"$WORK/$1.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/live.m3u8" -o /dev/null && break; sleep 0.1; done
+  sleep 3 # warm-up
+}
+ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+cpu_over() { local a b; a=$(ticks); sleep "$SECS"; b=$(ticks); echo "scale=1; ($b - $a) * 100 / $(getconf CLK_TCK) / $SECS" | bc; }
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
+
+echo "# ll_clients.sh $(date -u +%FT%TZ), $(nproc) cores, $SECS s per phase, $CLIENTS clients"
+run classic false; classic=$(cpu_over); stop
+run ll true; ll=$(cpu_over)
+echo "cpu_classic_pct=$classic cpu_ll_pct=$ll ratio=$(echo "scale=3; $ll / $classic" | bc)"
+python3 bench/ll_clients.py "127.0.0.1:$PORT" "$CLIENTS" "$SECS" "$PID" "$WORK/ll"
+curl -s "http://127.0.0.1:$PORT/api/status" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("capture->downloadable (part):", {k: v for k, v in d.items() if "latency" in k})'
+stop
