@@ -9,7 +9,7 @@
 use hlscam::encode::aac::AacEncoder;
 use hlscam::encode::openh264::OpenH264Encoder;
 use hlscam::encode::{AudioEncoder, VideoEncoder};
-use hlscam::hls::HlsConfig;
+use hlscam::hls::{HlsConfig, LiveShared, PartPlan};
 use hlscam::pipeline::{Pipeline, PipelineConfig};
 use hlscam::source::testsrc::TestSource;
 use hlscam::source::tone::ToneSource;
@@ -42,7 +42,9 @@ fn steady_state_pipeline_does_not_allocate() {
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let stats = Arc::new(Stats::new());
-    let mut hls = HlsConfig::new(dir.clone(), 1, 6);
+    // LL-HLS (the default mode): parts, frame-by-frame audio, playlists published to the
+    // HTTP server's shared state. Classic mode's output stage is covered by hls_alloc.rs.
+    let mut hls = HlsConfig::new(dir.clone(), 1, 6).with_parts(PartPlan::new(200, 30));
     hls.state_file = dir.join("state");
     let seconds = 120u64;
     let mut pipeline = Pipeline::new(
@@ -50,7 +52,7 @@ fn steady_state_pipeline_does_not_allocate() {
             hls,
             duration: Some(Pts90k::from_millis(seconds * 1000)),
             fast: true,
-            live: None,
+            live: Some(LiveShared::new()),
         },
         stats.clone(),
         Arc::new(AtomicBool::new(false)),
