@@ -49,6 +49,7 @@ echo "# ll_clients.sh $(date -u +%FT%TZ), $(nproc) cores, $SECS s per phase, $CL
 run classic false; classic=$(cpu_over); stop
 run ll true; ll=$(cpu_over)
 echo "cpu_classic_pct=$classic cpu_ll_pct=$ll ratio=$(echo "scale=3; $ll / $classic" | bc)"
+echo "rss_ll_no_clients_mib=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status") threads=$(awk '/Threads/ {print $2}' "/proc/$PID/status")"
 python3 bench/ll_clients.py "127.0.0.1:$PORT" "$CLIENTS" "$SECS" "$PID" "$WORK/ll"
 curl -s "http://127.0.0.1:$PORT/api/status" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("capture->downloadable (part):", {k: v for k, v in d.items() if "latency" in k})'
 stop

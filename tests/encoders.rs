@@ -367,6 +367,44 @@ fn openh264_force_keyframe() {
     );
 }
 
+/// LL-HLS needs an encoder that neither reorders nor looks ahead: every input frame comes out
+/// of the same `encode` call, with its own timestamp, and DTS = PTS (no B-frames). Measured
+/// delay: 0 frames. ffprobe confirms no B-frames in the stream.
+#[test]
+fn openh264_has_no_frame_delay_or_reordering() {
+    let fmt = vf(320, 240, 30);
+    let (mut src, pool, _) = unpaced(fmt);
+    let mut enc = OpenH264Encoder::new(fmt, 300, 30, 1).unwrap();
+    let mut out = EncodedVideo::with_capacity(64 * 1024);
+    let mut stream = Vec::new();
+    let mut delay_frames = 0;
+    for _ in 0..60 {
+        let f = src.next_frame(&pool).unwrap();
+        let produced = enc.encode(&f, &mut out).unwrap();
+        if !produced {
+            delay_frames += 1;
+            continue;
+        }
+        assert_eq!(out.pts, f.pts, "output belongs to this input");
+        assert_eq!(out.dts, out.pts, "no reordering");
+        stream.extend_from_slice(&out.data);
+    }
+    println!("openh264 encoder delay: {delay_frames} frames");
+    assert_eq!(delay_frames, 0);
+    let file = tmp("nodelay.h264");
+    std::fs::write(&file, &stream).unwrap();
+    let types = tools::ffprobe(&[
+        "-show_entries",
+        "frame=pict_type",
+        "-of",
+        "csv=p=0",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(types.lines().count(), 60);
+    assert!(!types.contains('B'), "{types}");
+    let _ = std::fs::remove_file(&file);
+}
+
 // ---------------------------------------------------------------- AAC
 
 /// Encodes `seconds` of the tone; returns the ADTS stream, the PTS of its first frame and the

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Glass-to-glass latency side by side, paced 1280x720@30 on loopback, headless Chromium on the
+# player page for SECS (default 60) per run: LL-HLS TS (200 ms parts, 1 s and 2 s segments),
+# classic 1 s and classic 2 s segments, each with hls.js (lowLatencyMode) and Chromium's native
+# player. Figures over the second half of each run (after start-up and catch-up): median and
+# p95 of the wall-clock latency (now − PROGRAM-DATE-TIME of the picture on screen) and of the
+# player's own latency figure, stalls after start. (fMP4 is not yet served: see README.)
+# Usage: bench/ll_latency.sh [SECS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-60}
+PORT=${PORT:-18080}
+BIN=${HLSCAM_BIN:-target/release/hlscam}
+[ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+WORK=${WORK:-/dev/shm/hlscam_bench}/ll_latency; rm -rf "$WORK"; mkdir -p "$WORK"
+PID=
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+echo "# ll_latency.sh $(date -u +%FT%TZ), $(nproc) cores, ${SECS} s per run, 1280x720@30"
+printf '%-16s %-7s %9s %9s %9s %9s %7s %s\n' mode engine wall_p50 wall_p95 lat_p50 lat_p95 stalls errors
+for mode in ll-1s ll-2s classic-1s classic-2s; do
+  case $mode in ll-*) ll=true ;; *) ll=false ;; esac
+  seg=${mode##*-}; seg=${seg%s}
+  cat > "$WORK/$mode.toml" <<TOML
+[video]
+source = "testsrc"
+width = 1280
+height = 720
+fps = 30
+[audio]
+source = "tone"
+[hls]
+dir = "$WORK/$mode"
+segment_seconds = $seg
+low_latency = $ll
+[http]
+listen = "127.0.0.1:$PORT"
+TOML
+  "$BIN" --config "$WORK/$mode.toml" >"$WORK/$mode.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 150); do
+    [ "$(curl -s "http://127.0.0.1:$PORT/live.m3u8" | grep -c '^seg' || true)" -ge 3 ] && break
+    sleep 0.2
+  done
+  for engine in hlsjs native; do
+    j=$(PLAY_CHECK_SCREENSHOT="$WORK/$mode-$engine.png" tests/browser/run.sh \
+      "http://127.0.0.1:$PORT/?engine=$engine" "$SECS" 2>>"$WORK/browser.log" | tail -1) || true
+    echo "$j" > "$WORK/$mode-$engine.json"
+    python3 - "$mode" "$engine" "$j" <<'PY'
+import json, sys
+mode, engine, j = sys.argv[1:4]
+try:
+    d = json.loads(j)
+except Exception:
+    print(f"{mode:<16} {engine:<7} no result: {j[:120]}"); sys.exit()
+print(f"{mode:<16} {engine:<7} {d.get('wallclock_median_s')!s:>9} {d.get('wallclock_p95_s')!s:>9} "
+      f"{d.get('latency_median_s')!s:>9} {d.get('latency_p95_s')!s:>9} {d.get('stalls_after_start')!s:>7} {len(d.get('errors') or [])}")
+PY
+  done
+  kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+done
