@@ -215,8 +215,9 @@ mod tests {
         let t0 = Instant::now();
         let pub_thread = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
+            let at = Instant::now();
             l2.publish(b"v2", b"", Some(progress(3, 2)), false);
-            Instant::now()
+            at
         });
         let d = Directives {
             msn: Some(3),
@@ -233,6 +234,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Held until the publication, not answered before it.
         assert!(answered >= published && answered - t0 >= Duration::from_millis(100));
         let far = Directives { msn: Some(9), ..d };
         assert!(matches!(
