@@ -94,3 +94,23 @@ max_connections = ${MAX_CONNECTIONS:-64}
 level = "info"
 TOML
 }
+
+ll_toml() { # ll_toml FILE OUTDIR LISTEN SEGMENT_SECONDS LOW_LATENCY: the LL benches' 720p30 job
+  cat > "$1" <<TOML
+[video]
+source = "testsrc"
+width = 1280
+height = 720
+fps = 30
+[audio]
+source = "tone"
+[hls]
+dir = "$2"
+segment_seconds = $4
+low_latency = $5
+part_ms = 200
+[http]
+listen = "$3"
+max_connections = 512
+TOML
+}

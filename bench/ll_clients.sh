@@ -10,6 +10,7 @@
 # Usage: bench/ll_clients.sh [SECS] [CLIENTS]   (default 30 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SECS=${1:-30} CLIENTS=${2:-100}
 PORT=${PORT:-18080}
 BIN=${HLSCAM_BIN:-target/release/hlscam}
@@ -19,23 +20,7 @@ PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 run() { # run NAME LOW_LATENCY -> starts hlscam, PID set
-  cat > "$WORK/$1.toml" <<TOML
-[video]
-source = "testsrc"
-width = 1280
-height = 720
-fps = 30
-[audio]
-source = "tone"
-[hls]
-dir = "$WORK/$1"
-segment_seconds = 2
-low_latency = $2
-part_ms = 200
-[http]
-listen = "127.0.0.1:$PORT"
-max_connections = 512
-TOML
+  ll_toml "$WORK/$1.toml" "$WORK/$1" "127.0.0.1:$PORT" 2 "$2"
   "$BIN" --config "$WORK/$1.toml" >"$WORK/$1.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/live.m3u8" -o /dev/null && break; sleep 0.1; done

@@ -8,6 +8,7 @@
 # Usage: bench/ll_latency.sh [SECS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SECS=${1:-60}
 PORT=${PORT:-18080}
 BIN=${HLSCAM_BIN:-target/release/hlscam}
@@ -21,21 +22,7 @@ printf '%-16s %-7s %9s %9s %9s %9s %7s %s\n' mode engine wall_p50 wall_p95 lat_p
 for mode in ll-1s ll-2s classic-1s classic-2s; do
   case $mode in ll-*) ll=true ;; *) ll=false ;; esac
   seg=${mode##*-}; seg=${seg%s}
-  cat > "$WORK/$mode.toml" <<TOML
-[video]
-source = "testsrc"
-width = 1280
-height = 720
-fps = 30
-[audio]
-source = "tone"
-[hls]
-dir = "$WORK/$mode"
-segment_seconds = $seg
-low_latency = $ll
-[http]
-listen = "127.0.0.1:$PORT"
-TOML
+  ll_toml "$WORK/$mode.toml" "$WORK/$mode" "127.0.0.1:$PORT" "$seg" "$ll"
   "$BIN" --config "$WORK/$mode.toml" >"$WORK/$mode.log" 2>&1 &
   PID=$!
   for _ in $(seq 150); do

@@ -87,6 +87,35 @@ fn packets(file: &str, sel: &str) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// The access units (with their key flag) of an Annex B file.
+fn access_units(path: &Path) -> Vec<(Vec<u8>, bool)> {
+    let mut split = AuSplitter::new(1 << 16);
+    let mut file = File::open(path).unwrap();
+    let mut au = Vec::new();
+    let mut aus = Vec::new();
+    while let Some(info) = split.next_au(&mut file, &mut au).unwrap() {
+        aus.push((au.clone(), info.key));
+    }
+    if let Some(info) = split.finish(&mut au) {
+        aus.push((au.clone(), info.key));
+    }
+    aus
+}
+
+/// The init segment for the SPS/PPS of the first access unit `au0` and `audio`.
+fn init_for(au0: &[u8], audio: Option<AudioParams>) -> Vec<u8> {
+    let nal = |t| NalIter::new(au0).find(|n| n.nal_type == t).unwrap().bytes;
+    let params = TrackParams {
+        width: 0,
+        height: 0,
+        sps: nal(NAL_SPS),
+        pps: nal(NAL_PPS),
+        audio,
+    };
+    let mut scratch = [0u8; 4096];
+    write_init(&params, &mut scratch).unwrap().to_vec()
+}
+
 fn generate(dir: &Path) -> (Vec<(Vec<u8>, bool)>, Vec<u8>) {
     let v = dir.join("v.h264");
     let a = dir.join("a.aac");
@@ -128,17 +157,7 @@ fn generate(dir: &Path) -> (Vec<(Vec<u8>, bool)>, Vec<u8>) {
         "adts",
         a.to_str().unwrap(),
     ]);
-    let mut split = AuSplitter::new(1 << 16);
-    let mut file = File::open(&v).unwrap();
-    let mut out = Vec::new();
-    let mut aus = Vec::new();
-    while let Some(info) = split.next_au(&mut file, &mut out).unwrap() {
-        aus.push((out.clone(), info.key));
-    }
-    if let Some(info) = split.finish(&mut out) {
-        aus.push((out.clone(), info.key));
-    }
-    (aus, std::fs::read(&a).unwrap())
+    (access_units(&v), std::fs::read(&a).unwrap())
 }
 
 #[test]
@@ -152,21 +171,7 @@ fn fragments_probe_and_decode() {
     let audio = AudioParams::from_adts(&h);
     assert_eq!((audio.sample_rate, audio.channels), (48_000, 1));
 
-    let nal = |t| {
-        NalIter::new(&aus[0].0)
-            .find(|n| n.nal_type == t)
-            .unwrap()
-            .bytes
-    };
-    let params = TrackParams {
-        width: 0,
-        height: 0,
-        sps: nal(NAL_SPS),
-        pps: nal(NAL_PPS),
-        audio: Some(audio),
-    };
-    let mut scratch = [0u8; 4096];
-    let init = write_init(&params, &mut scratch).unwrap().to_vec();
+    let init = init_for(&aus[0].0, Some(audio));
     std::fs::write(dir.join("init.mp4"), &init).unwrap();
 
     let mut mux = Fmp4Muxer::new(Some(audio), MuxerLimits::default());
@@ -331,32 +336,9 @@ fn b_frames_keep_their_timestamps() {
     assert_eq!(want.len(), 30);
     assert!(want.iter().any(|(p, d)| p != d), "the source has B-frames");
 
-    let mut split = AuSplitter::new(1 << 16);
-    let mut file = File::open(&es).unwrap();
-    let mut au = Vec::new();
-    let mut aus = Vec::new();
-    while let Some(info) = split.next_au(&mut file, &mut au).unwrap() {
-        aus.push((au.clone(), info.key));
-    }
-    if let Some(info) = split.finish(&mut au) {
-        aus.push((au.clone(), info.key));
-    }
+    let aus = access_units(&es);
     assert_eq!(aus.len(), want.len());
-    let nal = |t| {
-        NalIter::new(&aus[0].0)
-            .find(|n| n.nal_type == t)
-            .unwrap()
-            .bytes
-    };
-    let params = TrackParams {
-        width: 0,
-        height: 0,
-        sps: nal(NAL_SPS),
-        pps: nal(NAL_PPS),
-        audio: None,
-    };
-    let mut scratch = [0u8; 4096];
-    let mut out = write_init(&params, &mut scratch).unwrap().to_vec();
+    let mut out = init_for(&aus[0].0, None);
     let mut mux = Fmp4Muxer::new(None, MuxerLimits::default());
     for (i, ((data, key), &(pts, dts))) in aus.iter().zip(&want).enumerate() {
         if i > 0 && i % 10 == 0 {

@@ -429,8 +429,6 @@ impl LiveRing {
             open_seq,
             open_parts,
             last_parts,
-            media_seq: self.ring.media_seq(),
-            container: self.container,
         }
     }
 

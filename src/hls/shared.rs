@@ -12,7 +12,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::ll_playlist::LL_PLAYLIST_CAP;
-use super::Container;
 use crate::time::{Pts90k, HZ_90K};
 
 /// How far a low-latency stream has got.
@@ -28,10 +27,6 @@ pub struct LlProgress {
     pub open_parts: u32,
     /// Parts of the last complete segment (`open_seq − 1`), if it is still in the playlist.
     pub last_parts: u32,
-    /// The oldest sequence number in the playlist.
-    pub media_seq: u64,
-    /// The container (part URIs).
-    pub container: Container,
 }
 
 /// What a blocking playlist request, or a request for a hinted part, is waiting for.
@@ -215,8 +210,6 @@ mod tests {
             open_seq,
             open_parts,
             last_parts,
-            media_seq: open_seq.saturating_sub(6),
-            container: Container::Ts,
         }
     }
 

@@ -160,7 +160,6 @@ pub fn hold_part(live: &LiveShared, seq: u64, part: u32, stop: &AtomicBool) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hls::Container;
     use crate::time::{Pts90k, HZ_90K};
     use std::sync::Arc;
 
@@ -197,8 +196,6 @@ mod tests {
             open_seq,
             open_parts,
             last_parts: 5,
-            media_seq: 0,
-            container: Container::Ts,
         }
     }
 
