@@ -10,6 +10,7 @@ use hlscam::encode::openh264::OpenH264Encoder;
 use hlscam::encode::v4l2_m2m::{find_h264_encoder, CodedFormat, M2mEncoder};
 use hlscam::encode::{AudioEncoder, VideoEncoder};
 use hlscam::error::{Error, ErrorKind};
+use hlscam::fmp4::AudioParams;
 use hlscam::hls::{HlsConfig, LiveShared, PartPlan};
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
@@ -172,6 +173,12 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
             ..MuxConfig::default()
         },
         container: s.hls.container,
+        // The AAC encoder writes AAC-LC (object type 2) at the configured rate and channels.
+        audio: audio.as_ref().map(|_| AudioParams {
+            sample_rate: s.audio.sample_rate,
+            channels: s.audio.channels as u8,
+            object_type: 2,
+        }),
         low_latency: s
             .hls
             .low_latency

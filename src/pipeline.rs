@@ -384,7 +384,7 @@ impl Pipeline {
                     hls.mark_discontinuity();
                     Stats::add(&self.stats.restarts, 1);
                 }
-                let (packets, dropped) = (hls.packets_written(), hls.segments_dropped());
+                let (muxed, dropped) = (hls.frames_muxed(), hls.segments_dropped());
                 let parts = hls.parts_published();
                 let pushed = hls.push_video(&buf.au(), buf.wall);
                 // A frame is downloadable once its part (LL-HLS) or its segment is published.
@@ -393,7 +393,7 @@ impl Pipeline {
                 } else if hls.segments_dropped() > dropped {
                     self.latency.open.clear();
                 }
-                if hls.packets_written() > packets {
+                if hls.frames_muxed() > muxed {
                     self.latency.frame(buf.captured);
                 }
                 match pushed {

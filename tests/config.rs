@@ -695,10 +695,9 @@ fn cli_definition_is_consistent_and_documents_every_flag() {
 }
 
 #[test]
-fn fmp4_container_is_refused_until_the_output_drives_it() {
-    let e = err("[hls]\ncontainer = \"fmp4\"\n");
-    assert!(
-        e.contains("hls.container") && e.contains("not available yet"),
-        "{e}"
-    );
+fn container_takes_ts_or_fmp4() {
+    let s = Settings::parse("[hls]\ncontainer = \"fmp4\"\n", "hlscam.toml").unwrap();
+    assert_eq!(s.hls.container.as_str(), "fmp4");
+    let e = err("[hls]\ncontainer = \"mp4\"\n");
+    assert!(e.contains("hls.container") && e.contains("fmp4"), "{e}");
 }

@@ -1,8 +1,9 @@
 //! Zero allocation once warm: a counting global allocator around ≥ 10 000 frames of video plus
 //! audio through HlsOutput into real files (tmpfs when /dev/shm exists), after a warm-up of one
-//! full ring rotation — in classic mode, and in LL-HLS mode (200 ms part files, LL playlists
-//! with delta updates published to a [`LiveShared`] as the HTTP server reads them). Its own test binary, with a single test, so nothing else allocates on
-//! the measured thread.
+//! full ring rotation — in classic mode, in LL-HLS mode (200 ms part files, LL playlists
+//! with delta updates published to a [`LiveShared`] as the HTTP server reads them), and in
+//! LL-HLS with fMP4 (one `moof` + `mdat` per part) and in classic fMP4. Its own test binary,
+//! with a single test, so nothing else allocates on the measured thread.
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -11,6 +12,7 @@ mod hls_support;
 mod tools;
 
 use hls_support::Synth;
+use hlscam::fmp4::AudioParams;
 use hlscam::hls::ring::total_slots;
 use hlscam::hls::{HlsConfig, HlsOutput, LiveShared, PartPlan};
 
@@ -27,11 +29,25 @@ fn no_allocation_once_warm() {
     let ll = HlsConfig::new(tools::fresh_tmpfs_dir("alloc-ll"), 2, 12)
         .with_parts(PartPlan::new(200, 30));
     steady_state(ll, true);
+    let aac = Some(AudioParams {
+        sample_rate: 48_000,
+        channels: 1,
+        object_type: 2,
+    });
+    let ll_fmp4 = HlsConfig::new(tools::fresh_tmpfs_dir("alloc-ll-fmp4"), 2, 12)
+        .with_parts(PartPlan::new(200, 30))
+        .with_fmp4(aac);
+    steady_state(ll_fmp4, true);
+    steady_state(
+        HlsConfig::new(tools::fresh_tmpfs_dir("alloc-fmp4"), 2, 6).with_fmp4(aac),
+        false,
+    );
 }
 
 fn steady_state(cfg: HlsConfig, low_latency: bool) {
     let dir = cfg.dir.clone();
     let window = cfg.window;
+    let ext = cfg.container.ext();
     let mut out = HlsOutput::open(cfg).unwrap();
     let live = LiveShared::new();
     out.share(live.clone());
@@ -39,7 +55,7 @@ fn steady_state(cfg: HlsConfig, low_latency: bool) {
 
     // Warm-up: until the first retired segment has been deleted (a full ring rotation).
     let mut frames = 0;
-    while out.store().dir().join("seg0.ts").exists() || frames < 60 {
+    while out.store().dir().join(format!("seg0.{ext}")).exists() || frames < 60 {
         s.step(&mut out, false).unwrap();
         frames += 1;
         assert!(frames < 2000, "ring never rotated");
@@ -91,7 +107,7 @@ fn steady_state(cfg: HlsConfig, low_latency: bool) {
             let n = e.as_ref().unwrap().file_name();
             let n = n.to_str().unwrap();
             // seg<N>.ts, not the parts seg<N>.<K>.ts
-            n.starts_with("seg") && n.ends_with(".ts") && n.matches('.').count() == 1
+            n.starts_with("seg") && n.ends_with(ext) && n.matches('.').count() == 1
         })
         .count();
     assert!(segs < total_slots(window, 2), "{segs} segment files");

@@ -69,6 +69,25 @@ def check_one(name, text, delta):
             fail(name, f"{s.uri} EXTINF {s.duration} rounds above target {target}")
         if s.program_date_time is None:
             fail(name, f"{s.uri} has no EXT-X-PROGRAM-DATE-TIME")
+    # fMP4 (RFC 8216bis §4.4.4.5): every segment, and the open one's parts, after an
+    # EXT-X-MAP naming an init segment; MPEG-TS: no EXT-X-MAP; one container throughout.
+    kinds = {NAME.match(s.uri).group(2) for s in segs if NAME.match(s.uri)}
+    kinds |= {PART.match(x.uri).group(3) for s in p.segments for x in s.parts if PART.match(x.uri)}
+    if len(kinds) > 1:
+        fail(name, f"segments and parts in several containers: {kinds}")
+    maps = re.findall(r'^#EXT-X-MAP:URI="([^"]*)"', text, re.M)
+    for s in p.segments:
+        if s.uri is not None:
+            init = s.init_section.uri if s.init_section is not None else None
+        else:
+            # The m3u8 package attaches maps to segments with a URI only; the open segment
+            # is last, so the last EXT-X-MAP of the text is the one in force for its parts.
+            init = maps[-1] if maps else None
+        label = s.uri or "the open segment's parts"
+        if "m4s" in kinds and not (init and re.match(r"^init\d+\.mp4$", init)):
+            fail(name, f"{label}: fMP4 without EXT-X-MAP (init {init})")
+        if "ts" in kinds and init is not None:
+            fail(name, f"{label}: EXT-X-MAP in an MPEG-TS playlist")
     next_msn = p.media_sequence + skipped + len(segs)
     # Playlist end time, from the end.
     groups = [(s, int(NAME.match(s.uri).group(1)) if NAME.match(s.uri) else -1, s.duration) for s in segs]

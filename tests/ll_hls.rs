@@ -229,13 +229,89 @@ fn first_video_pts(file: &str) -> f64 {
 
 #[test]
 fn ts_parts_blocking_reload_and_restart() {
-    let dir = fresh_tmpfs_dir("ll-ts");
+    parts_blocking_reload_and_restart("ts");
+}
+
+#[test]
+fn fmp4_parts_blocking_reload_and_restart() {
+    parts_blocking_reload_and_restart("fmp4");
+}
+
+/// The probe input for a part or segment: itself (TS) or its init segment then itself (fMP4).
+fn probe_file(media: &Path, name: &str, body: &[u8], init: Option<&[u8]>) -> String {
+    let f = media.join(name);
+    let mut bytes = init.unwrap_or_default().to_vec();
+    bytes.extend_from_slice(body);
+    std::fs::write(&f, bytes).unwrap();
+    f.to_str().unwrap().to_owned()
+}
+
+/// A segment listed with parts, as fetched: its URI, init segment URI (fMP4), bytes and
+/// parts.
+struct Fetched {
+    seg: String,
+    map: Option<String>,
+    body: Vec<u8>,
+    parts: Vec<FetchedPart>,
+}
+
+/// Every segment of `pl` with parts, and its parts, downloaded over `c`.
+fn fetch_listed(c: &mut Conn, pl: &str) -> Vec<Fetched> {
+    let mut out = Vec::new();
+    let mut map = None;
+    let mut cur: Vec<(String, f64)> = Vec::new();
+    for l in pl.lines() {
+        if let Some(a) = l.strip_prefix("#EXT-X-MAP:URI=\"") {
+            map = Some(a.trim_end_matches('"').to_owned());
+        } else if let Some(a) = l.strip_prefix("#EXT-X-PART:") {
+            let dur: f64 = a
+                .split("DURATION=")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let uri = a.split("URI=\"").nth(1).unwrap().split('"').next().unwrap();
+            cur.push((uri.to_owned(), dur));
+        } else if l.starts_with("seg") {
+            let parts = std::mem::take(&mut cur);
+            if parts.is_empty() {
+                continue;
+            }
+            // Download everything first (parts are deleted 6 target durations after they
+            // were live), then probe.
+            let body = c.get(&format!("/{l}")).body;
+            let parts = parts
+                .into_iter()
+                .map(|(uri, dur)| {
+                    let r = c.get(&format!("/{uri}"));
+                    assert_eq!(r.status, 200, "{uri}");
+                    (uri, dur, r.body)
+                })
+                .collect();
+            out.push(Fetched {
+                seg: l.to_owned(),
+                map: map.clone(),
+                body,
+                parts,
+            });
+        }
+    }
+    out
+}
+
+fn parts_blocking_reload_and_restart(container: &str) {
+    let fmp4 = container == "fmp4";
+    let ext = if fmp4 { "m4s" } else { "ts" };
+    let dir = fresh_tmpfs_dir(&format!("ll-{container}"));
     let out = dir.join("out");
     let cap = dir.join("playlists");
     std::fs::create_dir_all(&cap).unwrap();
-    let cfg = write_config(&dir, &out, "ts");
+    let cfg = write_config(&dir, &out, container);
     let (proc1, port) = hlscam_proc::start(env!("CARGO_BIN_EXE_hlscam"), &cfg, &[], &[]);
-    let mut delays = follow(port, &cap, 0, 8, &out, "ts");
+    let mut delays = follow(port, &cap, 0, if fmp4 { 6 } else { 8 }, &out, ext);
 
     // Malformed and too-far requests get 400 at once; an unknown part 404.
     let mut c = Conn::new(port);
@@ -252,93 +328,87 @@ fn ts_parts_blocking_reload_and_restart() {
         assert_eq!(r.status, 400, "{bad}");
         assert!(t0.elapsed() < Duration::from_millis(500), "{bad} was held");
     }
-    assert_eq!(c.get(&format!("/seg{}.3.ts", msn + 1)).status, 404);
+    assert_eq!(c.get(&format!("/seg{}.3.{ext}", msn + 1)).status, 404);
 
     // The hinted part, asked for before it exists, is held and answered complete.
     let (msn, part) = hint(&c.get("/live.m3u8").text());
     let t0 = Instant::now();
-    let r = c.get(&format!("/seg{msn}.{part}.ts"));
+    let r = c.get(&format!("/seg{msn}.{part}.{ext}"));
     let held = t0.elapsed();
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("Cache-Control"),
         Some("public, max-age=31536000, immutable")
     );
-    assert_eq!(r.header("Content-Type"), Some("video/mp2t"));
-    assert_eq!(r.body.len() % 188, 0);
+    let content_type = if fmp4 {
+        "video/iso.segment"
+    } else {
+        "video/mp2t"
+    };
+    assert_eq!(r.header("Content-Type"), Some(content_type));
+    if fmp4 {
+        assert_eq!(&r.body[4..8], b"moof", "a part is one moof + mdat");
+    } else {
+        assert_eq!(r.body.len() % 188, 0);
+    }
     assert!(held < Duration::from_millis(600), "held {held:?}");
-    let on_disk = std::fs::read(out.join(format!("seg{msn}.{part}.ts"))).unwrap();
+    let on_disk = std::fs::read(out.join(format!("seg{msn}.{part}.{ext}"))).unwrap();
     assert_eq!(r.body, on_disk, "a held part is served complete");
     // Range on a part.
-    let r = c.request(&format!("/seg{msn}.{part}.ts"), "Range: bytes=0-187\r\n");
+    let r = c.request(&format!("/seg{msn}.{part}.{ext}"), "Range: bytes=0-187\r\n");
     assert_eq!(r.status, 206);
     assert_eq!(r.body, on_disk[..188]);
 
-    // Every listed part and segment: parts demux (PAT/PMT first, video and audio), independent
-    // parts and segments decode cleanly, parts concatenate to their segment, and video PTS
-    // advance by the part durations across parts and segments.
+    // Every listed part and segment: parts demux (TS: PAT/PMT first; fMP4: init + part),
+    // with video and audio; independent parts and segments decode cleanly; parts concatenate
+    // to their segment; video start times advance by the part durations across parts and
+    // segments.
     let pl = c.get("/live.m3u8").text();
     let media = dir.join("media");
     std::fs::create_dir_all(&media).unwrap();
-    let mut segment_parts: Vec<(String, Vec<(String, f64)>)> = Vec::new();
-    let mut cur: Vec<(String, f64)> = Vec::new();
-    for l in pl.lines() {
-        if let Some(a) = l.strip_prefix("#EXT-X-PART:") {
-            let dur: f64 = a
-                .split("DURATION=")
-                .nth(1)
-                .unwrap()
-                .split(',')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-            let uri = a.split("URI=\"").nth(1).unwrap().split('"').next().unwrap();
-            cur.push((uri.to_owned(), dur));
-        } else if l.starts_with("seg") {
-            segment_parts.push((l.to_owned(), std::mem::take(&mut cur)));
-        }
-    }
-    let complete: Vec<_> = segment_parts
+    let fetched = fetch_listed(&mut c, &pl);
+    assert!(fetched.len() >= 2, "{pl}");
+    let inits: Vec<(String, Vec<u8>)> = fetched
         .iter()
-        .filter(|(_, p)| !p.is_empty())
+        .filter_map(|f| f.map.clone())
+        .map(|m| {
+            let r = c.get(&format!("/{m}"));
+            assert_eq!(r.status, 200, "{m}");
+            assert_eq!(r.header("Content-Type"), Some("video/mp4"), "{m}");
+            assert_eq!(&r.body[4..8], b"ftyp", "{m}");
+            (m, r.body)
+        })
         .collect();
-    assert!(complete.len() >= 2, "{pl}");
-    // Download everything first (parts are deleted 6 target durations after they were live),
-    // then probe.
-    let mut fetched: Vec<(String, Vec<u8>, Vec<FetchedPart>)> = Vec::new();
-    for (seg, parts) in &complete {
-        let seg_body = c.get(&format!("/{seg}")).body;
-        let mut got = Vec::new();
-        for (uri, dur) in parts {
-            let r = c.get(&format!("/{uri}"));
-            assert_eq!(r.status, 200, "{uri}");
-            got.push((uri.clone(), *dur, r.body));
-        }
-        fetched.push((seg.clone(), seg_body, got));
-    }
+    assert_eq!(inits.is_empty(), !fmp4, "EXT-X-MAP only for fMP4:\n{pl}");
+    let init_of = |f: &Fetched| {
+        f.map
+            .as_ref()
+            .map(|m| &inits.iter().find(|(n, _)| n == m).unwrap().1[..])
+    };
     let mut expect_pts: Option<f64> = None;
-    for (seg, seg_body, parts) in &fetched {
-        let seg_file = media.join(seg);
-        std::fs::write(&seg_file, seg_body).unwrap();
-        ffmpeg_clean(&["-i", seg_file.to_str().unwrap(), "-f", "null", "-"]);
+    for f in &fetched {
+        let init = init_of(f);
+        let seg_file = probe_file(&media, &f.seg, &f.body, init);
+        ffmpeg_clean(&["-i", &seg_file, "-f", "null", "-"]);
         let mut joined = Vec::new();
-        for (k, (uri, dur, body)) in parts.iter().enumerate() {
-            // Sync byte, PID 0 with payload start (the PAT), payload only (any counter).
-            assert_eq!(&body[..3], &[0x47, 0x40, 0x00], "{uri} starts with a PAT");
-            assert_eq!(body[3] & 0x30, 0x10, "{uri}");
-            let f = media.join(uri);
-            std::fs::write(&f, body).unwrap();
-            let f = f.to_str().unwrap();
-            let types = tools::stream_types(f);
+        for (k, (uri, dur, body)) in f.parts.iter().enumerate() {
+            if fmp4 {
+                assert_eq!(&body[4..8], b"moof", "{uri} starts with a moof");
+            } else {
+                // Sync byte, PID 0 with payload start (the PAT), payload only (any counter).
+                assert_eq!(&body[..3], &[0x47, 0x40, 0x00], "{uri} starts with a PAT");
+                assert_eq!(body[3] & 0x30, 0x10, "{uri}");
+            }
+            let file = probe_file(&media, uri, body, init);
+            let types = tools::stream_types(&file);
             assert!(
                 types.contains("video") && types.contains("audio"),
                 "{uri}: {types}"
             );
             if k == 0 {
-                ffmpeg_clean(&["-i", f, "-f", "null", "-"]);
+                ffmpeg_clean(&["-i", &file, "-f", "null", "-"]);
             }
-            let pts = first_video_pts(f);
+            let pts = first_video_pts(&file);
             if let Some(e) = expect_pts {
                 assert!(
                     (pts - e).abs() < 0.002,
@@ -349,8 +419,9 @@ fn ts_parts_blocking_reload_and_restart() {
             joined.extend_from_slice(body);
         }
         assert!(
-            &joined == seg_body,
-            "parts of {seg} do not concatenate to it"
+            joined == f.body,
+            "parts of {} do not concatenate to it",
+            f.seg
         );
     }
 
@@ -366,7 +437,7 @@ fn ts_parts_blocking_reload_and_restart() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (_proc2, port2) = hlscam_proc::start(env!("CARGO_BIN_EXE_hlscam"), &cfg, &[], &[]);
-    delays.extend(follow(port2, &cap, 1000, 4, &out, "ts"));
+    delays.extend(follow(port2, &cap, 1000, 4, &out, ext));
     check_playlists(
         &cap,
         &[
@@ -374,10 +445,51 @@ fn ts_parts_blocking_reload_and_restart() {
             ("LL_CHECK_EXPECT_DISCONTINUITY", "1"),
         ],
     );
+    if fmp4 {
+        // tfdt continues across the restart: the segment after the discontinuity starts where
+        // the one before it ends, with a new init segment.
+        let pl = Conn::new(port2).get("/live.m3u8").text();
+        let lines: Vec<&str> = pl.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| *l == "#EXT-X-DISCONTINUITY")
+            .unwrap_or_else(|| panic!("no discontinuity in\n{pl}"));
+        assert!(lines[at + 1].starts_with("#EXT-X-MAP:"), "{pl}");
+        let seg_before = lines[..at]
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("seg"))
+            .unwrap();
+        let extinf_before: f64 = lines[..at]
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix("#EXTINF:"))
+            .unwrap()
+            .trim_end_matches(',')
+            .parse()
+            .unwrap();
+        let seg_after = lines[at..].iter().find(|l| l.starts_with("seg")).unwrap();
+        let maps: Vec<&str> = pl
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
+            .map(|m| m.trim_end_matches('"'))
+            .collect();
+        let start = |seg: &str, map: &str| {
+            let init = std::fs::read(out.join(map)).unwrap();
+            let body = std::fs::read(out.join(seg)).unwrap();
+            first_video_pts(&probe_file(&media, seg, &body, Some(&init)))
+        };
+        let before = start(seg_before, maps[maps.len() - 2]);
+        let after = start(seg_after, maps[maps.len() - 1]);
+        assert!(
+            (after - (before + extinf_before)).abs() < 0.002,
+            "{seg_after} starts at {after}, {seg_before} at {before} + {extinf_before}"
+        );
+    }
     assert!(delays.len() > 20, "{} delays", delays.len());
     let (p50, p99) = (percentile(&mut delays, 0.5), percentile(&mut delays, 0.99));
     eprintln!(
-        "part file written -> blocked playlist answered: p50 {p50:.1} ms, p99 {p99:.1} ms ({} reloads)",
+        "{container}: part file written -> blocked playlist answered: p50 {p50:.1} ms, p99 {p99:.1} ms ({} reloads)",
         delays.len()
     );
     // Goal 10 ms on loopback (bench/ll_clients.sh measures it under load); bounded loosely here

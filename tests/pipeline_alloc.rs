@@ -9,6 +9,7 @@
 use hlscam::encode::aac::AacEncoder;
 use hlscam::encode::openh264::OpenH264Encoder;
 use hlscam::encode::{AudioEncoder, VideoEncoder};
+use hlscam::fmp4::AudioParams;
 use hlscam::hls::{HlsConfig, LiveShared, PartPlan};
 use hlscam::pipeline::{Pipeline, PipelineConfig};
 use hlscam::source::testsrc::TestSource;
@@ -30,7 +31,19 @@ static A: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn steady_state_pipeline_does_not_allocate() {
-    let dir = tools::fresh_dir("pipe-alloc");
+    // LL-HLS (the default mode) in both containers: parts, frame-by-frame audio, playlists
+    // published to the HTTP server's shared state; fMP4 with init segments from the real
+    // encoder's parameter sets. Classic mode's output stage is covered by hls_alloc.rs.
+    steady_state(false);
+    steady_state(true);
+}
+
+fn steady_state(fmp4: bool) {
+    let dir = tools::fresh_dir(if fmp4 {
+        "pipe-alloc-fmp4"
+    } else {
+        "pipe-alloc"
+    });
     let fmt = VideoFormat {
         width: 160,
         height: 96,
@@ -42,9 +55,14 @@ fn steady_state_pipeline_does_not_allocate() {
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let stats = Arc::new(Stats::new());
-    // LL-HLS (the default mode): parts, frame-by-frame audio, playlists published to the
-    // HTTP server's shared state. Classic mode's output stage is covered by hls_alloc.rs.
     let mut hls = HlsConfig::new(dir.clone(), 1, 6).with_parts(PartPlan::new(200, 30));
+    if fmp4 {
+        hls = hls.with_fmp4(Some(AudioParams {
+            sample_rate: afmt.sample_rate,
+            channels: afmt.channels as u8,
+            object_type: 2,
+        }));
+    }
     hls.state_file = dir.join("state");
     let seconds = 120u64;
     let mut pipeline = Pipeline::new(
@@ -95,8 +113,11 @@ fn steady_state_pipeline_does_not_allocate() {
     assert!(frames >= 2_500, "measured window covered {frames} frames");
     assert_eq!(
         allocs, 0,
-        "{allocs} allocations over {frames} frames in steady state"
+        "{allocs} allocations over {frames} frames in steady state (fMP4: {fmp4})"
     );
+    let ext = if fmp4 { "m4s" } else { "ts" };
+    let pl = std::fs::read_to_string(dir.join("live.m3u8")).unwrap();
+    assert!(pl.contains(&format!(".{ext}\n")), "{pl}");
     // The counter does see allocations (the check can fail).
     let before = counting_alloc::all();
     drop(std::hint::black_box(vec![1u8; 64]));

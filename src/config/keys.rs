@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use toml::Value;
 
-use crate::hls::{Container, FMP4_NOT_WIRED};
+use crate::hls::Container;
 
 use super::{
     AudioSourceKind, ConfigError, EncoderKind, Settings, VideoSourceKind, LOG_LEVELS, SAMPLE_RATES,
@@ -514,12 +514,6 @@ pub(crate) fn problems(s: &Settings) -> Vec<Problem> {
                 "must be shorter than hls.segment_seconds ({} s) when hls.low_latency = true",
                 s.hls.segment_seconds
             ),
-        });
-    }
-    if s.hls.container == Container::Fmp4 {
-        out.push(Problem {
-            key: key("hls", "container"),
-            message: FMP4_NOT_WIRED.to_owned(),
         });
     }
     // The window rule of RFC 8216 §6.2.2 / Apple's authoring spec (≥ 6 segments and ≥ 3 target

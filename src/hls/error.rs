@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 
 use super::store::StoreError;
+use crate::fmp4::Fmp4Error;
 use crate::ts::MuxError;
 
 /// An error from the HLS output.
@@ -22,6 +23,7 @@ enum Repr {
     Setup { context: String, source: io::Error },
     Store(StoreError),
     Mux(MuxError),
+    Fmp4(Fmp4Error),
 }
 
 impl HlsError {
@@ -46,7 +48,7 @@ impl HlsError {
             Repr::Config(_) => io::ErrorKind::InvalidInput,
             Repr::Setup { source, .. } => source.kind(),
             Repr::Store(e) => io::Error::from_raw_os_error(e.errno).kind(),
-            Repr::Mux(_) => io::ErrorKind::InvalidData,
+            Repr::Mux(_) | Repr::Fmp4(_) => io::ErrorKind::InvalidData,
         }
     }
     /// The raw OS error number, when there is one.
@@ -84,6 +86,14 @@ impl From<MuxError> for HlsError {
     }
 }
 
+impl From<Fmp4Error> for HlsError {
+    fn from(e: Fmp4Error) -> Self {
+        HlsError {
+            repr: Repr::Fmp4(e),
+        }
+    }
+}
+
 impl fmt::Display for HlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
@@ -91,6 +101,7 @@ impl fmt::Display for HlsError {
             Repr::Setup { context, source } => write!(f, "{context}: {source}"),
             Repr::Store(e) => write!(f, "{e}"),
             Repr::Mux(e) => write!(f, "muxer: {e}"),
+            Repr::Fmp4(e) => write!(f, "muxer: {e}"),
         }
     }
 }
@@ -100,6 +111,7 @@ impl std::error::Error for HlsError {
         match &self.repr {
             Repr::Setup { source, .. } => Some(source),
             Repr::Mux(e) => Some(e),
+            Repr::Fmp4(e) => Some(e),
             _ => None,
         }
     }

@@ -380,6 +380,7 @@ impl LiveRing {
                     media_seq: self.ring.media_seq(),
                     disc_seq: self.ring.disc_seq(),
                     endlist,
+                    container: self.container,
                 };
                 // Cannot fail: PLAYLIST_CAP covers MAX_WINDOW (see playlist::worst_case_len).
                 let r = playlist::render(&mut *self.text, &h, self.ring.entries());

@@ -44,6 +44,7 @@ pub mod writer;
 
 mod container;
 mod live;
+mod muxer;
 mod restore;
 
 use std::path::{Path, PathBuf};
@@ -51,23 +52,19 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use container::Container;
-
-/// Why `container = "fmp4"` is refused for now: the CMAF writer ([`crate::fmp4`]) exists and is
-/// tested on its own, but the live output does not drive it yet, and naming TS bytes `.m4s`
-/// would be a lie.
-pub const FMP4_NOT_WIRED: &str = "\"fmp4\" is not available yet: the CMAF writer is not \
-     connected to the live output in this version; use \"ts\"";
 pub use error::HlsError;
 pub use parts::PartPlan;
 pub use ring::{SegmentEntry, MAX_WINDOW};
 pub use shared::LiveShared;
 pub use store::{FileStore, MemStore, SegmentStore, StoreError, StoreEvent, StoreOp};
 
+use crate::fmp4::AudioParams;
 use crate::media::{AudioAu, VideoAu};
 use crate::time::{Pts90k, HZ_90K};
-use crate::ts::{MuxConfig, TsMuxer};
+use crate::ts::MuxConfig;
 use consumer::{Consumer, SegmentDone, SegmentStart};
 use live::{LiveRing, LlSettings};
+use muxer::Muxer;
 use parts::{ClosedPart, PartCutter, PartStep};
 use segmenter::{Closed, Segmenter, VideoStep};
 use writer::SegmentWriter;
@@ -88,10 +85,13 @@ pub struct HlsConfig {
     pub window: usize,
     /// State file; an empty path means `<dir>/.hlscam-state`.
     pub state_file: PathBuf,
-    /// Muxer settings.
+    /// Muxer settings (MPEG-TS).
     pub mux: MuxConfig,
     /// Segment container.
     pub container: Container,
+    /// The AAC track fMP4 init segments describe (`None`: video only). MPEG-TS takes its
+    /// audio from `mux.audio_pid` and the ADTS headers.
+    pub audio: Option<AudioParams>,
     /// LL-HLS parts; `None` for classic HLS.
     pub low_latency: Option<PartPlan>,
 }
@@ -106,8 +106,16 @@ impl HlsConfig {
             state_file: PathBuf::new(),
             mux: MuxConfig::default(),
             container: Container::Ts,
+            audio: None,
             low_latency: None,
         }
+    }
+
+    /// The same settings in fMP4 (CMAF) segments with audio track `audio`.
+    pub fn with_fmp4(mut self, audio: Option<AudioParams>) -> Self {
+        self.container = Container::Fmp4;
+        self.audio = audio;
+        self
     }
 
     /// The same settings with LL-HLS parts of `plan`.
@@ -144,9 +152,6 @@ impl HlsConfig {
         if self.dir.as_os_str().is_empty() {
             return Err(HlsError::config("empty output directory"));
         }
-        if self.container == Container::Fmp4 {
-            return Err(HlsError::config(FMP4_NOT_WIRED));
-        }
         if let Some(p) = &self.low_latency {
             let parts = d.div_ceil(p.duration.0.max(1));
             if p.part_target.0 > d || parts as usize > parts::MAX_PARTS_PER_SEGMENT / 2 {
@@ -174,7 +179,7 @@ pub struct Published {
 /// The HLS output: producer (segmenter, part cutter, muxer) and the live ring over a
 /// [`SegmentStore`], plus any extra [`Consumer`]s.
 pub struct HlsOutput<S: SegmentStore = FileStore> {
-    mux: TsMuxer,
+    mux: Muxer,
     writer: SegmentWriter<S>,
     seg: Segmenter,
     parts: Option<PartCutter>,
@@ -183,6 +188,8 @@ pub struct HlsOutput<S: SegmentStore = FileStore> {
     open: Option<SegmentStart>,
     /// Nanoseconds spent publishing (commit, playlist, state, deletions) so far.
     publish_ns: u64,
+    /// Video access units muxed into a segment so far.
+    frames_muxed: u64,
 }
 
 impl<S: SegmentStore> std::fmt::Debug for HlsOutput<S> {
@@ -243,13 +250,19 @@ impl<S: SegmentStore> HlsOutput<S> {
             seg.mark_discontinuity();
         }
         let mut out = HlsOutput {
-            mux: TsMuxer::new(cfg.mux),
+            mux: Muxer::new(
+                cfg.container == Container::Fmp4,
+                cfg.mux,
+                cfg.audio,
+                restart.fmp4.decode_end,
+            ),
             writer: SegmentWriter::new(store),
             seg,
             parts: cfg.low_latency.map(PartCutter::new),
             live,
             open: None,
             publish_ns: 0,
+            frames_muxed: 0,
         };
         // The playlist first names only adopted (complete) segments; then the rest goes.
         if out.live.ring.is_empty() {
@@ -323,10 +336,10 @@ impl<S: SegmentStore> HlsOutput<S> {
                 if let Some(PartStep::Cut(p)) =
                     self.parts.as_mut().map(|c| c.video(au.pts, au.key, false))
                 {
-                    self.mux.flush_audio(&mut self.writer);
+                    result = self.mux.end_chunk(au.dts, &mut self.writer).map(|()| None);
                     self.close_part(&p, false);
                     self.writer.begin_part(p.index + 1);
-                    self.mux.write_psi(&mut self.writer);
+                    self.mux.begin_chunk(&mut self.writer);
                 }
             }
             VideoStep::Start { discontinuity } => {
@@ -336,12 +349,23 @@ impl<S: SegmentStore> HlsOutput<S> {
                 closed,
                 discontinuity,
             } => {
-                self.mux.flush_audio(&mut self.writer);
+                let ended = self.mux.end_chunk(au.dts, &mut self.writer);
                 result = self.publish(closed, false);
+                if let Err(e) = ended {
+                    match &result {
+                        // The segment is out: report its publication, log the lost samples.
+                        Ok(Some(p)) => log::warn!("HLS: end of seg{}: {e}", p.seq),
+                        Ok(None) => result = Err(e),
+                        Err(_) => {}
+                    }
+                }
                 self.begin_segment(au, wall, discontinuity);
             }
         }
         let muxed = self.mux.push_video(au, &mut self.writer);
+        if muxed.is_ok() {
+            self.frames_muxed += 1;
+        }
         // At most one error per call: the publication's, else the new segment's, else the
         // muxer's. `segments_dropped` counts every dropped segment.
         let fresh = self.writer.take_new_error();
@@ -366,7 +390,7 @@ impl<S: SegmentStore> HlsOutput<S> {
             log::warn!("HLS: {e}; dropping this segment");
             return Err(e.into());
         }
-        Ok(muxed?)
+        muxed
     }
 
     /// The source changed: cut at the next IDR regardless of length; that segment carries
@@ -385,8 +409,10 @@ impl<S: SegmentStore> HlsOutput<S> {
     /// `EXT-X-ENDLIST`; otherwise it stays live (a restarted process continues it).
     pub fn finish(&mut self, end_of_stream: bool) -> Result<(), HlsError> {
         if let Some(closed) = self.seg.finish() {
-            self.mux.flush_audio(&mut self.writer);
+            let end = self.mux.video_end(closed.start + closed.duration);
+            let ended = self.mux.end_chunk(end, &mut self.writer);
             self.publish(closed, end_of_stream)?;
+            ended?;
         } else if end_of_stream && !self.live.ring.is_empty() {
             self.live.write_playlist(&mut self.writer, true)?;
         }
@@ -455,14 +481,22 @@ impl<S: SegmentStore> HlsOutput<S> {
     pub fn publish_nanos(&self) -> u64 {
         self.publish_ns
     }
-    /// TS packets the muxer has produced (including those of dropped segments).
+    /// Video access units muxed into a segment (including those of dropped segments).
+    pub fn frames_muxed(&self) -> u64 {
+        self.frames_muxed
+    }
+    /// TS packets the muxer has produced (including those of dropped segments; 0 for fMP4).
     pub fn packets_written(&self) -> u64 {
         self.mux.packets_written()
     }
 
     fn begin_segment(&mut self, au: &VideoAu, wall: SystemTime, discontinuity: bool) {
+        let failed = self.new_init(au, discontinuity);
         let (seq, disc) = self.live.begin(wall, discontinuity);
         self.writer.begin(seq);
+        if let Some(e) = failed {
+            self.writer.abandon(e);
+        }
         let start = SegmentStart {
             seq,
             pts: au.pts,
@@ -478,7 +512,36 @@ impl<S: SegmentStore> HlsOutput<S> {
             pc.video(au.pts, au.key, true);
             self.writer.begin_part(0);
         }
-        self.mux.write_psi(&mut self.writer);
+        self.mux.begin_chunk(&mut self.writer);
+    }
+
+    /// fMP4: writes `init<G>.mp4` when segment `au` needs a new one, and adopts it from the
+    /// segment about to begin. The error, if any, dooms that segment.
+    fn new_init(&mut self, au: &VideoAu, discontinuity: bool) -> Option<StoreError> {
+        let fmp4 = self.live.fmp4.as_mut()?;
+        let gen = fmp4.next_init;
+        let bytes = match self.mux.segment_init(au, discontinuity) {
+            Ok(None) => return None,
+            Ok(Some(b)) => b,
+            Err(e) => {
+                log::warn!(
+                    "HLS: no initialisation segment for seg{}: {e}",
+                    self.live.next_seq
+                );
+                return Some(StoreError::new(StoreOp::Init, gen.into(), libc::EINVAL));
+            }
+        };
+        if let Err(e) = self.writer.store_mut().write_init(gen, bytes) {
+            log::warn!("HLS: {e}");
+            self.mux.forget_init();
+            return Some(e);
+        }
+        for c in self.writer.consumers() {
+            c.init(gen, bytes);
+        }
+        fmp4.next_init = gen + 1;
+        self.live.adopt_init(gen, self.live.next_seq);
+        None
     }
 
     /// Commits a finished part and tells the consumers; `quiet` when its segment completes in
@@ -501,6 +564,9 @@ impl<S: SegmentStore> HlsOutput<S> {
             .and_then(|c| c.finish(closed.start + closed.duration))
         {
             self.close_part(&p, true);
+        }
+        if let (Some(f), Some(end)) = (self.live.fmp4.as_mut(), self.mux.decode_end()) {
+            f.decode_end = end;
         }
         // Extra consumers get the segment whatever the live store made of it: its failure
         // (a full tmpfs) is not theirs.

@@ -1,11 +1,13 @@
 //! The live media playlist (RFC 8216 §4.3), rendered into a fixed buffer.
 //!
-//! Tags, in order: `#EXTM3U` (§4.3.1.1), `#EXT-X-VERSION:3` (§4.3.1.2; 3 for decimal EXTINF,
-//! §7), `#EXT-X-TARGETDURATION` (§4.3.3.1), `#EXT-X-MEDIA-SEQUENCE` (§4.3.3.2),
-//! `#EXT-X-DISCONTINUITY-SEQUENCE` (§4.3.3.3, always present), `#EXT-X-INDEPENDENT-SEGMENTS`
-//! (§4.3.5.1), then per segment `#EXT-X-DISCONTINUITY` (§4.3.2.3) when marked,
-//! `#EXT-X-PROGRAM-DATE-TIME` (§4.3.2.6), `#EXTINF:<s>.<mmm>,` (§4.3.2.1) and the URI, and
-//! `#EXT-X-ENDLIST` (§4.3.3.4) when the run is over.
+//! Tags, in order: `#EXTM3U` (§4.3.1.1), `#EXT-X-VERSION` (§4.3.1.2; 3 for decimal EXTINF,
+//! §7; 6 for `EXT-X-MAP` in fMP4 playlists), `#EXT-X-TARGETDURATION` (§4.3.3.1),
+//! `#EXT-X-MEDIA-SEQUENCE` (§4.3.3.2), `#EXT-X-DISCONTINUITY-SEQUENCE` (§4.3.3.3, always
+//! present), `#EXT-X-INDEPENDENT-SEGMENTS` (§4.3.5.1), then per segment `#EXT-X-DISCONTINUITY`
+//! (§4.3.2.3) when marked, `#EXT-X-MAP` (§4.3.2.5, fMP4: before the first segment and wherever
+//! the initialisation segment changes), `#EXT-X-PROGRAM-DATE-TIME` (§4.3.2.6),
+//! `#EXTINF:<s>.<mmm>,` (§4.3.2.1) and the URI, and `#EXT-X-ENDLIST` (§4.3.3.4) when the run
+//! is over. MPEG-TS playlists are exactly what they were before fMP4 existed.
 //!
 //! Rendering writes with `core::fmt::Write` into a [`heapless::String`] of [`PLAYLIST_CAP`]
 //! bytes, which holds a window of [`MAX_WINDOW`] segments with every tag at its longest
@@ -14,6 +16,7 @@
 use std::fmt::{self, Write};
 
 use super::ring::{SegmentEntry, MAX_WINDOW};
+use super::Container;
 use crate::time::{write_iso8601, Pts90k};
 
 /// Capacity of the playlist buffer.
@@ -33,6 +36,8 @@ pub struct PlaylistHeader {
     pub disc_seq: u64,
     /// Append `EXT-X-ENDLIST`.
     pub endlist: bool,
+    /// The segments' container.
+    pub container: Container,
 }
 
 /// Writes `EXTINF`'s value: seconds with exactly three decimals, rounded to the millisecond.
@@ -47,21 +52,30 @@ pub fn render<'a, W: Write>(
     h: &PlaylistHeader,
     entries: impl Iterator<Item = &'a SegmentEntry>,
 ) -> fmt::Result {
+    let fmp4 = h.container == Container::Fmp4;
     write!(
         w,
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n\
+        "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n\
          #EXT-X-DISCONTINUITY-SEQUENCE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-        h.target_secs, h.media_seq, h.disc_seq
+        if fmp4 { 6 } else { 3 },
+        h.target_secs,
+        h.media_seq,
+        h.disc_seq
     )?;
+    let mut map = None;
     for e in entries {
         if e.discontinuity {
             w.write_str("#EXT-X-DISCONTINUITY\n")?;
+        }
+        if fmp4 && map != Some(e.map) {
+            writeln!(w, "#EXT-X-MAP:URI=\"init{}.mp4\"", e.map)?;
+            map = Some(e.map);
         }
         w.write_str("#EXT-X-PROGRAM-DATE-TIME:")?;
         write_iso8601(w, e.pdt)?;
         w.write_str("\n#EXTINF:")?;
         write_extinf_secs(w, e.duration)?;
-        write!(w, ",\nseg{}.ts\n", e.seq)?;
+        write!(w, ",\nseg{}.{}\n", e.seq, h.container.ext())?;
     }
     if h.endlist {
         w.write_str("#EXT-X-ENDLIST\n")?;
@@ -70,7 +84,7 @@ pub fn render<'a, W: Write>(
 }
 
 /// The longest possible rendering of `window` segments (every number at 20 digits, every
-/// segment a discontinuity, a 5-digit year).
+/// segment a discontinuity with its own `EXT-X-MAP`, a 5-digit year).
 pub fn worst_case_len(window: usize) -> usize {
     let header = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:\n#EXT-X-MEDIA-SEQUENCE:\n\
                   #EXT-X-DISCONTINUITY-SEQUENCE:\n#EXT-X-INDEPENDENT-SEGMENTS\n"
@@ -83,12 +97,14 @@ pub fn worst_case_len(window: usize) -> usize {
         + "+99999-12-31T23:59:59.999Z".len()
         + "#EXTINF:.000,\n".len()
         + 17
-        + "seg.ts\n".len()
-        + 20;
+        + "seg.m4s\n".len()
+        + 20
+        + "#EXT-X-MAP:URI=\"init.mp4\"\n".len()
+        + 10;
     header + window * entry + "#EXT-X-ENDLIST\n".len()
 }
 
-const _: () = assert!(MAX_WINDOW * 160 + 200 <= PLAYLIST_CAP);
+const _: () = assert!(MAX_WINDOW * 200 + 200 <= PLAYLIST_CAP);
 
 #[cfg(test)]
 mod tests {
@@ -135,6 +151,7 @@ mod tests {
             media_seq: 41,
             disc_seq: 3,
             endlist: true,
+            container: Container::Ts,
         };
         render(&mut buf, &h, entries.iter()).unwrap();
         let golden = "#EXTM3U
@@ -168,5 +185,47 @@ seg44.ts
         render(&mut buf, &live, entries[..1].iter()).unwrap();
         assert!(buf.ends_with("seg41.ts\n"));
         assert!(!buf.contains("ENDLIST"));
+    }
+
+    #[test]
+    fn fmp4_playlist_maps_before_the_first_segment_and_on_change() {
+        let t0 = UNIX_EPOCH + Duration::from_millis(1_767_225_600_000);
+        let e = |seq, map, disc| SegmentEntry {
+            seq,
+            duration: Pts90k::from_millis(1000),
+            pdt: t0 + Duration::from_secs(seq - 7),
+            discontinuity: disc,
+            map,
+        };
+        let entries = [e(7, 3, false), e(8, 3, false), e(9, 4, true)];
+        let h = PlaylistHeader {
+            target_secs: 1,
+            media_seq: 7,
+            disc_seq: 0,
+            endlist: false,
+            container: Container::Fmp4,
+        };
+        let mut buf = PlaylistBuf::new();
+        render(&mut buf, &h, entries.iter()).unwrap();
+        let golden = "#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:1
+#EXT-X-MEDIA-SEQUENCE:7
+#EXT-X-DISCONTINUITY-SEQUENCE:0
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MAP:URI=\"init3.mp4\"
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z
+#EXTINF:1.000,
+seg7.m4s
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:01.000Z
+#EXTINF:1.000,
+seg8.m4s
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI=\"init4.mp4\"
+#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:02.000Z
+#EXTINF:1.000,
+seg9.m4s
+";
+        assert_eq!(buf.as_str(), golden);
     }
 }

@@ -130,6 +130,12 @@ impl<S: SegmentStore> SegmentWriter<S> {
         }
     }
 
+    /// Dooms the open segment with `e` (something it needs could not be stored): its bytes
+    /// are discarded and [`Self::commit`] drops it.
+    pub fn abandon(&mut self, e: StoreError) {
+        self.latch(e);
+    }
+
     /// Bytes of the open segment so far.
     pub fn segment_bytes(&self) -> u64 {
         self.bytes
@@ -223,6 +229,14 @@ impl<S: SegmentStore> SegmentWriter<S> {
             self.part_bytes += n as u64;
             bytes = &bytes[n..];
         }
+    }
+}
+
+/// The fMP4 writer's boxes and samples (not imported by name: `put` would clash with
+/// [`PacketSink::put`]).
+impl<S: SegmentStore> crate::fmp4::ByteSink for SegmentWriter<S> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.write_bytes(bytes);
     }
 }
 

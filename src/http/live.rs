@@ -83,6 +83,9 @@ fn three_targets(ll: &LlProgress) -> Duration {
     Duration::from_micros(ll.target.0.saturating_mul(3).saturating_mul(1000) / 90)
 }
 
+/// How long a blocking request made before the output's first publication waits for it.
+const FIRST_PUBLICATION: Duration = Duration::from_secs(3);
+
 /// Answers a playlist request with directives `d`, holding it while the stream has not reached
 /// what it asks for. `stop` ends a hold when the server shuts down (then 503).
 pub fn playlist(live: &LiveShared, d: Directives, stop: &AtomicBool) -> PlaylistAnswer {
@@ -94,6 +97,12 @@ pub fn playlist(live: &LiveShared, d: Directives, stop: &AtomicBool) -> Playlist
         }
     };
     let plain = || "no-cache".to_owned();
+    if d.msn.is_some() {
+        // A blocking request while the output is still starting (the file on disk may be a
+        // previous run's): wait for the first publication, then judge it against that.
+        let first = Instant::now() + FIRST_PUBLICATION;
+        live.wait_for(first, stop, |p| (p.generation > 0).then_some(()));
+    }
     let ll = {
         let p = live.lock();
         if p.generation == 0 {
@@ -265,5 +274,28 @@ mod tests {
             PlaylistAnswer::Text(t, c) => assert_eq!((&t[..], &c[..]), (&b"end"[..], "no-cache")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn blocking_request_before_the_first_publication_waits_for_it() {
+        let live = LiveShared::new();
+        let stop = AtomicBool::new(false);
+        let l2 = live.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            l2.publish(b"first", b"", Some(progress(3, 1)), false);
+        });
+        let d = Directives {
+            msn: Some(3),
+            part: Some(0),
+            skip: false,
+        };
+        match playlist(&live, d, &stop) {
+            PlaylistAnswer::Text(t, cache) => {
+                assert_eq!((&t[..], &cache[..]), (&b"first"[..], "public, max-age=3"))
+            }
+            other => panic!("{other:?}"),
+        }
+        t.join().unwrap();
     }
 }
