@@ -95,7 +95,7 @@ level = "info"
 TOML
 }
 
-ll_toml() { # ll_toml FILE OUTDIR LISTEN SEGMENT_SECONDS LOW_LATENCY: the LL benches' 720p30 job
+ll_toml() { # ll_toml FILE OUTDIR LISTEN SEGMENT_SECONDS LOW_LATENCY [CONTAINER]: the LL benches' 720p30 job
   cat > "$1" <<TOML
 [video]
 source = "testsrc"
@@ -109,6 +109,7 @@ dir = "$2"
 segment_seconds = $4
 low_latency = $5
 part_ms = 200
+container = "${6:-ts}"
 [http]
 listen = "$3"
 max_connections = 512

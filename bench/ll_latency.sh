@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Glass-to-glass latency side by side, paced 1280x720@30 on loopback, headless Chromium on the
-# player page for SECS (default 60) per run: LL-HLS TS (200 ms parts, 1 s and 2 s segments),
-# classic 1 s and classic 2 s segments, each with hls.js (lowLatencyMode) and Chromium's native
-# player. Figures over the second half of each run (after start-up and catch-up): median and
+# player page for SECS (default 60) per run: LL-HLS (200 ms parts, 1 s and 2 s segments) in
+# MPEG-TS and in fMP4, classic 1 s and classic 2 s segments (TS), each with hls.js
+# (lowLatencyMode) and Chromium's native player. Figures over the second half of each run (after start-up and catch-up): median and
 # p95 of the wall-clock latency (now − PROGRAM-DATE-TIME of the picture on screen) and of the
-# player's own latency figure, stalls after start. (fMP4 is not yet served: see README.)
+# player's own latency figure, stalls after start.
 # Usage: bench/ll_latency.sh [SECS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +19,11 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 echo "# ll_latency.sh $(date -u +%FT%TZ), $(nproc) cores, ${SECS} s per run, 1280x720@30"
 printf '%-16s %-7s %9s %9s %9s %9s %7s %s\n' mode engine wall_p50 wall_p95 lat_p50 lat_p95 stalls errors
-for mode in ll-1s ll-2s classic-1s classic-2s; do
+for mode in ll-ts-1s ll-fmp4-1s ll-ts-2s ll-fmp4-2s classic-1s classic-2s; do
   case $mode in ll-*) ll=true ;; *) ll=false ;; esac
+  case $mode in *fmp4*) container=fmp4 ;; *) container=ts ;; esac
   seg=${mode##*-}; seg=${seg%s}
-  ll_toml "$WORK/$mode.toml" "$WORK/$mode" "127.0.0.1:$PORT" "$seg" "$ll"
+  ll_toml "$WORK/$mode.toml" "$WORK/$mode" "127.0.0.1:$PORT" "$seg" "$ll" "$container"
   "$BIN" --config "$WORK/$mode.toml" >"$WORK/$mode.log" 2>&1 &
   PID=$!
   for _ in $(seq 150); do
