@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! push_video / push_audio ─► Segmenter (segment cuts on IDRs) + PartCutter (parts, LL mode)
-//!                             ─► container muxer (TS now; fMP4) ─► SegmentWriter (64 KiB buffer)
+//!                             ─► container muxer (TS | fMP4) ─► SegmentWriter (64 KiB buffer)
 //!                                  ├─► the live store: .seg<N>.ts.part and .seg<N>.<K>.ts.part
+//!                                  │   (fMP4: .m4s, and init<G>.mp4 before a segment needing it)
 //!                                  └─► extra consumers (recorder, publisher): every byte
 //!   on a part end:    commit the part → LL playlist (file + LiveShared → HTTP)
 //!   on a segment end: commit (rename to seg<N>.ts) → Ring::publish → playlist → state file
@@ -12,6 +13,7 @@
 //! ```
 //!
 //! - [`segmenter`]: when to cut segments, EXTINF durations, when to ask for an IDR.
+//! - `muxer` (private): the TS or fMP4 muxer behind one interface (chunks = parts/segments).
 //! - [`parts`]: when to cut LL-HLS parts and how long they are.
 //! - [`consumer`]: the consumer trait and the events every consumer gets.
 //! - `live` (private): the live ring — numbering, commits, window, playlists, state, deletion.

@@ -20,11 +20,16 @@ pub fn t0() -> SystemTime {
 /// Fills `buf` with an Annex B access unit: AUD, then SPS + PPS + IDR slice when `key`, else a
 /// non-IDR slice; `size` bytes of dummy slice payload (no start-code emulation).
 pub fn make_video_au(buf: &mut Vec<u8>, key: bool, size: usize, tag: u8) {
+    make_video_au_at_level(buf, key, size, tag, 0x1E);
+}
+
+/// [`make_video_au`] with the SPS's `level_idc` (a parameter-set change when it changes).
+pub fn make_video_au_at_level(buf: &mut Vec<u8>, key: bool, size: usize, tag: u8, level: u8) {
     buf.clear();
     buf.extend_from_slice(&[0, 0, 0, 1, 0x09, 0xF0]);
     if key {
         buf.extend_from_slice(&[
-            0, 0, 0, 1, 0x67, 0x42, 0xC0, 0x1E, 0xDA, 0x02, 0x80, 0xBF, 0xE5,
+            0, 0, 0, 1, 0x67, 0x42, 0xC0, level, 0xDA, 0x02, 0x80, 0xBF, 0xE5,
         ]);
         buf.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xCE, 0x3C, 0x80]);
         buf.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84]);
@@ -55,6 +60,8 @@ pub struct Synth {
     pub audio: bool,
     pub honour_keyframe_requests: bool,
     pub audio_errors: u64,
+    /// `level_idc` of the SPS in IDR access units.
+    pub level: u8,
     vbuf: Vec<u8>,
     abuf: Vec<u8>,
 }
@@ -70,6 +77,7 @@ impl Synth {
             audio: true,
             honour_keyframe_requests: true,
             audio_errors: 0,
+            level: 0x1E,
             vbuf: Vec::with_capacity(64 * 1024),
             abuf: Vec::with_capacity(1024),
         }
@@ -115,7 +123,7 @@ impl Synth {
         } else {
             900 + (self.frame % 13) as usize * 50
         };
-        make_video_au(&mut self.vbuf, key, size, self.frame as u8);
+        make_video_au_at_level(&mut self.vbuf, key, size, self.frame as u8, self.level);
         let wall = t0() + Pts90k(self.frame * self.frame_ticks).to_duration();
         let au = VideoAu {
             data: &self.vbuf,
