@@ -95,7 +95,7 @@ level = "info"
 TOML
 }
 
-ll_toml() { # ll_toml FILE OUTDIR LISTEN SEGMENT_SECONDS LOW_LATENCY [CONTAINER]: the LL benches' 720p30 job
+ll_toml() { # ll_toml FILE OUTDIR LISTEN SEGMENT_SECONDS LOW_LATENCY [CONTAINER] [AUDIO]: the LL benches' 720p30 job
   cat > "$1" <<TOML
 [video]
 source = "testsrc"
@@ -103,7 +103,7 @@ width = 1280
 height = 720
 fps = 30
 [audio]
-source = "tone"
+source = "${7:-tone}"
 [hls]
 dir = "$2"
 segment_seconds = $4

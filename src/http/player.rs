@@ -78,7 +78,7 @@ mod tests {
         assert!(t.contains("'/hls.min.js'"));
         assert!(t.contains("'/api/status'"));
         assert!(t.contains("application/vnd.apple.mpegurl"));
-        assert!(t.contains("hls.js not bundled: this browser needs native HLS"));
+        assert!(t.contains("hls.js not bundled (build with npm): this browser needs native HLS"));
         for field in [
             "uptime_s",
             "source",
