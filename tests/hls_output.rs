@@ -325,3 +325,55 @@ fn configuration_is_validated() {
     let e = HlsOutput::with_store(c, MemStore::new()).unwrap_err();
     assert!(e.to_string().contains("whole number of seconds"), "{e}");
 }
+
+/// What a consumer saw of each segment: its bytes, the size `segment()` reported, and whether
+/// any byte came after that event.
+#[derive(Default)]
+struct Seen {
+    open: Vec<u8>,
+    done: Vec<(u64, Vec<u8>, u64)>,
+    late_bytes: bool,
+}
+
+struct Collect(std::sync::Arc<std::sync::Mutex<Seen>>);
+
+impl hlscam::hls::consumer::Consumer for Collect {
+    fn begin_segment(&mut self, _: &hlscam::hls::consumer::SegmentStart) {
+        let mut s = self.0.lock().unwrap();
+        if !s.open.is_empty() {
+            s.late_bytes = true;
+        }
+        s.open.clear();
+    }
+    fn data(&mut self, bytes: &[u8]) {
+        self.0.lock().unwrap().open.extend_from_slice(bytes);
+    }
+    fn segment(&mut self, d: &hlscam::hls::consumer::SegmentDone) {
+        let mut s = self.0.lock().unwrap();
+        let bytes = std::mem::take(&mut s.open);
+        s.done.push((d.seq, bytes, d.bytes));
+    }
+}
+
+#[test]
+fn classic_consumers_get_the_whole_segment_before_its_end() {
+    // Classic mode: no part commit flushes the write buffer before `segment()`; segments of
+    // more than one 64 KiB chunk (large frames) must still reach a consumer whole by then.
+    let mut out = open(MemStore::new());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+    out.add_consumer(Box::new(Collect(seen.clone())));
+    let mut s = Synth::new(3000, 60);
+    s.run(&mut out, 4 * 60 + 1);
+    let seen = seen.lock().unwrap();
+    assert!(!seen.late_bytes, "bytes arrived after their segment's end");
+    assert_eq!(seen.done.len(), 4);
+    for (seq, bytes, reported) in &seen.done {
+        let file = &out.store().files[&format!("seg{seq}.ts")];
+        assert!(file.len() > 65_536, "seg{seq} spans several write chunks");
+        assert_eq!(bytes.len() as u64, *reported, "seg{seq}");
+        assert!(
+            bytes == file,
+            "seg{seq}: the consumer's copy differs from the file"
+        );
+    }
+}

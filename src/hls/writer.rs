@@ -67,8 +67,12 @@ impl<S: SegmentStore> SegmentWriter<S> {
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.store
     }
-    /// The extra consumers, for the producer's metadata events.
+    /// The extra consumers, for the producer's metadata events. The write buffer is flushed
+    /// first, so every byte written before an event (the last chunk of a segment before its
+    /// `segment()`, in classic mode too where no part commit flushes) reaches the consumers
+    /// before the event does.
     pub fn consumers(&mut self) -> &mut [Box<dyn Consumer>] {
+        self.flush();
         &mut self.extra
     }
     /// Adds a consumer that gets every byte from the next segment on.
@@ -286,6 +290,54 @@ mod tests {
                 StoreEvent::Begin(3),
                 StoreEvent::Commit(3, WRITE_BUF_LEN + PACKET_LEN)
             ]
+        );
+    }
+
+    /// Records the order of data and events, as a consumer sees them.
+    struct Order(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl Consumer for Order {
+        fn data(&mut self, bytes: &[u8]) {
+            self.0.lock().unwrap().push(format!("data {}", bytes.len()));
+        }
+        fn segment(&mut self, done: &crate::hls::consumer::SegmentDone) {
+            self.0.lock().unwrap().push(format!("segment {}", done.seq));
+        }
+    }
+
+    #[test]
+    fn consumers_get_every_byte_before_an_event() {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut w = SegmentWriter::new(MemStore::new());
+        w.add_consumer(Box::new(Order(log.clone())));
+        w.begin(1);
+        let pkt = [0x47u8; PACKET_LEN];
+        for _ in 0..(WRITE_BUF_LEN / PACKET_LEN + 2) {
+            w.put(&pkt);
+        }
+        // Classic mode: no part commit flushed the last two packets; the event must see them.
+        for c in w.consumers() {
+            c.segment(&crate::hls::consumer::SegmentDone {
+                seq: 1,
+                start: crate::time::Pts90k(0),
+                duration: crate::time::Pts90k(90_000),
+                wall: std::time::UNIX_EPOCH,
+                discontinuity: false,
+                bytes: 0,
+                map: 0,
+            });
+        }
+        assert_eq!(
+            &log.lock().unwrap()[..],
+            [
+                format!("data {WRITE_BUF_LEN}"),
+                format!("data {}", 2 * PACKET_LEN),
+                "segment 1".to_owned()
+            ]
+        );
+        assert_eq!(
+            w.commit().unwrap(),
+            (1, (WRITE_BUF_LEN + 2 * PACKET_LEN) as u64)
         );
     }
 
