@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use hlscam::cli::{check_config_to, Cli, Command};
 use hlscam::config::{
-    AudioSourceKind, EncoderKind, Settings, VideoSourceKind, DEFAULT_LISTEN, STATE_FILE_NAME,
+    AudioSourceKind, EncoderKind, PublishKind, PublishTarget, Settings, VideoSourceKind,
+    DEFAULT_LISTEN, STATE_FILE_NAME,
 };
 
 fn err(text: &str) -> String {
@@ -52,7 +53,7 @@ fn unknown_section_and_non_table_section() {
     assert_eq!(
         err("[video]\nfps = 30\n[vidoe]\nfps = 30\n"),
         "hlscam.toml: unknown section [vidoe] at line 3, column 2: allowed sections are \
-         video, audio, hls, http, log"
+         video, audio, hls, http, log and [[publish]]"
     );
     assert_eq!(
         err("log = \"debug\"\n"),
@@ -700,4 +701,99 @@ fn container_takes_ts_or_fmp4() {
     assert_eq!(s.hls.container.as_str(), "fmp4");
     let e = err("[hls]\ncontainer = \"mp4\"\n");
     assert!(e.contains("hls.container") && e.contains("fmp4"), "{e}");
+}
+
+// ---- [[publish]] ----
+
+#[test]
+fn publish_targets_are_read_in_order() {
+    let s = Settings::parse(
+        "[video]\nfps = 25\n[[publish]]\nkind = \"http\"\nurl = \"http://o:8081/cam/\"\n\
+         credentials_file = \"/etc/hlscam/o.secret\"\n[[publish]]\nkind = \"s3\"\n\
+         endpoint = \"http://127.0.0.1:9000\"\nbucket = \"live\"\nprefix = \"cam1\"\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(s.video.fps, 25);
+    assert_eq!(s.publish.len(), 2);
+    assert_eq!(s.publish[0].kind, PublishKind::Http);
+    assert_eq!(s.publish[0].url, "http://o:8081/cam/");
+    assert_eq!(
+        s.publish[0].credentials_file,
+        PathBuf::from("/etc/hlscam/o.secret")
+    );
+    assert_eq!(s.publish[1].kind, PublishKind::S3);
+    assert_eq!(s.publish[1].folder_prefix(), "cam1/");
+    assert_eq!(s.publish[1].region_or_default(), "us-east-1");
+    // Round trip, through the span-keeping parser and through serde.
+    let text = s.to_toml();
+    assert!(text.contains("\n[[publish]]\nkind = \"s3\"\n"), "{text}");
+    assert_eq!(Settings::parse(&text, "effective").unwrap(), s);
+    assert_eq!(toml::from_str::<Settings>(&text).unwrap(), s);
+}
+
+#[test]
+fn publish_errors_name_the_target_key_line_and_column() {
+    assert_eq!(
+        err("[[publish]]\nkind = \"ftp\"\n"),
+        "hlscam.toml: publish[0].kind = \"ftp\" at line 2, column 8: must be one of http, s3"
+    );
+    assert_eq!(
+        err(
+            "[[publish]]\nkind = \"http\"\nurl = \"http://a/\"\n[[publish]]\nurl = \"http://b/\"\n"
+        ),
+        "hlscam.toml: publish[1] at line 5, column 1: kind is required: \"http\" or \"s3\""
+    );
+    assert_eq!(
+        err("[[publish]]\nkind = \"http\"\n"),
+        "hlscam.toml: publish[0].url = \"\" at line 2, column 8: is required for kind = \"http\""
+    );
+    assert_eq!(
+        err("[[publish]]\nkind = \"http\"\nurl = \"https://cdn/\"\n"),
+        "hlscam.toml: publish[0].url = \"https://cdn/\" at line 3, column 7: https:// is not \
+         supported (no TLS built in): use http://, e.g. to a TLS-terminating proxy on the board"
+    );
+    assert_eq!(
+        err("[[publish]]\nkind = \"http\"\nurl = \"http://a/\"\nbucket = \"b\"\n"),
+        "hlscam.toml: publish[0].bucket = \"b\" at line 4, column 10: only for kind = \"s3\""
+    );
+    assert_eq!(
+        err("[[publish]]\nkind = \"s3\"\nendpoint = \"http://h:9000\"\nbucket = \"My_Bucket\"\n"),
+        "hlscam.toml: publish[0].bucket = \"My_Bucket\" at line 4, column 10: must be 3..=63 \
+         characters of a-z, 0-9, '.' and '-' (S3 bucket naming)"
+    );
+    assert_eq!(
+        err("[[publish]]\nkind = \"s3\"\nbucket = \"live\"\n"),
+        "hlscam.toml: publish[0].endpoint = \"\" at line 2, column 8: is required for kind = \"s3\""
+    );
+    assert_eq!(
+        err("[[publish]]\nkind = \"http\"\nurl = \"http://a/\"\nuser = \"x\"\n"),
+        "hlscam.toml: unknown key publish[0].user at line 4, column 1: allowed keys in \
+         [[publish]] are kind, url, credentials_file, endpoint, bucket, prefix, region"
+    );
+    assert_eq!(
+        err("[[publish]]\nkind = \"http\"\nurl = 5\n"),
+        "hlscam.toml: publish[0].url = 5 at line 3, column 7: must be a string"
+    );
+    assert_eq!(
+        err("[publish]\nkind = \"http\"\n"),
+        "hlscam.toml: publish = { kind = \"http\" } at line 1, column 2: must be an array of \
+         tables: one [[publish]] per target"
+    );
+}
+
+#[test]
+fn publish_validate_reports_without_position() {
+    let mut s = Settings::default();
+    let mut t = PublishTarget::new(PublishKind::S3);
+    t.endpoint = "http://127.0.0.1:9000".into();
+    t.bucket = "ok-bucket".into();
+    s.publish.push(t.clone());
+    assert_eq!(s.validate(), Ok(()));
+    t.region = "Mars".into();
+    s.publish.push(t);
+    assert_eq!(
+        s.validate().unwrap_err().to_string(),
+        "publish[1].region = \"Mars\": must be a region name such as us-east-1"
+    );
 }

@@ -533,6 +533,7 @@ pub(crate) fn to_toml(s: &Settings) -> String {
             out.push_str(&format!("{} = {}\n", k.name, (k.get)(s)));
         }
     }
+    out.push_str(&super::publish::to_toml(&s.publish));
     out
 }
 

@@ -1,6 +1,7 @@
 //! Configuration: the TOML file (`hlscam.toml`), its defaults and its validation.
 //!
-//! The file has five sections, `[video]`, `[audio]`, `[hls]`, `[http]` and `[log]`; every key is
+//! The file has five sections, `[video]`, `[audio]`, `[hls]`, `[http]` and `[log]`, and any
+//! number of `[[publish]]` tables (origins to push the stream to, [`publish`]); every key is
 //! optional and takes the `DEFAULT_*` value below when missing. `hlscam.example.toml` at the top of
 //! the repository lists every key with its default, its allowed values and what it does.
 //!
@@ -20,6 +21,9 @@
 
 mod keys;
 mod parse;
+pub mod publish;
+
+pub use publish::{PublishKind, PublishTarget};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -324,6 +328,9 @@ pub struct Settings {
     pub http: HttpSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[[publish]]`: origins the live stream is pushed to (none by default).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<PublishTarget>,
 }
 
 impl Settings {
@@ -353,9 +360,12 @@ impl Settings {
     /// Checks every range and cross-field rule; the error names the key and its value (no
     /// position, no origin: use [`Settings::parse`] for those).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match keys::problems(self).into_iter().next() {
+        if let Some(p) = keys::problems(self).into_iter().next() {
+            return Err(p.into_error(self, None));
+        }
+        match publish::first_problem(&self.publish) {
             None => Ok(()),
-            Some(p) => Err(p.into_error(self, None)),
+            Some((subject, message)) => Err(ConfigError::new(Some(subject), None, message)),
         }
     }
 

@@ -9,13 +9,53 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::{Spanned, Value};
 
 use super::keys::{self, Problem, Reject, SECTIONS};
+use super::publish;
 use super::{ConfigError, Settings};
 
 type Sections = BTreeMap<Spanned<String>, Value>;
-type Doc = BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<Value>>>;
+type Table = BTreeMap<Spanned<String>, Spanned<Value>>;
+type Doc = BTreeMap<Spanned<String>, Body>;
+
+/// The array of tables `[[publish]]`.
+const PUBLISH: &str = "publish";
+
+/// A top-level item: a section (`[video]`) or an array of tables (`[[publish]]`), read with the
+/// spans of its keys and values kept.
+enum Body {
+    Table(Table),
+    Array(Vec<Table>),
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Body, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Body;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table or an array of tables")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Body, A::Error> {
+                let mut t = Table::new();
+                while let Some((k, v)) = m.next_entry::<Spanned<String>, Spanned<Value>>()? {
+                    t.insert(k, v);
+                }
+                Ok(Body::Table(t))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Body, A::Error> {
+                let mut v = Vec::new();
+                while let Some(t) = s.next_element::<Table>()? {
+                    v.push(t);
+                }
+                Ok(Body::Array(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -49,13 +89,30 @@ pub(crate) fn parse(text: &str) -> Result<Settings, ConfigError> {
     let sections: Sections = toml::from_str(text).map_err(|e| syntax(text, &e))?;
     for (name, value) in &sections {
         let off = name.span().start;
-        if !SECTIONS.contains(&name.get_ref().as_str()) {
+        if name.get_ref() == PUBLISH {
+            let tables = value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_table));
+            if !tables {
+                found.push((
+                    off,
+                    ConfigError::new(
+                        Some(format!("{PUBLISH} = {}", keys::render(value))),
+                        at(off),
+                        "must be an array of tables: one [[publish]] per target".to_owned(),
+                    ),
+                ));
+            }
+        } else if !SECTIONS.contains(&name.get_ref().as_str()) {
             found.push((
                 off,
                 ConfigError::new(
                     Some(format!("unknown section [{}]", name.get_ref())),
                     at(off),
-                    format!("allowed sections are {}", SECTIONS.join(", ")),
+                    format!(
+                        "allowed sections are {} and [[{PUBLISH}]]",
+                        SECTIONS.join(", ")
+                    ),
                 ),
             ));
         } else if !value.is_table() {
@@ -76,8 +133,34 @@ pub(crate) fn parse(text: &str) -> Result<Settings, ConfigError> {
     let doc: Doc = toml::from_str(text).map_err(|e| syntax(text, &e))?;
     let mut settings = Settings::default();
     let mut spans: HashMap<(&str, &str), usize> = HashMap::new();
-    for (section, entries) in &doc {
-        let section = section.get_ref().as_str();
+    for (section_name, body) in &doc {
+        let section = section_name.get_ref().as_str();
+        let entries = match body {
+            Body::Table(t) => t,
+            Body::Array(targets) => {
+                for (i, t) in targets.iter().enumerate() {
+                    let header = t
+                        .keys()
+                        .map(|k| k.span().start)
+                        .min()
+                        .unwrap_or(section_name.span().start);
+                    let entries = t.iter().map(|(k, v)| {
+                        (
+                            k.get_ref().as_str(),
+                            v.get_ref(),
+                            k.span().start,
+                            v.span().start,
+                        )
+                    });
+                    let (target, problems) = publish::read(i, entries, header);
+                    for (off, subject, message) in problems {
+                        found.push((off, ConfigError::new(Some(subject), at(off), message)));
+                    }
+                    settings.publish.push(target);
+                }
+                continue;
+            }
+        };
         for (name, value) in entries {
             let Some(key) = keys::find(section, name.get_ref()) else {
                 let off = name.span().start;
