@@ -22,6 +22,7 @@ pub mod media;
 pub mod notify;
 pub mod pipeline;
 pub mod pool;
+pub mod publish;
 pub mod queue;
 pub mod source;
 pub mod stats;

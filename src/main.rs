@@ -15,6 +15,7 @@ use hlscam::hls::{HlsConfig, LiveShared, PartPlan};
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
 use hlscam::pipeline::{EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig};
+use hlscam::publish::{self, segment_capacity, PublishSetup};
 use hlscam::source::alsa::AlsaSource;
 use hlscam::source::devices::{list_devices, pick_audio, pick_video};
 use hlscam::source::rpicam::{supervised_rpicam, RpicamH264};
@@ -239,6 +240,23 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     );
     if let Some(n) = notifier.clone() {
         pipeline.on_first_segment(move || n.ready());
+    }
+    // [[publish]]: one consumer and upload thread per origin.
+    let audio_kbps = if s.audio.source == AudioSourceKind::None {
+        0
+    } else {
+        s.audio.bitrate_kbps
+    };
+    let setup = PublishSetup {
+        target_secs: s.hls.segment_seconds,
+        window: s.hls.window,
+        container: s.hls.container,
+        segment_cap: segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds),
+    };
+    for p in
+        publish::start(&s.publish, &setup, &stats).map_err(|e| Error::new(ErrorKind::Output, e))?
+    {
+        pipeline.add_consumer(Box::new(p));
     }
     pipeline.latency_clock(clock.clone());
     let result = match video {

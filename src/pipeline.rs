@@ -18,6 +18,7 @@
 
 use crate::encode::{AudioEncoder, EncodeError, EncodedAudio, EncodedVideo, VideoEncoder};
 use crate::error::{Error, ErrorKind};
+use crate::hls::consumer::Consumer;
 use crate::hls::{HlsConfig, HlsOutput, LiveShared};
 use crate::pool::Pool;
 use crate::queue::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -86,6 +87,7 @@ pub struct Pipeline {
     stop: Arc<AtomicBool>,
     on_first_segment: Option<Box<dyn FnOnce() + Send>>,
     latency: LatencyTrack,
+    consumers: Vec<Box<dyn Consumer>>,
 }
 
 /// Capture-to-downloadable latency: the capture time of each frame muxed into the open segment,
@@ -128,7 +130,14 @@ impl Pipeline {
                 clock: None,
                 open: Vec::new(),
             },
+            consumers: Vec::new(),
         }
+    }
+
+    /// Adds a consumer of every part and segment of the output (an origin publisher, say),
+    /// from the run's first segment on.
+    pub fn add_consumer(&mut self, c: Box<dyn Consumer>) {
+        self.consumers.push(c);
     }
 
     /// Records capture-to-downloadable latency into [`Stats::latency`], reading "now" from
@@ -174,6 +183,9 @@ impl Pipeline {
             .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
         if let Some(live) = &self.cfg.live {
             hls.share(live.clone());
+        }
+        for c in self.consumers.drain(..) {
+            hls.add_consumer(c);
         }
         let force_idr = Arc::new(AtomicBool::new(false));
         let (vtx, vrx) = channel::<EncodedVideo>(ENCODED_BUFFERS);

@@ -6,8 +6,10 @@
 
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::publish::status::{TargetSnapshot, TargetStatus};
 
 /// Live counters of one hlscam process.
 #[derive(Debug)]
@@ -48,6 +50,8 @@ pub struct Stats {
     /// Capture-to-downloadable latency of every published video frame.
     pub latency: LatencyHistogram,
     names: Mutex<Names>,
+    /// The `[[publish]]` targets' figures (registered once at start).
+    publish: Mutex<Vec<Arc<TargetStatus>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -108,6 +112,8 @@ pub struct Snapshot {
     pub latency_p99_ms: f64,
     /// Largest recorded latency, ms (upper edge of its bucket).
     pub latency_max_ms: f64,
+    /// One entry per `[[publish]]` target: uploaded, failed, queue depth, lag, last error.
+    pub publish: Vec<TargetSnapshot>,
 }
 
 impl Default for Stats {
@@ -139,6 +145,7 @@ impl Stats {
             encoder_fallbacks: AtomicU64::new(0),
             latency: LatencyHistogram::new(),
             names: Mutex::new(Names::default()),
+            publish: Mutex::new(Vec::new()),
         }
     }
 
@@ -164,6 +171,14 @@ impl Stats {
     /// Records a change of video source (e.g. camera lost, slate shown).
     pub fn set_source(&self, source: &str) {
         self.names.lock().unwrap_or_else(|e| e.into_inner()).source = source.to_string();
+    }
+
+    /// Adds a publish target's figures to the snapshot.
+    pub fn add_publish_target(&self, t: Arc<TargetStatus>) {
+        self.publish
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(t);
     }
 
     /// Seconds since start.
@@ -205,6 +220,13 @@ impl Stats {
             latency_p50_ms: self.latency.quantile_ms(0.50),
             latency_p99_ms: self.latency.quantile_ms(0.99),
             latency_max_ms: self.latency.quantile_ms(1.0),
+            publish: self
+                .publish
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|t| t.snapshot())
+                .collect(),
         }
     }
 
