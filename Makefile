@@ -9,7 +9,7 @@ DIR ?= /tmp/hlscam
 # Debian packages to build and run (codecs are built from the crates' bundled sources).
 BUILD_PKGS := pkg-config libasound2-dev libclang1-14 nasm g++ gcc
 # ...and to test: decoders, a real browser, the VM harness, cross toolchains, systemd tools.
-TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 python3-pip curl \
+TEST_PKGS := $(BUILD_PKGS) ffmpeg time chromium python3 python3-pip curl nginx \
 	qemu-system-x86 busybox-static cpio kmod xz-utils v4l-utils alsa-utils systemd \
 	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
@@ -33,6 +33,14 @@ test-deps:
 	@# The independent LL-HLS playlist parser of tests/ll_check.py (PyPI), kept in target/.
 	@[ -f target/pydeps/m3u8/__init__.py ] || python3 -m pip install --quiet \
 	  --disable-pip-version-check --break-system-packages --target target/pydeps m3u8==6.0.0
+	@# The publish tests run their own nginx (tests/support/nginx.rs): Debian's package starts
+	@# a system one on port 80 where an init system runs; nothing here uses it, so stop it.
+	@if [ -x /etc/init.d/nginx ]; then \
+	  { systemctl disable --now nginx || /etc/init.d/nginx stop; } >/dev/null 2>&1 || true; fi
+	@# The S3 emulator of tests/publish_s3.rs (moto's server, with boto3), kept in target/.
+	@[ -f target/pydeps-s3/moto/server.py ] || python3 -m pip install --quiet \
+	  --disable-pip-version-check --break-system-packages --target target/pydeps-s3 \
+	  'moto[server]==5.2.5'
 
 # hls.js from the npm registry (pinned in web/package-lock.json), embedded by build.rs.
 web:
