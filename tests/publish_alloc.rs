@@ -39,14 +39,14 @@ fn origin(conns: usize) -> (u16, Arc<AtomicU64>) {
             let Ok((mut c, _)) = l.accept() else { return };
             let mut buf = Vec::new();
             let mut chunk = vec![0u8; 1 << 16];
-            loop {
+            'conn: loop {
                 // One request: head, then Content-Length bytes of body.
                 let head_end = loop {
                     if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         break i + 4;
                     }
                     match c.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
+                        Ok(0) | Err(_) => break 'conn,
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 };
@@ -57,7 +57,7 @@ fn origin(conns: usize) -> (u16, Arc<AtomicU64>) {
                     .map_or(0, |v| v.trim().parse().unwrap());
                 while buf.len() < head_end + len {
                     match c.read(&mut chunk) {
-                        Ok(0) | Err(_) => return,
+                        Ok(0) | Err(_) => break 'conn,
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
@@ -73,7 +73,7 @@ fn origin(conns: usize) -> (u16, Arc<AtomicU64>) {
                     b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
                 };
                 if c.write_all(answer).is_err() {
-                    return;
+                    break 'conn;
                 }
             }
         }
