@@ -5,7 +5,8 @@
 //! 1.5×) wherever Media Source Extensions or `ManagedMediaSource` (iOS Safari 17.1+) exist,
 //! since it plays LL-HLS parts; with the browser's native HLS player only where neither exists
 //! and `canPlayType("application/vnd.apple.mpegurl")` is non-empty (older iPhones).
-//! `?engine=native` or `?engine=hlsjs` in the page URL forces one. It starts
+//! `?engine=native` or `?engine=hlsjs` in the page URL forces one; `?src=<playlist URL>` plays
+//! that playlist instead (the copy on an origin the board publishes to). It starts
 //! muted (browsers block autoplay with sound) with an unmute button, polls `/api/status` every
 //! 2 s and shows the figures, the engine in use and the latency behind the live edge.
 //!
@@ -75,6 +76,8 @@ mod tests {
         assert!(t.contains(r#"<meta name="viewport""#));
         assert!(t.contains("<video id=\"v\" muted autoplay playsinline"));
         assert!(t.contains("'/live.m3u8'"));
+        // ?src= plays another copy of the stream (an origin the board publishes to).
+        assert!(t.contains("SRC = q.get('src') || '/live.m3u8'"));
         assert!(t.contains("'/hls.min.js'"));
         assert!(t.contains("'/api/status'"));
         assert!(t.contains("application/vnd.apple.mpegurl"));
