@@ -6,10 +6,12 @@
 #     page's default wherever MSE exists) and with Chromium's native player (which must not
 #     reject the LL playlist; it ignores the parts);
 #   - classic HLS (low_latency = false) with both;
-#   - each in both containers, MPEG-TS and fMP4 (CMAF).
+#   - each in both containers, MPEG-TS and fMP4 (CMAF);
+#   - the stream published to an nginx origin (tests/publish/nginx.conf, WebDAV + CORS), played
+#     from nginx through the player page's ?src= with both engines (ORIGIN_SECS each).
 # Prints each run's JSON line, including hls.js latency and the wall-clock latency (picture's
 # PROGRAM-DATE-TIME against now).
-# Usage: tests/browser_e2e.sh [BIN]   (default target/debug/hlscam)
+# Usage: tests/browser_e2e.sh [BIN]   (default target/debug/hlscam; ORIGIN_ONLY=1 for the origin case)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/debug/hlscam}
@@ -17,7 +19,12 @@ WORK=$(mktemp -d /tmp/hlscam-browser.XXXXXX)
 PORT=${PORT:-18931}
 SECS=${BROWSER_SECS:-20}
 PID=
-cleanup() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }; rm -rf "$WORK"; }
+NGINX_PID=
+cleanup() {
+  [ -n "$PID" ] && { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
+  [ -n "$NGINX_PID" ] && { kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; }
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 start() { # $1 = low_latency true|false, $2 = container ts|fmp4
@@ -37,6 +44,7 @@ low_latency = $1
 container = "$2"
 [http]
 listen = "127.0.0.1:$PORT"
+${PUBLISH:-}
 TOML
   "$BIN" --config "$WORK/hlscam.toml" --duration 120 >"$WORK/hlscam.log" 2>&1 &
   PID=$!
@@ -51,7 +59,9 @@ TOML
 stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
 
 pass=0 fail=0
-for run in "true ts" "true fmp4" "false ts" "false fmp4"; do
+# ORIGIN_ONLY=1: only the nginx-origin case.
+[ -n "${ORIGIN_ONLY:-}" ] && RUNS=() || RUNS=("true ts" "true fmp4" "false ts" "false fmp4")
+for run in "${RUNS[@]}"; do
   read -r ll container <<<"$run"
   start "$ll" "$container"
   for engine in hlsjs native; do
@@ -65,5 +75,40 @@ for run in "true ts" "true fmp4" "false ts" "false fmp4"; do
   done
   stop
 done
+# From an nginx origin: the board publishes, the browser reads only nginx (page ?src=).
+NPORT=${NGINX_PORT:-18932}
+ORIGIN_SECS=${ORIGIN_SECS:-12}
+NGX="$WORK/nginx"
+mkdir -p "$NGX/www" "$NGX/tmp"
+sed -e "s|@PREFIX@|$NGX|g" -e "s|@PORT@|$NPORT|g" tests/publish/nginx.conf > "$NGX/nginx.conf"
+cp tests/publish/cors.conf "$NGX/cors.conf"
+echo 'cam:{PLAIN}s3cret' > "$NGX/htpasswd"
+echo 'cam:s3cret' > "$WORK/origin.secret"
+/usr/sbin/nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" &
+NGINX_PID=$!
+PUBLISH="[[publish]]
+kind = \"http\"
+url = \"http://127.0.0.1:$NPORT/cam/\"
+credentials_file = \"$WORK/origin.secret\""
+start false ts
+for _ in $(seq 1 100); do
+  n=$(curl -s "http://127.0.0.1:$NPORT/cam/live.m3u8" 2>/dev/null | grep -c '^seg' || true)
+  [ "${n:-0}" -ge 3 ] && break
+  sleep 0.2
+done
+SRC="http://127.0.0.1:$NPORT/cam/live.m3u8"
+curl -s -D - -o /dev/null -H 'Origin: http://127.0.0.1' "$SRC" | grep -qi '^Access-Control-Allow-Origin: \*' \
+  || { echo "browser_e2e: the origin sends no CORS header"; fail=$((fail + 1)); }
+for engine in hlsjs native; do
+  echo "browser_e2e: from the nginx origin, engine=$engine, $ORIGIN_SECS s"
+  if MAX_STALLS=0 PLAY_CHECK_SCREENSHOT="$WORK/origin-$engine.png" \
+      tests/browser/run.sh "http://127.0.0.1:$PORT/?engine=$engine&src=$SRC" "$ORIGIN_SECS"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+  fi
+done
+stop
+kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; NGINX_PID=
 echo "browser: $pass passed, $fail failed"
 [ "$fail" = 0 ]
