@@ -33,23 +33,7 @@ fn pydeps() -> std::path::PathBuf {
 }
 
 fn check(args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/publish/s3_check.py"))
-        .args(args)
-        .env("PYTHONPATH", pydeps())
-        .output()
-        .expect("python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("s3_check.py {}: {text}", args[0]);
-    assert!(
-        out.status.success(),
-        "s3_check.py {args:?} failed (make test installs moto into target/pydeps-s3):\n{text}"
-    );
-    text
+    tools::python("tests/publish/s3_check.py", "target/pydeps-s3", args)
 }
 
 #[test]

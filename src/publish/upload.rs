@@ -357,3 +357,206 @@ impl Uploader {
         self.shared.cv.notify_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{PublishSetup, Publisher, TargetStatus};
+    use super::*;
+    use crate::hls::consumer::{Consumer, SegmentDone, SegmentStart};
+    use crate::time::Pts90k;
+    use std::sync::Mutex;
+    use std::time::UNIX_EPOCH;
+
+    /// Records every request; fails the requests numbered in `fail`.
+    struct Fake {
+        log: Arc<Mutex<Vec<String>>>,
+        /// name → body, what the origin holds.
+        objects: Arc<Mutex<std::collections::BTreeMap<String, Vec<u8>>>>,
+        fail: Vec<usize>,
+        n: usize,
+        /// While set, every request fails (connection refused, say).
+        down: Option<Arc<std::sync::atomic::AtomicBool>>,
+    }
+
+    impl Remote for Fake {
+        fn put(&mut self, name: &str, kind: ObjectKind, body: &[u8]) -> Result<(), RemoteError> {
+            self.n += 1;
+            let down = self.down.as_ref().is_some_and(|d| d.load(Relaxed));
+            if down || self.fail.contains(&self.n) {
+                return Err(RemoteError::Status(503));
+            }
+            if name == PLAYLIST_NAME {
+                // The playlist names only objects the origin already has.
+                let objects = self.objects.lock().unwrap();
+                let text = std::str::from_utf8(body).unwrap();
+                for l in text.lines() {
+                    let uri = l
+                        .strip_prefix("#EXT-X-MAP:URI=\"")
+                        .map(|r| r.trim_end_matches('"'))
+                        .or((!l.starts_with('#')).then_some(l));
+                    if let Some(u) = uri {
+                        assert!(objects.contains_key(u), "{u} named before it was written");
+                    }
+                }
+            }
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("PUT {name} {}", kind.content_type));
+            self.objects
+                .lock()
+                .unwrap()
+                .insert(name.to_owned(), body.to_vec());
+            Ok(())
+        }
+        fn delete(&mut self, name: &str) -> Result<(), RemoteError> {
+            self.log.lock().unwrap().push(format!("DELETE {name}"));
+            self.objects.lock().unwrap().remove(name);
+            Ok(())
+        }
+        fn get(&mut self, _: &str, _: &mut Vec<u8>) -> Result<bool, RemoteError> {
+            Ok(false)
+        }
+        fn bytes_sent(&self) -> u64 {
+            0
+        }
+    }
+
+    fn segment(p: &mut Publisher, seq: u64, map: u32) {
+        let wall = UNIX_EPOCH + Duration::from_secs(1_767_225_600 + seq);
+        p.begin_segment(&SegmentStart {
+            seq,
+            pts: Pts90k(seq * 90_000),
+            wall,
+            discontinuity: false,
+            map,
+        });
+        let body = [seq as u8; 1000];
+        p.data(&body[..600]);
+        p.data(&body[600..]);
+        p.segment(&SegmentDone {
+            seq,
+            start: Pts90k(seq * 90_000),
+            duration: Pts90k(90_000),
+            wall,
+            discontinuity: false,
+            bytes: 1000,
+            map,
+        });
+    }
+
+    #[test]
+    fn init_then_segment_then_playlist_and_retries_after_failures() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let objects = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
+        let fake = Fake {
+            log: log.clone(),
+            objects: objects.clone(),
+            // The first segment's PUT and a later playlist fail once.
+            fail: vec![2, 5],
+            n: 0,
+            down: None,
+        };
+        let setup = PublishSetup {
+            target_secs: 1,
+            window: 6,
+            container: Container::Fmp4,
+            segment_cap: 4096,
+        };
+        let status = Arc::new(TargetStatus::new("http", "fake".into()));
+        let mut p = Publisher::new(Box::new(fake), &setup, status.clone());
+        p.init(0, b"\0\0\0\x08ftyp");
+        for seq in 0..3 {
+            segment(&mut p, seq, 0);
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        p.finish(true);
+        drop(p);
+        let log = log.lock().unwrap();
+        assert_eq!(
+            log[..4],
+            [
+                "PUT init0.mp4 video/mp4",
+                "PUT seg0.m4s video/iso.segment",
+                "PUT live.m3u8 application/vnd.apple.mpegurl",
+                "PUT seg1.m4s video/iso.segment",
+            ],
+            "{log:?}"
+        );
+        assert_eq!(status.failed.load(Relaxed), 2);
+        assert_eq!(status.skipped.load(Relaxed), 0);
+        let objects = objects.lock().unwrap();
+        let pl = std::str::from_utf8(&objects[PLAYLIST_NAME]).unwrap();
+        assert!(pl.contains("#EXT-X-MAP:URI=\"init0.mp4\"\n"), "{pl}");
+        assert!(pl.ends_with("seg2.m4s\n#EXT-X-ENDLIST\n"), "{pl}");
+        assert_eq!(objects["seg1.m4s"], vec![1u8; 1000]);
+        assert!(status.lag.count() == 3, "one lag figure per segment");
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_oldest_and_the_origin_marks_the_gap() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let objects = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let fake = Fake {
+            log: log.clone(),
+            objects: objects.clone(),
+            fail: Vec::new(),
+            n: 0,
+            down: Some(down.clone()),
+        };
+        let setup = PublishSetup {
+            target_secs: 1,
+            window: 6,
+            container: Container::Ts,
+            segment_cap: 4096,
+        };
+        let status = Arc::new(TargetStatus::new("http", "fake".into()));
+        let mut p = Publisher::new(Box::new(fake), &setup, status.clone());
+        for seq in 0..3 {
+            segment(&mut p, seq, 0);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // The origin goes away while 8 segments come: the queue (2 waiting) drops the oldest.
+        down.store(true, Relaxed);
+        for seq in 3..11 {
+            segment(&mut p, seq, 0);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let uploaded = status.uploaded.load(Relaxed);
+        down.store(false, Relaxed);
+        let until = Instant::now() + Duration::from_secs(10);
+        while status.uploaded.load(Relaxed) == uploaded && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for seq in 11..13 {
+            segment(&mut p, seq, 0);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        p.finish(true);
+        drop(p);
+        assert!(status.failed.load(Relaxed) > 0);
+        assert!(status.skipped.load(Relaxed) >= 4, "{status:?}");
+        let objects = objects.lock().unwrap();
+        let pl = std::str::from_utf8(&objects[PLAYLIST_NAME]).unwrap();
+        let uris: Vec<&str> = pl.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(uris.ends_with(&["seg11.ts", "seg12.ts"]), "{pl}");
+        assert!(
+            uris.len() == 6 && uris.contains(&"seg2.ts"),
+            "a full window: {pl}"
+        );
+        // The gap after seg2 is marked, and the origin numbers its own list consecutively.
+        let after = pl.lines().skip_while(|l| *l != "seg2.ts").nth(1).unwrap();
+        assert_eq!(after, "#EXT-X-DISCONTINUITY", "{pl}");
+        let appended = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("PUT seg"))
+            .count();
+        let media_seq = format!("#EXT-X-MEDIA-SEQUENCE:{}\n", appended - 6);
+        assert!(pl.contains(&media_seq), "{media_seq} in {pl}");
+        // Only objects it wrote are named (the fake checks every playlist it is sent).
+    }
+}

@@ -99,3 +99,27 @@ pub fn first_video_frame(file: &str) -> String {
         file,
     ])
 }
+
+/// Runs `python3 <repo>/<script> <args>` with `PYTHONPATH=<repo>/<pythonpath>` (packages that
+/// `make test-deps` installs under target/), echoes its output and asserts it succeeded;
+/// returns stdout and stderr.
+pub fn python(script: &str, pythonpath: &str, args: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join(script))
+        .args(args)
+        .env("PYTHONPATH", root.join(pythonpath))
+        .output()
+        .expect("python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{script}: {text}");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed (make test-deps installs its packages into {pythonpath}):\n{text}"
+    );
+    text
+}
