@@ -209,7 +209,7 @@ fn ts_origin_survives_an_outage() {
     let (proc, hport) = hlscam_proc::start(
         env!("CARGO_BIN_EXE_hlscam"),
         &cfg,
-        &["--duration", "42", "--linger", "6"],
+        &["--duration", "42", "--linger", "3"],
         &[],
     );
     let cap = work.join("cap");

@@ -390,6 +390,24 @@ mod tests {
     }
 
     #[test]
+    fn unreadable_credentials_stop_the_start_with_the_target_named() {
+        let mut t = PublishTarget::new(crate::config::PublishKind::Http);
+        t.url = "http://127.0.0.1:9/cam/".into();
+        t.credentials_file = "/nonexistent/hlscam-origin.secret".into();
+        let setup = PublishSetup {
+            target_secs: 2,
+            window: 6,
+            container: Container::Ts,
+            segment_cap: 1 << 20,
+        };
+        let e = start(&[t], &setup, &Stats::new()).unwrap_err();
+        assert!(
+            e.starts_with("publish[0]: cannot read credentials_file /nonexistent/"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn rate_limit_holds_back_and_counts() {
         let mut r = RateLimit::default();
         let t = Instant::now();
