@@ -59,19 +59,22 @@ TOML
 stop() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=; }
 
 pass=0 fail=0
+play() { # play NAME URL SECONDS: one headless Chromium run, counted
+  echo "browser_e2e: $1, $3 s"
+  if MAX_STALLS=0 PLAY_CHECK_SCREENSHOT="$WORK/$1.png" tests/browser/run.sh "$2" "$3"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+  fi
+}
 # ORIGIN_ONLY=1: only the nginx-origin case.
 [ -n "${ORIGIN_ONLY:-}" ] && RUNS=() || RUNS=("true ts" "true fmp4" "false ts" "false fmp4")
 for run in "${RUNS[@]}"; do
   read -r ll container <<<"$run"
   start "$ll" "$container"
   for engine in hlsjs native; do
-    echo "browser_e2e: low_latency=$ll container=$container engine=$engine, $SECS s"
-    if MAX_STALLS=0 PLAY_CHECK_SCREENSHOT="$WORK/$ll-$container-$engine.png" \
-        tests/browser/run.sh "http://127.0.0.1:$PORT/?engine=$engine" "$SECS"; then
-      pass=$((pass + 1))
-    else
-      fail=$((fail + 1))
-    fi
+    play "low_latency=$ll-container=$container-engine=$engine" \
+      "http://127.0.0.1:$PORT/?engine=$engine" "$SECS"
   done
   stop
 done
@@ -100,13 +103,7 @@ SRC="http://127.0.0.1:$NPORT/cam/live.m3u8"
 curl -s -D - -o /dev/null -H 'Origin: http://127.0.0.1' "$SRC" | grep -qi '^Access-Control-Allow-Origin: \*' \
   || { echo "browser_e2e: the origin sends no CORS header"; fail=$((fail + 1)); }
 for engine in hlsjs native; do
-  echo "browser_e2e: from the nginx origin, engine=$engine, $ORIGIN_SECS s"
-  if MAX_STALLS=0 PLAY_CHECK_SCREENSHOT="$WORK/origin-$engine.png" \
-      tests/browser/run.sh "http://127.0.0.1:$PORT/?engine=$engine&src=$SRC" "$ORIGIN_SECS"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-  fi
+  play "nginx-origin-engine=$engine" "http://127.0.0.1:$PORT/?engine=$engine&src=$SRC" "$ORIGIN_SECS"
 done
 stop
 kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; NGINX_PID=
