@@ -87,6 +87,7 @@ bitrate_kbps = 128
 dir = "$2"
 segment_seconds = 2
 window = 6
+container = "ts"
 [http]
 listen = "${3:-127.0.0.1:0}"
 max_connections = ${MAX_CONNECTIONS:-64}

@@ -5,7 +5,7 @@
 # (lowLatencyMode) and Chromium's native player. Figures over the second half of each run (after start-up and catch-up): median and
 # p95 of the wall-clock latency (now − PROGRAM-DATE-TIME of the picture on screen) and of the
 # player's own latency figure, stalls after start.
-# Usage: bench/ll_latency.sh [SECS]
+# Usage: bench/ll_latency.sh [SECS]   (MODES="ll-ts-1s ..." ENGINES=hlsjs pick a subset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -19,7 +19,7 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 echo "# ll_latency.sh $(date -u +%FT%TZ), $(nproc) cores, ${SECS} s per run, 1280x720@30"
 printf '%-16s %-7s %9s %9s %9s %9s %7s %s\n' mode engine wall_p50 wall_p95 lat_p50 lat_p95 stalls errors
-for mode in ll-ts-1s ll-fmp4-1s ll-ts-2s ll-fmp4-2s classic-1s classic-2s; do
+for mode in ${MODES:-ll-ts-1s ll-fmp4-1s ll-ts-2s ll-fmp4-2s classic-1s classic-2s}; do
   case $mode in ll-*) ll=true ;; *) ll=false ;; esac
   case $mode in *fmp4*) container=fmp4 ;; *) container=ts ;; esac
   seg=${mode##*-}; seg=${seg%s}
@@ -30,7 +30,7 @@ for mode in ll-ts-1s ll-fmp4-1s ll-ts-2s ll-fmp4-2s classic-1s classic-2s; do
     [ "$(curl -s "http://127.0.0.1:$PORT/live.m3u8" | grep -c '^seg' || true)" -ge 3 ] && break
     sleep 0.2
   done
-  for engine in hlsjs native; do
+  for engine in ${ENGINES:-hlsjs native}; do
     j=$(PLAY_CHECK_SCREENSHOT="$WORK/$mode-$engine.png" tests/browser/run.sh \
       "http://127.0.0.1:$PORT/?engine=$engine" "$SECS" 2>>"$WORK/browser.log" | tail -1) || true
     echo "$j" > "$WORK/$mode-$engine.json"

@@ -173,7 +173,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
                 .map(|_| MuxConfig::default().audio_pid.unwrap_or(0x101)),
             ..MuxConfig::default()
         },
-        container: s.hls.container,
+        container: s.hls.container(),
         // The AAC encoder writes AAC-LC (object type 2) at the configured rate and channels.
         audio: audio.as_ref().map(|_| AudioParams {
             sample_rate: s.audio.sample_rate,

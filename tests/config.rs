@@ -8,6 +8,7 @@ use hlscam::config::{
     AudioSourceKind, EncoderKind, PublishKind, PublishTarget, Settings, VideoSourceKind,
     DEFAULT_LISTEN, STATE_FILE_NAME,
 };
+use hlscam::hls::Container;
 
 fn err(text: &str) -> String {
     match Settings::parse(text, "hlscam.toml") {
@@ -696,11 +697,27 @@ fn cli_definition_is_consistent_and_documents_every_flag() {
 }
 
 #[test]
-fn container_takes_ts_or_fmp4() {
-    let s = Settings::parse("[hls]\ncontainer = \"fmp4\"\n", "hlscam.toml").unwrap();
-    assert_eq!(s.hls.container.as_str(), "fmp4");
+fn container_is_auto_ts_or_fmp4() {
+    let written = |toml: &str| {
+        Settings::parse(toml, "hlscam.toml")
+            .unwrap()
+            .hls
+            .container()
+    };
+    // auto (the default): fMP4 with LL-HLS (the default), MPEG-TS for classic HLS.
+    assert_eq!(Settings::default().hls.container.as_str(), "auto");
+    assert_eq!(written(""), Container::Fmp4);
+    assert_eq!(written("[hls]\nlow_latency = false\n"), Container::Ts);
+    assert_eq!(written("[hls]\ncontainer = \"ts\"\n"), Container::Ts);
+    assert_eq!(
+        written("[hls]\nlow_latency = false\ncontainer = \"fmp4\"\n"),
+        Container::Fmp4
+    );
     let e = err("[hls]\ncontainer = \"mp4\"\n");
-    assert!(e.contains("hls.container") && e.contains("fmp4"), "{e}");
+    assert!(
+        e.contains("hls.container") && e.contains("auto") && e.contains("fmp4"),
+        "{e}"
+    );
 }
 
 // ---- [[publish]] ----

@@ -81,7 +81,7 @@ fn write_config(dir: &Path, width: u32, height: u32) -> PathBuf {
         format!(
             "[video]\nsource = \"testsrc\"\nwidth = {width}\nheight = {height}\nfps = {FPS}\nbitrate_kbps = 600\n\
              [audio]\nsource = \"tone\"\nsample_rate = 48000\nchannels = 1\n\
-             [hls]\ndir = \"{}\"\nsegment_seconds = 1\nwindow = 6\n",
+             [hls]\ndir = \"{}\"\nsegment_seconds = 1\nwindow = 6\ncontainer = \"ts\"\n",
             out.display()
         ),
     )

@@ -33,7 +33,7 @@ fn write_config(dir: &Path, out: &Path) -> PathBuf {
             "[video]\nsource = \"testsrc\"\nwidth = 320\nheight = 240\nfps = 30\n\
              encoder = \"openh264\"\nbitrate_kbps = 300\n\
              [audio]\nsource = \"tone\"\n\
-             [hls]\ndir = {:?}\nsegment_seconds = 1\nwindow = 6\n",
+             [hls]\ndir = {:?}\nsegment_seconds = 1\nwindow = 6\ncontainer = \"ts\"\n",
             out.to_str().unwrap()
         ),
     )

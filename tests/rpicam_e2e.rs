@@ -51,7 +51,7 @@ fn end_to_end(tag: &str, source: &str, encoder: &str) -> String {
         format!(
             "[video]\nsource = \"{source}\"\nencoder = \"{encoder}\"\nwidth = 160\nheight = 120\n\
              fps = 30\nbitrate_kbps = 400\n[audio]\nsource = \"none\"\n\
-             [hls]\ndir = \"{}\"\nsegment_seconds = 1\nwindow = 20\n",
+             [hls]\ndir = \"{}\"\nsegment_seconds = 1\nwindow = 20\ncontainer = \"ts\"\n",
             dir.join("out").display()
         ),
     )

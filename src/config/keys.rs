@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 
 use toml::Value;
 
-use crate::hls::Container;
-
 use super::{
-    AudioSourceKind, ConfigError, EncoderKind, Settings, VideoSourceKind, LOG_LEVELS, SAMPLE_RATES,
+    AudioSourceKind, ConfigError, ContainerSetting, EncoderKind, Settings, VideoSourceKind,
+    LOG_LEVELS, SAMPLE_RATES,
 };
 
 /// The sections, in file order.
@@ -18,7 +17,7 @@ pub(crate) const SECTIONS: [&str; 5] = ["video", "audio", "hls", "http", "log"];
 pub(crate) const VIDEO_SOURCES: &[&str] = &["auto", "v4l2", "rpicam", "testsrc"];
 pub(crate) const ENCODERS: &[&str] = &["auto", "v4l2m2m", "openh264", "camera"];
 pub(crate) const AUDIO_SOURCES: &[&str] = &["auto", "alsa", "tone", "none"];
-pub(crate) const CONTAINERS: &[&str] = &["ts", "fmp4"];
+pub(crate) const CONTAINERS: &[&str] = &["auto", "ts", "fmp4"];
 
 /// What values a key takes.
 pub(crate) enum Kind {
@@ -290,7 +289,7 @@ pub(crate) static KEYS: &[Key] = &[
         kind: Kind::Names(CONTAINERS),
         get: |s| sval(s.hls.container.as_str()),
         set: |s, v| {
-            s.hls.container = name(v, Container::from_name)?;
+            s.hls.container = name(v, ContainerSetting::from_name)?;
             Ok(())
         },
     },
@@ -550,7 +549,7 @@ mod tests {
         let a: Vec<&str> = AudioSourceKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(a, AUDIO_SOURCES);
         for c in CONTAINERS {
-            assert_eq!(Container::from_name(c).map(|c| c.as_str()), Some(*c));
+            assert_eq!(ContainerSetting::from_name(c).map(|c| c.as_str()), Some(*c));
         }
     }
 

@@ -69,8 +69,9 @@ pub const DEFAULT_WINDOW: usize = 6;
 pub const DEFAULT_LOW_LATENCY: bool = true;
 /// Default `[hls] part_ms` (rounded to whole frames).
 pub const DEFAULT_PART_MS: u32 = 200;
-/// Default `[hls] container`.
-pub const DEFAULT_CONTAINER: Container = Container::Ts;
+/// Default `[hls] container`: fMP4 with LL-HLS, MPEG-TS for classic HLS (see
+/// [`ContainerSetting::resolve`]).
+pub const DEFAULT_CONTAINER: ContainerSetting = ContainerSetting::Auto;
 /// Default `[hls] state_file`; empty means `<dir>/.hlscam-state`.
 pub const DEFAULT_STATE_FILE: &str = "";
 /// File name of the state file inside `[hls] dir` when `state_file` is empty.
@@ -145,6 +146,32 @@ kind_enum! {
         Openh264 = "openh264",
         /// The camera's own H.264 output (requires `source = "v4l2"` or `"rpicam"`).
         Camera = "camera",
+    }
+}
+
+kind_enum! {
+    /// Segment container as configured (`[hls] container`).
+    ContainerSetting {
+        /// fMP4 when `low_latency` is on, MPEG-TS when it is off: hls.js plays LL-HLS fMP4
+        /// closer to live than TS (median 0.80 s against 0.89 s) with 12 % fewer bytes, and
+        /// classic HLS stays byte for byte what it was (README, "Container").
+        #[default]
+        Auto = "auto",
+        /// MPEG-TS.
+        Ts = "ts",
+        /// Fragmented MP4 (CMAF).
+        Fmp4 = "fmp4",
+    }
+}
+
+impl ContainerSetting {
+    /// The container written: `Auto` is fMP4 with LL-HLS and MPEG-TS without.
+    pub fn resolve(self, low_latency: bool) -> Container {
+        match self {
+            ContainerSetting::Auto if low_latency => Container::Fmp4,
+            ContainerSetting::Auto | ContainerSetting::Ts => Container::Ts,
+            ContainerSetting::Fmp4 => Container::Fmp4,
+        }
     }
 }
 
@@ -242,8 +269,8 @@ pub struct HlsSettings {
     pub low_latency: bool,
     /// Partial segment duration in ms, 100..=1000 (rounded to whole frames).
     pub part_ms: u32,
-    /// Segment container: MPEG-TS or fragmented MP4.
-    pub container: Container,
+    /// Segment container: MPEG-TS, fragmented MP4, or `auto` (see [`HlsSettings::container`]).
+    pub container: ContainerSetting,
     /// Where the media sequence number persists across restarts; empty = `<dir>/.hlscam-state`.
     pub state_file: PathBuf,
 }
@@ -259,6 +286,13 @@ impl Default for HlsSettings {
             container: DEFAULT_CONTAINER,
             state_file: PathBuf::from(DEFAULT_STATE_FILE),
         }
+    }
+}
+
+impl HlsSettings {
+    /// The container segments and parts are written in.
+    pub fn container(&self) -> Container {
+        self.container.resolve(self.low_latency)
     }
 }
 

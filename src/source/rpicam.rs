@@ -8,7 +8,8 @@
 //! * [`RpicamSource`] (any encoder): `rpicam-vid --codec yuv420 -t 0 -n --width W --height H
 //!   --framerate F --flush -o -` ([`raw_args`]), one padded I420 frame read per
 //!   [`next_frame`](VideoSource::next_frame), the padding dropped on the copy into the pool
-//!   buffer. [`supervised_rpicam`] wraps it in the [`SupervisedVideo`] slate/backoff/
+//!   buffer, stamped by the frame count as in the H.264 mode below (a pipe carries no sensor
+//!   timestamps, and arrival times jitter with the scheduler). [`supervised_rpicam`] wraps it in the [`SupervisedVideo`] slate/backoff/
 //!   discontinuity machinery the V4L2 camera uses: when `rpicam-vid` exits, the slate shows
 //!   `NO SIGNAL: rpicam-vid GONE - RETRYING` and the helper is started again.
 //! * [`RpicamH264`] (`encoder = "camera"`): `rpicam-vid --codec h264 --inline --profile baseline
@@ -105,6 +106,58 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(3);
 /// How far count-based H.264 timestamps may fall behind arrival times before re-anchoring.
 pub const DRIFT_MAX: Pts90k = Pts90k::from_millis(500);
+
+/// Media time of frames from a fixed-rate camera that arrive through a pipe, raw or encoded
+/// (see the module docs): frame count × frame period from the first arrival, re-anchored when
+/// that falls more than [`DRIFT_MAX`] behind arrival, strictly increasing.
+#[derive(Debug)]
+struct FrameClock {
+    fps: u64,
+    /// Frames stamped since the start (or [`FrameClock::restart`]).
+    frames: u64,
+    anchor: Option<Pts90k>,
+    last: Option<Pts90k>,
+}
+
+impl FrameClock {
+    fn new(fps: u32) -> Self {
+        FrameClock {
+            fps: u64::from(fps.max(1)),
+            frames: 0,
+            anchor: None,
+            last: None,
+        }
+    }
+
+    /// The helper restarted: count again from its first frame (still after the last stamp).
+    fn restart(&mut self) {
+        self.frames = 0;
+        self.anchor = None;
+    }
+
+    /// Media time of the frame that arrived at `now`.
+    fn stamp(&mut self, now: Duration, name: &str) -> Pts90k {
+        let offset = self.frames * HZ_90K / self.fps;
+        let arrival = Pts90k::from_duration(now);
+        let anchor = *self
+            .anchor
+            .get_or_insert(Pts90k(arrival.0.saturating_sub(offset)));
+        let mut pts = Pts90k(anchor.0 + offset);
+        if arrival.0 > pts.0 + DRIFT_MAX.0 {
+            log::debug!("{name}: timestamps re-anchored ({pts} vs {arrival})");
+            self.anchor = Some(Pts90k(arrival.0.saturating_sub(offset)));
+            pts = arrival;
+        }
+        if let Some(last) = self.last {
+            if pts <= last {
+                pts = Pts90k(last.0 + 1);
+            }
+        }
+        self.last = Some(pts);
+        self.frames += 1;
+        pts
+    }
+}
 
 /// The program to run: [`PROGRAM_ENV`] if set and not empty, else [`DEFAULT_PROGRAM`].
 pub fn program() -> String {
@@ -390,7 +443,7 @@ pub struct RpicamSource {
     scratch: Vec<u8>,
     name: String,
     seq: u64,
-    last_pts: Option<Pts90k>,
+    stamps: FrameClock,
 }
 
 impl std::fmt::Debug for RpicamSource {
@@ -427,7 +480,7 @@ impl RpicamSource {
             scratch: vec![0; layout.frame_len()],
             name: format!("rpicam:{program}"),
             seq: 0,
-            last_pts: None,
+            stamps: FrameClock::new(want.fps),
         })
     }
 
@@ -489,13 +542,7 @@ impl VideoSource for RpicamSource {
                 buf
             }
         };
-        let mut pts = Pts90k::from_duration(captured);
-        if let Some(last) = self.last_pts {
-            if pts <= last {
-                pts = Pts90k(last.0 + 1);
-            }
-        }
-        self.last_pts = Some(pts);
+        let pts = self.stamps.stamp(captured, &self.name);
         self.seq += 1;
         Ok(RawFrame {
             buf,
@@ -616,10 +663,8 @@ pub struct RpicamH264 {
     name: String,
     backoff: Duration,
     restarted: bool,
-    /// Access units since the helper (re)started.
-    frames: u64,
-    anchor: Option<Pts90k>,
-    last_pts: Option<Pts90k>,
+    /// Media time; its `frames` counts access units since the helper (re)started.
+    stamps: FrameClock,
     /// The helper exited cleanly after its last access unit was handed out: reported next.
     exited: Option<String>,
 }
@@ -676,41 +721,20 @@ impl RpicamH264 {
             name: format!("rpicam-h264:{program}"),
             backoff: BACKOFF_MIN,
             restarted: false,
-            frames: 0,
-            anchor: None,
-            last_pts: None,
+            stamps: FrameClock::new(want.fps),
             exited: None,
         }
     }
 
     /// Media time of the access unit that arrived at `now` (see the module docs).
     fn stamp(&mut self, now: Duration) -> Pts90k {
-        let fps = u64::from(self.fmt.fps.max(1));
-        let offset = self.frames * HZ_90K / fps;
-        let arrival = Pts90k::from_duration(now);
-        let anchor = *self
-            .anchor
-            .get_or_insert(Pts90k(arrival.0.saturating_sub(offset)));
-        let mut pts = Pts90k(anchor.0 + offset);
-        if arrival.0 > pts.0 + DRIFT_MAX.0 {
-            log::debug!("{}: timestamps re-anchored ({pts} vs {arrival})", self.name);
-            self.anchor = Some(Pts90k(arrival.0.saturating_sub(offset)));
-            pts = arrival;
-        }
-        if let Some(last) = self.last_pts {
-            if pts <= last {
-                pts = Pts90k(last.0 + 1);
-            }
-        }
-        self.last_pts = Some(pts);
-        self.frames += 1;
-        pts
+        self.stamps.stamp(now, &self.name)
     }
 
     fn lost(&mut self, e: SourceError) -> SourceError {
         // Quick failures back off (a camera that is not there); a run that delivered restarts
         // soon.
-        self.backoff = if self.frames == 0 {
+        self.backoff = if self.stamps.frames == 0 {
             next_backoff(self.backoff)
         } else {
             BACKOFF_MIN
@@ -738,13 +762,12 @@ impl EncodedVideoSource for RpicamH264 {
             log::info!("{}: restarted", self.name);
             self.helper = Some(helper);
             self.splitter.reset();
-            self.frames = 0;
-            self.anchor = None;
+            self.stamps.restart();
         }
         let Some(helper) = self.helper.as_mut() else {
             return Err(SourceError::Io(format!("{}: not running", self.name)));
         };
-        helper.pipe.timeout = if self.frames == 0 {
+        helper.pipe.timeout = if self.stamps.frames == 0 {
             START_TIMEOUT
         } else {
             FRAME_TIMEOUT
@@ -914,6 +937,29 @@ mod tests {
             src.next_frame(&pool).map(|_| src)
         });
         assert!(matches!(r, Err(SourceError::Gone(_))), "{r:?}");
+    }
+
+    #[test]
+    fn jittered_arrivals_get_one_frame_period_each() {
+        // Raw frames arriving through the pipe ±16 ms around the nominal instant (a loaded
+        // board): the stamps stay exactly 1/30 s apart, so no two frames share a frame slot.
+        let mut c = FrameClock::new(30);
+        let t0 = Duration::from_secs(5);
+        for n in 0..300u64 {
+            let jitter = [0i64, 16, -16, 9, -9][n as usize % 5];
+            let at = t0 + Duration::from_micros(n * 33_333) + Duration::from_millis(20);
+            let at = Duration::from_micros((at.as_micros() as i64 + jitter * 1000) as u64);
+            assert_eq!(
+                c.stamp(at, "test"),
+                Pts90k(450_000 + 1_800 + n * 3_000),
+                "frame {n}"
+            );
+        }
+        // After a restart the count starts again from the next arrival, still increasing.
+        c.restart();
+        let last = c.stamp(Duration::from_secs(20), "test");
+        assert_eq!(last, Pts90k(1_800_000));
+        assert!(c.stamp(Duration::from_secs(20), "test") > last);
     }
 
     #[test]

@@ -62,6 +62,7 @@ bitrate_kbps = 64
 dir = "/tmp/hls-$1"
 segment_seconds = 1
 window = 6
+container = "ts"
 [http]
 listen = "0.0.0.0:$PORT"
 [log]
