@@ -250,7 +250,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     let setup = PublishSetup {
         target_secs: s.hls.segment_seconds,
         window: s.hls.window,
-        container: s.hls.container,
+        container: s.hls.container(),
         segment_cap: segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds),
     };
     for p in
