@@ -189,23 +189,11 @@ fn follow(port: u16, cap: &Path, first: usize, secs: u64, out: &Path, ext: &str)
 }
 
 fn check_playlists(cap: &Path, env: &[(&str, &str)]) {
-    let pydeps = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pydeps");
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ll_check.py"))
-        .arg(cap)
-        .env("PYTHONPATH", &pydeps)
-        .envs(env.iter().copied())
-        .output()
-        .expect("python3");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("{text}");
-    assert!(
-        out.status.success(),
-        "ll_check.py failed (make test installs the m3u8 package into target/pydeps):\n{text}"
+    tools::python(
+        "tests/ll_check.py",
+        "target/pydeps",
+        &[cap.to_str().unwrap()],
+        env,
     );
 }
 

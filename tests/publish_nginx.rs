@@ -164,7 +164,12 @@ impl Poller {
 
 fn origin_check(cap: &Path) {
     let cap = cap.display().to_string();
-    tools::python("tests/publish/origin_check.py", "target/pydeps", &[&cap]);
+    tools::python(
+        "tests/publish/origin_check.py",
+        "target/pydeps",
+        &[&cap],
+        &[],
+    );
 }
 
 /// `/api/status` of the running binary.

@@ -33,7 +33,7 @@ fn pydeps() -> std::path::PathBuf {
 }
 
 fn check(args: &[&str]) -> String {
-    tools::python("tests/publish/s3_check.py", "target/pydeps-s3", args)
+    tools::python("tests/publish/s3_check.py", "target/pydeps-s3", args, &[])
 }
 
 #[test]

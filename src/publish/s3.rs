@@ -288,14 +288,19 @@ mod tests {
             region: "us-east-1",
             service: "s3",
         };
-        let c = creds(
-            "AKIAIOSFODNN7EXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        );
+        let c = documentation_keys();
         assert!(authorization(&c, &r).ends_with(
             "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, \
              Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
         ));
+    }
+
+    /// The key pair of the S3 API reference's signing examples.
+    fn documentation_keys() -> Credentials {
+        creds(
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
     }
 
     #[test]
@@ -325,10 +330,7 @@ mod tests {
             region: "us-east-1",
             service: "s3",
         };
-        let c = creds(
-            "AKIAIOSFODNN7EXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        );
+        let c = documentation_keys();
         assert!(authorization(&c, &r).ends_with(
             "Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
         ));

@@ -101,14 +101,15 @@ pub fn first_video_frame(file: &str) -> String {
 }
 
 /// Runs `python3 <repo>/<script> <args>` with `PYTHONPATH=<repo>/<pythonpath>` (packages that
-/// `make test-deps` installs under target/), echoes its output and asserts it succeeded;
-/// returns stdout and stderr.
-pub fn python(script: &str, pythonpath: &str, args: &[&str]) -> String {
+/// `make test-deps` installs under target/) and the extra environment `env`, echoes its output
+/// and asserts it succeeded; returns stdout and stderr.
+pub fn python(script: &str, pythonpath: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
         .arg(root.join(script))
         .args(args)
         .env("PYTHONPATH", root.join(pythonpath))
+        .envs(env.iter().copied())
         .output()
         .expect("python3");
     let text = format!(
