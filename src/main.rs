@@ -173,7 +173,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
                 .map(|_| MuxConfig::default().audio_pid.unwrap_or(0x101)),
             ..MuxConfig::default()
         },
-        container: s.hls.container(),
+        container: s.container(),
         // The AAC encoder writes AAC-LC (object type 2) at the configured rate and channels.
         audio: audio.as_ref().map(|_| AudioParams {
             sample_rate: s.audio.sample_rate,
@@ -250,7 +250,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     let setup = PublishSetup {
         target_secs: s.hls.segment_seconds,
         window: s.hls.window,
-        container: s.hls.container(),
+        container: s.container(),
         segment_cap: segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds),
     };
     for p in
