@@ -258,6 +258,13 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     {
         pipeline.add_consumer(Box::new(p));
     }
+    // [record]: the recorder is one more consumer with its own writer thread.
+    if s.record.enabled() {
+        pipeline.add_consumer(Box::new(hlscam::record::Recorder::start(
+            hlscam::record::RecordSetup::new(&s.record, setup.segment_cap),
+            &stats,
+        )));
+    }
     pipeline.latency_clock(clock.clone());
     let result = match video {
         VideoInput::Camera(cam) => pipeline.run_encoded(cam, audio),
