@@ -20,6 +20,8 @@ const RECORDING: u8 = 1;
 const MISSING: u8 = 2;
 const ERROR: u8 = 3;
 const STOPPED: u8 = 4;
+/// A sync due this soon is done with the segment at hand rather than by the timer after it.
+const SYNC_MARGIN: Duration = Duration::from_millis(50);
 
 /// The chunk being written.
 struct Open {
@@ -369,7 +371,11 @@ impl Writer {
             .fetch_add(seg.data.len() as u64, std::sync::atomic::Ordering::Relaxed);
         st.segments
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if o.last_sync.elapsed() >= self.setup.fsync {
+        // The first segment of a chunk is synced at once (the chunk exists on disk from its
+        // first segment on); then every `fsync` (less a scheduling margin).
+        if o.pending.len() == 1 && o.size == seg.data.len() as u64
+            || o.last_sync.elapsed() + SYNC_MARGIN >= self.setup.fsync
+        {
             if let Err(e) = self.sync() {
                 self.fail("cannot fsync the chunk", &e);
             }
