@@ -309,3 +309,84 @@ fn kill_9_at_random_moments_leaves_everything_playable() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     std::fs::remove_dir_all(&work).unwrap();
 }
+
+/// Unmounts the test's tmpfs when dropped.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_deletes_the_oldest_chunks_and_recording_goes_on() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    let work = tools::fresh_dir("record-full");
+    let live = work.join("live");
+    let rec = work.join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&rec)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mount a 1 MiB tmpfs");
+    let _mount = Mount(rec.clone());
+    // Three old recordings of 280 KB each (valid index records over them) fill most of it.
+    std::fs::write(rec.join(".hlscam-rec"), b"hlscam recordings\n").unwrap();
+    let old = [
+        "20200101T000000Z.ts",
+        "20200101T000500Z.ts",
+        "20200101T001000Z.ts",
+    ];
+    for name in old {
+        let mut bytes = vec![0xFFu8; 280_000];
+        bytes[0] = 0x47;
+        std::fs::write(rec.join(name), &bytes).unwrap();
+        let r = IndexRecord {
+            offset: 0,
+            len: bytes.len() as u32,
+            duration: hlscam::time::Pts90k(5 * 60 * 90_000),
+            pts: hlscam::time::Pts90k(0),
+            wall_ns: 0,
+            seq: 0,
+            flags: 0,
+        };
+        std::fs::write(rec.join(format!("{name}.idx")), r.encode()).unwrap();
+    }
+    let cfg = config(&work, &live, &rec, 1);
+    let text = std::fs::read_to_string(&cfg).unwrap() + "min_free_percent = 0\n";
+    std::fs::write(&cfg, text).unwrap();
+    let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "12", "--linger", "1"], &[]);
+    let mut status = String::new();
+    while p.0.try_wait().unwrap().is_none() {
+        let s = get(port, "/api/status");
+        if s.contains("\"record\"") {
+            status = s;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let v: serde_json::Value = serde_json::from_str(&status).expect(&status);
+    let r = &v["record"];
+    // ~12 s at ~450 kb/s does not fit beside the old recordings: the oldest went first.
+    assert!(!rec.join(old[0]).exists(), "oldest deleted: {r}");
+    assert!(!rec.join(format!("{}.idx", old[0])).exists());
+    assert!(r["deleted"].as_u64().unwrap() >= 1, "{r}");
+    assert!(
+        r["segments"].as_u64().unwrap() >= 10,
+        "recording went on: {r}"
+    );
+    let new: Vec<PathBuf> = chunks(&rec)
+        .into_iter()
+        .filter(|c| !old.iter().any(|o| c.ends_with(o)))
+        .collect();
+    assert_eq!(new.len(), 1);
+    check_chunk(&new[0]);
+    drop(_mount);
+    std::fs::remove_dir_all(&work).unwrap();
+}

@@ -3,7 +3,7 @@
 //! here; the live stream never waits for it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -302,8 +302,10 @@ impl Writer {
         match o.file.write_all(&seg.data) {
             Ok(()) => Ok(()),
             Err(e) => {
-                // Cut back to the last whole segment (a short write leaves a torn tail).
+                // Cut back to the last whole segment (a short write leaves a torn tail) and
+                // put the file position there too, or the next write would leave a hole.
                 let _ = o.file.set_len(o.size);
+                let _ = o.file.seek(SeekFrom::Start(o.size));
                 Err(e)
             }
         }
