@@ -287,6 +287,10 @@ fn kill_9_at_random_moments_leaves_everything_playable() {
         checked_losses >= 10,
         "runs that published: {checked_losses}"
     );
+    assert!(
+        needed_repair >= 3,
+        "crashes that left torn tails: {needed_repair}"
+    );
     // One clean run: its start repairs the last crash; then everything must be playable.
     let (mut p, _) = hlscam_proc::start(BIN, &cfg, &["--duration", "3"], &[]);
     assert!(p.0.wait().unwrap().success());

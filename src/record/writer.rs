@@ -59,7 +59,7 @@ pub(crate) struct Writer {
 }
 
 fn is_enospc(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ENOSPC) || e.kind() == ErrorKind::StorageFull
+    e.raw_os_error() == Some(libc::ENOSPC)
 }
 
 fn wall_ns(t: SystemTime) -> u64 {
