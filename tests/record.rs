@@ -405,3 +405,43 @@ fn a_full_disk_deletes_the_oldest_chunks_and_recording_goes_on() {
     drop(_mount);
     std::fs::remove_dir_all(&work).unwrap();
 }
+
+#[test]
+fn a_missing_disk_stops_recording_until_it_is_back() {
+    let work = tools::fresh_dir("record-guard");
+    let live = work.join("live");
+    let rec = work.join("rec"); // does not exist yet: the disk is "not mounted"
+    let cfg = config(&work, &live, &rec, 1);
+    let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "9", "--linger", "1"], &[]);
+    let state = |port| -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(&get(port, "/api/status")).ok()?;
+        v["record"]["state"].as_str().map(str::to_owned)
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    while state(port).as_deref() != Some("disk missing") {
+        assert!(Instant::now() < until, "state {:?}", state(port));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!rec.exists(), "dir never created");
+    // Another disk with recordings but no marker is not ours either.
+    std::fs::create_dir(&rec).unwrap();
+    std::fs::write(rec.join("20200101T000000Z.ts"), b"not ours").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(state(port).as_deref(), Some("disk missing"));
+    assert!(!rec.join(".hlscam-rec").exists());
+    // Ours again: recording resumes within the guard's period.
+    std::fs::write(rec.join(".hlscam-rec"), b"hlscam recordings\n").unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    while state(port).as_deref() != Some("recording") {
+        assert!(Instant::now() < until, "state {:?}", state(port));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(p.0.wait().unwrap().success());
+    let new: Vec<PathBuf> = chunks(&rec)
+        .into_iter()
+        .filter(|c| !c.ends_with("20200101T000000Z.ts"))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    check_chunk(&new[0]);
+    std::fs::remove_dir_all(&work).unwrap();
+}
