@@ -376,3 +376,28 @@ fn usage_errors_exit_2() {
     let o = Command::new(BIN).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("vod "));
 }
+
+#[test]
+fn cli_parses_vod() {
+    use hlscam::cli::{Cli, Command};
+    let c = Cli::try_parse_from(["hlscam", "vod", "a.mp4", "out", "--segment-seconds=3"]).unwrap();
+    assert_eq!(
+        c.command,
+        Some(Command::Vod {
+            input: "a.mp4".into(),
+            outdir: "out".into(),
+            segment_seconds: 3,
+            single_file: false,
+        })
+    );
+    let c = Cli::try_parse_from(["hlscam", "vod", "--single-file", "a.ts", "o"]).unwrap();
+    assert_eq!(
+        c.command,
+        Some(Command::Vod {
+            input: "a.ts".into(),
+            outdir: "o".into(),
+            segment_seconds: 6,
+            single_file: true,
+        })
+    );
+}
