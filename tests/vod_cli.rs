@@ -401,3 +401,83 @@ fn cli_parses_vod() {
         })
     );
 }
+
+/// Kills the static server this test started (by its PID) when dropped.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// hls.js in headless Chromium plays both outputs (segment files from MP4, one byte-ranged
+/// file from TS) served over 127.0.0.1, seeks into the last segment and plays on
+/// (tests/browser/vod_check.js; tests/browser/range_server.py serves, with Range support).
+#[test]
+fn browser_plays_and_seeks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir()
+            && root.join("web/node_modules/hls.js").is_dir(),
+        "playwright-core and hls.js are installed (make test-deps / make browser-deps)"
+    );
+    let www = tools::fresh_dir("vod-www");
+    let cases = [
+        (&sources().0, "mp4", false),
+        (&sources().1, "ts-single", true),
+    ];
+    for (input, name, single) in cases {
+        let mut args = vec![
+            input.to_str().unwrap().to_owned(),
+            www.join(name).to_str().unwrap().to_owned(),
+        ];
+        if single {
+            args.push("--single-file".to_owned());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(vod(&refs).status.code(), Some(0));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server(
+        Command::new("python3")
+            .arg(root.join("tests/browser/range_server.py"))
+            .arg(port.to_string())
+            .arg(&www)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "range_server.py did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for (input, name, _) in cases {
+        let expected = source_duration(input);
+        let url = format!("http://127.0.0.1:{port}/{name}/index.m3u8");
+        let o = Command::new("node")
+            .arg(root.join("tests/browser/vod_check.js"))
+            .arg(&url)
+            .arg(expected.to_string())
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&o.stdout);
+        eprintln!(
+            "vod_check {name}: {report}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(0), "{name}: {report}");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(www);
+}
