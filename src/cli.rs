@@ -6,6 +6,7 @@
 //!        [--log-level LEVEL]
 //! hlscam check-config FILE      # prints the effective settings; exit 2 on error
 //! hlscam devices [--json]
+//! hlscam vod INPUT OUTDIR [--segment-seconds N] [--single-file]   # VOD HLS of a file
 //! ```
 //!
 //! `--listen`, `--dir` and `--log-level` override the file's `[http] listen`, `[hls] dir` and
@@ -61,6 +62,17 @@ pub enum Command {
     Devices {
         /// Print JSON instead of text.
         json: bool,
+    },
+    /// Package an existing H.264 + AAC file (MPEG-TS or MP4) as VOD HLS ([`crate::vod`]).
+    Vod {
+        /// The file to package.
+        input: PathBuf,
+        /// Where the playlist and segments go (created if missing).
+        outdir: PathBuf,
+        /// Shortest segment in seconds (segments end at the next IDR), default 6.
+        segment_seconds: u32,
+        /// One `media.ts` with `EXT-X-BYTERANGE` entries instead of one file per segment.
+        single_file: bool,
     },
 }
 
@@ -155,6 +167,7 @@ Commands:
   check-config  Read and validate a configuration file, print the effective settings (exit 2 on
                 error)
   devices       List capture devices, encoders and ALSA PCMs that hlscam can use
+  vod           Package an existing H.264 + AAC file (MPEG-TS or MP4) as VOD HLS
   help          Print this message or the help of the given subcommand
 
 Options:
@@ -192,6 +205,26 @@ Usage: hlscam devices [OPTIONS]
 Options:
       --json  Print JSON instead of text
   -h, --help  Print help
+";
+
+const HELP_VOD: &str = "\
+Package an existing H.264 + AAC file (MPEG-TS or MP4) as VOD HLS
+
+Segments are cut at IDR pictures and written as MPEG-TS with index.m3u8 (EXT-X-PLAYLIST-TYPE:VOD,
+EXT-X-ENDLIST). Other codecs are refused; transcode them first, e.g.
+ffmpeg -i IN -c:v libx264 -c:a aac OUT.mp4
+
+Usage: hlscam vod [OPTIONS] <INPUT> <OUTDIR>
+
+Arguments:
+  <INPUT>   The file to package (.ts or .mp4)
+  <OUTDIR>  Where the playlist and segments go (created if missing)
+
+Options:
+      --segment-seconds <N>  Shortest segment in seconds; segments end at the next IDR [default: 6]
+      --single-file          One media.ts with EXT-X-BYTERANGE entries instead of one file per
+                             segment
+  -h, --help                 Print help
 ";
 
 /// Why [`Cli::try_parse_from`] did not return a command line.
@@ -242,6 +275,7 @@ impl std::error::Error for CliError {}
 const USAGE: &str = "hlscam [OPTIONS]\n       hlscam <COMMAND>";
 const USAGE_CHECK_CONFIG: &str = "hlscam check-config <FILE>";
 const USAGE_DEVICES: &str = "hlscam devices [OPTIONS]";
+const USAGE_VOD: &str = "hlscam vod [OPTIONS] <INPUT> <OUTDIR>";
 
 /// The options that take a value, with the value's name.
 const VALUED: [(&str, &str); 6] = [
@@ -305,10 +339,12 @@ impl Cli {
                 let command = match text.as_str() {
                     "check-config" => Cli::check_config_args(&mut args)?,
                     "devices" => Cli::devices_args(&mut args)?,
+                    "vod" => Cli::vod_args(&mut args)?,
                     "help" => {
                         return Err(CliError::Help(match args.next().as_deref() {
                             Some(c) if c == "check-config" => HELP_CHECK_CONFIG,
                             Some(c) if c == "devices" => HELP_DEVICES,
+                            Some(c) if c == "vod" => HELP_VOD,
                             _ => HELP,
                         }))
                     }
@@ -476,5 +512,92 @@ impl Cli {
             json = true;
         }
         Ok(Command::Devices { json })
+    }
+
+    /// `vod [--segment-seconds N] [--single-file] <INPUT> <OUTDIR>`.
+    fn vod_args(args: &mut impl Iterator<Item = OsString>) -> Result<Command, CliError> {
+        let mut paths: Vec<OsString> = Vec::new();
+        let mut seconds: Option<u32> = None;
+        let mut single_file = false;
+        let repeated = |a: &str| {
+            usage(
+                format!("the argument '{a}' cannot be used multiple times"),
+                USAGE_VOD,
+            )
+        };
+        let mut args = args.peekable();
+        while let Some(arg) = args.next() {
+            let text = arg.to_string_lossy().into_owned();
+            if text == "-h" || text == "--help" {
+                return Err(CliError::Help(HELP_VOD));
+            }
+            if text == "--single-file" {
+                if single_file {
+                    return Err(repeated("--single-file"));
+                }
+                single_file = true;
+                continue;
+            }
+            if let Some(rest) = text.strip_prefix("--segment-seconds") {
+                let value = match rest.strip_prefix('=') {
+                    Some(v) => v.to_owned(),
+                    None if rest.is_empty() => match args.peek() {
+                        Some(next) if !is_flag(next) => args
+                            .next()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned(),
+                        _ => {
+                            return Err(usage(
+                                "a value is required for '--segment-seconds <N>' but none was \
+                                 supplied"
+                                    .to_owned(),
+                                USAGE_VOD,
+                            ))
+                        }
+                    },
+                    None => return Err(unexpected(&arg, USAGE_VOD)),
+                };
+                let n = match value.parse::<u32>() {
+                    Ok(n) if (1..=3600).contains(&n) => n,
+                    _ => {
+                        return Err(usage(
+                            format!(
+                                "invalid value '{value}' for '--segment-seconds <N>': expected \
+                                 a whole number of seconds from 1 to 3600"
+                            ),
+                            USAGE_VOD,
+                        ))
+                    }
+                };
+                if seconds.replace(n).is_some() {
+                    return Err(repeated("--segment-seconds <N>"));
+                }
+                continue;
+            }
+            if is_flag(&arg) || paths.len() == 2 {
+                return Err(unexpected(&arg, USAGE_VOD));
+            }
+            paths.push(arg);
+        }
+        if paths.len() < 2 {
+            let missing = if paths.is_empty() {
+                "\n  <INPUT>\n  <OUTDIR>"
+            } else {
+                "\n  <OUTDIR>"
+            };
+            return Err(usage(
+                format!("the following required arguments were not provided:{missing}"),
+                USAGE_VOD,
+            ));
+        }
+        let outdir = paths.pop().unwrap_or_default().into();
+        let input = paths.pop().unwrap_or_default().into();
+        Ok(Command::Vod {
+            input,
+            outdir,
+            segment_seconds: seconds.unwrap_or(6),
+            single_file,
+        })
     }
 }

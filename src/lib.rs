@@ -29,3 +29,4 @@ pub mod source;
 pub mod stats;
 pub mod time;
 pub mod ts;
+pub mod vod;

@@ -42,6 +42,18 @@ fn main() {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::CheckConfig { file }) => std::process::exit(hlscam::cli::check_config(file)),
+        Some(Command::Vod {
+            input,
+            outdir,
+            segment_seconds,
+            single_file,
+        }) => {
+            let opts = hlscam::vod::VodOptions {
+                segment_seconds: *segment_seconds,
+                single_file: *single_file,
+            };
+            std::process::exit(hlscam::vod::run_cli(input, outdir, &opts))
+        }
         Some(Command::Devices { json }) => {
             devices(*json);
             return;
