@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod pool;
 pub mod publish;
 pub mod queue;
+pub mod record;
 pub mod source;
 pub mod stats;
 pub mod time;

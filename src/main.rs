@@ -185,7 +185,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
                 .map(|_| MuxConfig::default().audio_pid.unwrap_or(0x101)),
             ..MuxConfig::default()
         },
-        container: s.hls.container(),
+        container: s.container(),
         // The AAC encoder writes AAC-LC (object type 2) at the configured rate and channels.
         audio: audio.as_ref().map(|_| AudioParams {
             sample_rate: s.audio.sample_rate,
@@ -262,13 +262,20 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     let setup = PublishSetup {
         target_secs: s.hls.segment_seconds,
         window: s.hls.window,
-        container: s.hls.container(),
+        container: s.container(),
         segment_cap: segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds),
     };
     for p in
         publish::start(&s.publish, &setup, &stats).map_err(|e| Error::new(ErrorKind::Output, e))?
     {
         pipeline.add_consumer(Box::new(p));
+    }
+    // [record]: the recorder is one more consumer with its own writer thread.
+    if s.record.enabled() {
+        pipeline.add_consumer(Box::new(hlscam::record::Recorder::start(
+            hlscam::record::RecordSetup::new(&s.record, setup.segment_cap),
+            &stats,
+        )));
     }
     pipeline.latency_clock(clock.clone());
     let result = match video {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::publish::status::{TargetSnapshot, TargetStatus};
+use crate::record::{RecordSnapshot, RecordStatus};
 
 /// Live counters of one hlscam process.
 #[derive(Debug)]
@@ -52,6 +53,8 @@ pub struct Stats {
     names: Mutex<Names>,
     /// The `[[publish]]` targets' figures (registered once at start).
     publish: Mutex<Vec<Arc<TargetStatus>>>,
+    /// The recorder's figures, when `[record]` is on.
+    record: Mutex<Option<Arc<RecordStatus>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -114,6 +117,9 @@ pub struct Snapshot {
     pub latency_max_ms: f64,
     /// One entry per `[[publish]]` target: uploaded, failed, queue depth, lag, last error.
     pub publish: Vec<TargetSnapshot>,
+    /// The recorder (state, bytes, segments, chunks, fsyncs, errors); absent when off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordSnapshot>,
 }
 
 impl Default for Stats {
@@ -146,6 +152,7 @@ impl Stats {
             latency: LatencyHistogram::new(),
             names: Mutex::new(Names::default()),
             publish: Mutex::new(Vec::new()),
+            record: Mutex::new(None),
         }
     }
 
@@ -171,6 +178,11 @@ impl Stats {
     /// Records a change of video source (e.g. camera lost, slate shown).
     pub fn set_source(&self, source: &str) {
         self.names.lock().unwrap_or_else(|e| e.into_inner()).source = source.to_string();
+    }
+
+    /// Registers the recorder's figures.
+    pub fn set_record(&self, r: Arc<RecordStatus>) {
+        *self.record.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
     }
 
     /// Adds a publish target's figures to the snapshot.
@@ -227,6 +239,12 @@ impl Stats {
                 .iter()
                 .map(|t| t.snapshot())
                 .collect(),
+            record: self
+                .record
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|r| r.snapshot()),
         }
     }
 

@@ -54,7 +54,7 @@ fn unknown_section_and_non_table_section() {
     assert_eq!(
         err("[video]\nfps = 30\n[vidoe]\nfps = 30\n"),
         "hlscam.toml: unknown section [vidoe] at line 3, column 2: allowed sections are \
-         video, audio, hls, http, log and [[publish]]"
+         video, audio, hls, http, log, record and [[publish]]"
     );
     assert_eq!(
         err("log = \"debug\"\n"),
@@ -813,4 +813,66 @@ fn publish_validate_reports_without_position() {
         s.validate().unwrap_err().to_string(),
         "publish[1].region = \"Mars\": must be a region name such as us-east-1"
     );
+}
+
+#[test]
+fn record_section_defaults_ranges_and_container_rule() {
+    let s = Settings::parse("", "hlscam.toml").unwrap();
+    assert_eq!(s.record, hlscam::config::RecordSettings::default());
+    assert!(!s.record.enabled());
+    // Off: the container is what it always was.
+    assert_eq!(s.container(), Container::Fmp4);
+    let on = Settings::parse(
+        "[record]\nmode = \"continuous\"\ndir = \"/srv/rec\"\nchunk_minutes = 1\n\
+         max_bytes = 1000000000\nmax_age_days = 30\nmin_free_percent = 10\nfsync_seconds = 2\n",
+        "hlscam.toml",
+    )
+    .unwrap();
+    assert_eq!(on.record.mode, hlscam::config::RecordMode::Continuous);
+    assert_eq!(on.record.dir, std::path::PathBuf::from("/srv/rec"));
+    assert_eq!(
+        (
+            on.record.chunk_minutes,
+            on.record.max_bytes,
+            on.record.max_age_days,
+            on.record.min_free_percent,
+            on.record.fsync_seconds
+        ),
+        (1, 1_000_000_000, 30, 10, 2)
+    );
+    // Recording stores MPEG-TS: "auto" resolves to it even with LL-HLS.
+    assert_eq!(on.container(), Container::Ts);
+    assert_eq!(on.hls.container(), Container::Fmp4);
+    let e = err("[hls]\ncontainer = \"fmp4\"\n[record]\nmode = \"continuous\"\n");
+    assert!(
+        e.contains("hls.container = \"fmp4\"") && e.contains("MPEG-TS"),
+        "{e}"
+    );
+    assert!(Settings::parse(
+        "[hls]\ncontainer = \"fmp4\"\n[record]\nmode = \"off\"\n",
+        "hlscam.toml"
+    )
+    .is_ok());
+    let e = err("[record]\nmode = \"events\"\n");
+    assert!(
+        e.contains("record.mode = \"events\"") && e.contains("not available yet"),
+        "{e}"
+    );
+    for (text, what) in [
+        ("chunk_minutes = 0", "must be 1..=60"),
+        ("chunk_minutes = 61", "must be 1..=60"),
+        ("fsync_seconds = 0", "must be 1..=300"),
+        ("fsync_seconds = 301", "must be 1..=300"),
+        ("min_free_percent = 51", "must be 0..=50"),
+        ("max_age_days = -1", "must be 0..=3650"),
+        ("max_bytes = -1", "must be 0..="),
+        ("dir = \"\"", "must not be empty"),
+        (
+            "speed = 1",
+            "allowed keys in [record] are mode, dir, chunk_minutes",
+        ),
+    ] {
+        let e = err(&format!("[record]\n{text}\n"));
+        assert!(e.contains(what), "{text}: {e}");
+    }
 }

@@ -6,13 +6,14 @@ use std::net::SocketAddr;
 
 use toml::Value;
 
+use super::record::{RecordMode, RECORD_MODES};
 use super::{
     AudioSourceKind, ConfigError, ContainerSetting, EncoderKind, Settings, VideoSourceKind,
     LOG_LEVELS, SAMPLE_RATES,
 };
 
 /// The sections, in file order.
-pub(crate) const SECTIONS: [&str; 5] = ["video", "audio", "hls", "http", "log"];
+pub(crate) const SECTIONS: [&str; 6] = ["video", "audio", "hls", "http", "log", "record"];
 
 pub(crate) const VIDEO_SOURCES: &[&str] = &["auto", "v4l2", "rpicam", "testsrc"];
 pub(crate) const ENCODERS: &[&str] = &["auto", "v4l2m2m", "openh264", "camera"];
@@ -343,6 +344,76 @@ pub(crate) static KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        section: "record",
+        name: "mode",
+        kind: Kind::Names(RECORD_MODES),
+        get: |s| sval(s.record.mode.as_str()),
+        set: |s, v| {
+            s.record.mode = name(v, RecordMode::from_name)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "dir",
+        kind: Kind::Path { non_empty: true },
+        get: |s| pval(&s.record.dir),
+        set: |s, v| {
+            s.record.dir = text(v)?.into();
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "chunk_minutes",
+        kind: range(1, 60),
+        get: |s| ival(s.record.chunk_minutes),
+        set: |s, v| {
+            s.record.chunk_minutes = int(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "max_bytes",
+        kind: range(0, i64::MAX),
+        get: |s| ival(s.record.max_bytes),
+        set: |s, v| {
+            s.record.max_bytes = int(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "max_age_days",
+        kind: range(0, 3650),
+        get: |s| ival(s.record.max_age_days),
+        set: |s, v| {
+            s.record.max_age_days = int(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "min_free_percent",
+        kind: range(0, 50),
+        get: |s| ival(s.record.min_free_percent),
+        set: |s, v| {
+            s.record.min_free_percent = int(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "fsync_seconds",
+        kind: range(1, 300),
+        get: |s| ival(s.record.fsync_seconds),
+        set: |s, v| {
+            s.record.fsync_seconds = int(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// The key `section.name`, if there is one.
@@ -373,6 +444,10 @@ impl Kind {
         match self {
             Kind::Int { min, max, .. } => format!("must be an integer {min}..={max}"),
             Kind::Rate => one_of(&SAMPLE_RATES),
+            Kind::Names(names) if std::ptr::eq(*names, RECORD_MODES) => format!(
+                "{} (\"events\", recording around motion events, is not available yet)",
+                one_of(names)
+            ),
             Kind::Names(names) => one_of(names),
             Kind::Str => "must be a string".to_owned(),
             Kind::Path { .. } => "must be a string (a path)".to_owned(),
@@ -515,6 +590,16 @@ pub(crate) fn problems(s: &Settings) -> Vec<Problem> {
             ),
         });
     }
+    if s.record.enabled() && s.hls.container == ContainerSetting::Fmp4 {
+        out.push(Problem {
+            key: key("hls", "container"),
+            message: format!(
+                "must be \"ts\" or \"auto\" when record.mode = \"{}\" (recordings are \
+                 MPEG-TS; \"auto\" then writes MPEG-TS)",
+                s.record.mode.as_str()
+            ),
+        });
+    }
     // The window rule of RFC 8216 §6.2.2 / Apple's authoring spec (≥ 6 segments and ≥ 3 target
     // durations) follows from window ≥ 6: 6 × s ≥ 3 × (s + 1) for every s ≥ 1.
     out
@@ -566,7 +651,7 @@ mod tests {
             );
             assert_eq!(s, d);
         }
-        assert_eq!(KEYS.len(), 24);
+        assert_eq!(KEYS.len(), 31);
         for s in SECTIONS {
             assert!(KEYS.iter().any(|k| k.section == s));
         }

@@ -1,6 +1,7 @@
 //! Configuration: the TOML file (`hlscam.toml`), its defaults and its validation.
 //!
-//! The file has five sections, `[video]`, `[audio]`, `[hls]`, `[http]` and `[log]`, and any
+//! The file has six sections, `[video]`, `[audio]`, `[hls]`, `[http]`, `[log]` and `[record]`
+//! ([`record`]), and any
 //! number of `[[publish]]` tables (origins to push the stream to, [`publish`]); every key is
 //! optional and takes the `DEFAULT_*` value below when missing. `hlscam.example.toml` at the top of
 //! the repository lists every key with its default, its allowed values and what it does.
@@ -22,8 +23,10 @@
 mod keys;
 mod parse;
 pub mod publish;
+pub mod record;
 
 pub use publish::{PublishKind, PublishTarget};
+pub use record::{RecordMode, RecordSettings};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -362,6 +365,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[record]`: recording to disk (off by default).
+    pub record: RecordSettings,
     /// `[[publish]]`: origins the live stream is pushed to (none by default).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub publish: Vec<PublishTarget>,
@@ -407,6 +412,16 @@ impl Settings {
     /// back to an equal `Settings`.
     pub fn to_toml(&self) -> String {
         keys::to_toml(self)
+    }
+
+    /// The container segments are written in: [`HlsSettings::container`], except that
+    /// recording (which stores MPEG-TS) makes `container = "auto"` MPEG-TS.
+    pub fn container(&self) -> Container {
+        if self.record.enabled() {
+            Container::Ts
+        } else {
+            self.hls.container()
+        }
     }
 
     /// The state file path: `[hls] state_file`, or `<dir>/.hlscam-state` when that is empty.
