@@ -120,18 +120,7 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 
 /// `YYYYMMDDTHHMMSSZ` (the `x-amz-date` form) of `t`.
 pub fn amz_date(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let (y, m, d) = crate::time::civil_from_days((secs / 86_400) as i64);
-    let sod = secs % 86_400;
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    crate::time::basic_utc(t)
 }
 
 /// URI-encodes a path (RFC 3986 unreserved characters and `/` kept), as S3 canonicalises it.

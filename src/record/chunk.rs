@@ -5,9 +5,9 @@
 //! writes begins with a PAT packet (payload unit start, PID 0), then the PMT, then the IDR's
 //! PES (DESIGN §1b): the scan cuts at PATs.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use crate::time::{civil_from_days, Pts90k};
+use crate::time::Pts90k;
 
 /// MPEG-TS packet size.
 pub const TS_PACKET: usize = 188;
@@ -20,15 +20,7 @@ pub const TMP_EXT: &str = ".tmp";
 
 /// `YYYYMMDDTHHMMSSZ` of `t` (UTC).
 pub fn stamp(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let sod = secs % 86_400;
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    crate::time::basic_utc(t)
 }
 
 /// The chunk name for `t` with collision number `n` (0 = none).
@@ -142,7 +134,7 @@ mod tests {
 
     #[test]
     fn names_sort_by_time_and_are_recognised() {
-        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_780_000_000);
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_780_000_000);
         assert_eq!(chunk_name(t, 0), "20260528T202640Z.ts");
         assert_eq!(chunk_name(t, 2), "20260528T202640Z-2.ts");
         assert!(is_chunk_name("20260528T202640Z.ts"));
