@@ -101,7 +101,7 @@ check-boards:
 	HLSCAM_BIN=target/debug/hlscam scripts/check_boards.sh
 	HLSCAM_BIN=target/debug/hlscam tests/systemd.sh
 
-test: test-deps web
+test: test-deps web browser-deps
 	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) check-boards
