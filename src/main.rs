@@ -209,6 +209,26 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         None => log::info!("classic HLS ({} container)", hls.container),
     }
     let live = LiveShared::new();
+    // [record]: the recorder (one more consumer, with its own writer thread) starts before
+    // the HTTP server, whose recordings routes read its figures.
+    let audio_kbps = if s.audio.source == AudioSourceKind::None {
+        0
+    } else {
+        s.audio.bitrate_kbps
+    };
+    let segment_cap = segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds);
+    let recorder = s.record.enabled().then(|| {
+        hlscam::record::Recorder::start(
+            hlscam::record::RecordSetup::new(&s.record, segment_cap),
+            &stats,
+        )
+    });
+    let record_access = recorder.as_ref().map(|r| {
+        Arc::new(hlscam::record::RecordAccess {
+            settings: s.record.clone(),
+            status: r.status().clone(),
+        })
+    });
     let http = HttpServer::start(
         HttpConfig {
             listen: s.http.listen.clone(),
@@ -216,6 +236,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
             max_connections: s.http.max_connections,
             io_timeout: Duration::from_secs(u64::from(s.http.timeout_seconds)),
             live: Some(live.clone()),
+            record: record_access,
         },
         stats.clone(),
     )
@@ -254,28 +275,19 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         pipeline.on_first_segment(move || n.ready());
     }
     // [[publish]]: one consumer and upload thread per origin.
-    let audio_kbps = if s.audio.source == AudioSourceKind::None {
-        0
-    } else {
-        s.audio.bitrate_kbps
-    };
     let setup = PublishSetup {
         target_secs: s.hls.segment_seconds,
         window: s.hls.window,
         container: s.container(),
-        segment_cap: segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds),
+        segment_cap,
     };
     for p in
         publish::start(&s.publish, &setup, &stats).map_err(|e| Error::new(ErrorKind::Output, e))?
     {
         pipeline.add_consumer(Box::new(p));
     }
-    // [record]: the recorder is one more consumer with its own writer thread.
-    if s.record.enabled() {
-        pipeline.add_consumer(Box::new(hlscam::record::Recorder::start(
-            hlscam::record::RecordSetup::new(&s.record, setup.segment_cap),
-            &stats,
-        )));
+    if let Some(r) = recorder {
+        pipeline.add_consumer(Box::new(r));
     }
     pipeline.latency_clock(clock.clone());
     let result = match video {

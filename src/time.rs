@@ -239,6 +239,34 @@ pub fn basic_utc(t: std::time::SystemTime) -> String {
     )
 }
 
+/// A time as the HTTP API and URLs take it (issue 13): RFC 3339 UTC
+/// (`2026-12-06T10:00:00Z`, fractions of a second allowed, parsed by the `humantime` crate),
+/// Unix seconds (`1796551200`, `1796551200.5`), or `now` (which gives `now`).
+pub fn parse_api_time(s: &str, now: SystemTime) -> Result<SystemTime, String> {
+    let s = s.trim();
+    if s == "now" {
+        return Ok(now);
+    }
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return s
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v < 1e11)
+            .map(|v| UNIX_EPOCH + Duration::from_secs_f64(v))
+            .ok_or_else(|| format!("{s:?} is not a time (Unix seconds out of range)"));
+    }
+    humantime::parse_rfc3339(s).map_err(|e| {
+        format!("{s:?} is not a time ({e}; use RFC 3339 UTC like 2026-12-06T10:00:00Z, Unix seconds or now)")
+    })
+}
+
+/// `t` as RFC 3339 UTC with milliseconds (`2026-12-06T10:00:00.000Z`), for JSON answers.
+pub fn rfc3339(t: SystemTime) -> String {
+    let mut s = String::with_capacity(24);
+    let _ = write_iso8601(&mut s, t);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +296,39 @@ mod tests {
         s.clear();
         write_iso8601(&mut s, UNIX_EPOCH + Duration::from_secs(951_782_400)).unwrap();
         assert_eq!(s, "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn api_times() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let t = |s| parse_api_time(s, now);
+        assert_eq!(t("now"), Ok(now));
+        assert_eq!(
+            t("1796551200"),
+            Ok(UNIX_EPOCH + Duration::from_secs(1_796_551_200))
+        );
+        assert_eq!(
+            t("1796551200.5"),
+            Ok(UNIX_EPOCH + Duration::from_millis(1_796_551_200_500))
+        );
+        assert_eq!(
+            t("2026-03-01T00:00:00.123Z"),
+            Ok(UNIX_EPOCH + Duration::from_millis(1_772_323_200_123))
+        );
+        assert_eq!(
+            rfc3339(t("2026-03-01T00:00:00.123Z").unwrap()),
+            "2026-03-01T00:00:00.123Z"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "1.2.3",
+            "99999999999999",
+            "2026-03-01",
+        ] {
+            assert!(t(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use super::request::{parse_head, Head, Method, Parse, MAX_HEAD};
 use super::routes::{respond, Body, Ctx, Reply};
 use crate::hls::shared::LiveShared;
+use crate::record::RecordAccess;
 use crate::stats::Stats;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -45,6 +46,8 @@ pub struct ConnCtx<'a> {
     pub stop: &'a AtomicBool,
     /// The mux thread's published playlist and LL-HLS progress, if it runs in this process.
     pub live: Option<&'a LiveShared>,
+    /// Recording, when `[record]` is on.
+    pub record: Option<&'a RecordAccess>,
 }
 
 /// Serves one connection until the client closes, a deadline passes, an error occurs or the
@@ -147,6 +150,7 @@ fn handle(
         stats: cx.stats,
         live: cx.live,
         stop: cx.stop,
+        record: cx.record,
     };
     let (reply, suspicious) = match respond(head, ctx) {
         Ok(r) => (r, false),

@@ -26,6 +26,7 @@ use super::request::{Head, Method};
 use crate::hls::shared::LiveShared;
 use crate::hls::store::{parse_init_name, parse_part_name, parse_segment_name};
 use crate::hls::Container;
+use crate::record::RecordAccess;
 use crate::stats::Stats;
 use flate2::{write::GzEncoder, Compression};
 use std::fs::File;
@@ -338,6 +339,8 @@ pub struct Ctx<'a> {
     pub live: Option<&'a LiveShared>,
     /// Set when the server shuts down: held requests end (503).
     pub stop: &'a AtomicBool,
+    /// Recording, when `[record]` is on.
+    pub record: Option<&'a RecordAccess>,
 }
 
 /// The reply to a parsed request. `Err` carries the reason of a suspicious target for the log.

@@ -15,6 +15,7 @@
 
 use super::conn::{self, ConnCtx};
 use crate::hls::shared::LiveShared;
+use crate::record::RecordAccess;
 use crate::stats::Stats;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -44,6 +45,8 @@ pub struct HttpConfig {
     /// What the mux thread of this process publishes (playlist, LL-HLS progress); `None` when
     /// the server only serves a directory.
     pub live: Option<Arc<LiveShared>>,
+    /// Recording, when `[record]` is on: the recordings routes answer 404 without it.
+    pub record: Option<Arc<RecordAccess>>,
 }
 
 /// A running HTTP server. Dropping it shuts it down like [`HttpServer::shutdown`].
@@ -297,6 +300,7 @@ fn spawn_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
                 io_timeout: sh.cfg.io_timeout,
                 stop: &sh.stop,
                 live: sh.cfg.live.as_deref(),
+                record: sh.cfg.record.as_deref(),
             };
             conn::serve(stream, peer, cx);
         });

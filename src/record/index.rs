@@ -26,6 +26,15 @@ pub const RECORD_LEN: usize = 48;
 pub const FLAG_DISCONTINUITY: u32 = 1;
 /// Flag: the record was rebuilt from the chunk by a repair (duration and wall clock derived).
 pub const FLAG_REBUILT: u32 = 2;
+/// Flag: the segment was recorded because of an event or a manual start (`mode = "events"`),
+/// not by continuous recording.
+pub const FLAG_EVENT: u32 = 4;
+/// Flag: the wall clock was not synchronised (no NTP yet, `adjtimex` reports `TIME_ERROR`)
+/// when the segment was recorded: its wall-clock time may be wrong.
+pub const FLAG_UNSYNCED: u32 = 8;
+/// Flag: the wall clock stepped (NTP sync, manual set) between the previous segment and this
+/// one; the segment also begins a discontinuity.
+pub const FLAG_CLOCK_STEP: u32 = 16;
 
 /// One segment of a chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +51,8 @@ pub struct IndexRecord {
     pub wall_ns: u64,
     /// Live sequence number.
     pub seq: u64,
-    /// [`FLAG_DISCONTINUITY`], [`FLAG_REBUILT`].
+    /// [`FLAG_DISCONTINUITY`], [`FLAG_REBUILT`], [`FLAG_EVENT`], [`FLAG_UNSYNCED`],
+    /// [`FLAG_CLOCK_STEP`].
     pub flags: u32,
 }
 

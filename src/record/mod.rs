@@ -167,6 +167,16 @@ impl RecordStatus {
     }
 }
 
+/// What the HTTP server's recording routes need (the recordings API, VOD playlists, clips,
+/// events): the `[record]` settings and the running recorder's figures.
+#[derive(Debug)]
+pub struct RecordAccess {
+    /// `[record]` as configured.
+    pub settings: RecordSettings,
+    /// The recorder's figures (`/api/status` "record").
+    pub status: Arc<RecordStatus>,
+}
+
 /// One segment on its way to disk.
 pub(crate) struct SegBuf {
     pub data: Vec<u8>,

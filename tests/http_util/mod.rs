@@ -84,6 +84,7 @@ impl Fixture {
                 max_connections: max,
                 io_timeout: timeout,
                 live: None,
+                record: None,
             },
             stats.clone(),
         )
