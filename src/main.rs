@@ -219,7 +219,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     let segment_cap = segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds);
     let recorder = s.record.enabled().then(|| {
         hlscam::record::Recorder::start(
-            hlscam::record::RecordSetup::new(&s.record, segment_cap),
+            hlscam::record::RecordSetup::new(&s.record, segment_cap).with_live_dir(&s.hls.dir),
             &stats,
         )
     });
@@ -227,6 +227,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         Arc::new(hlscam::record::RecordAccess {
             settings: s.record.clone(),
             status: r.status().clone(),
+            control: r.control().clone(),
         })
     });
     let http = HttpServer::start(

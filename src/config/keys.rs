@@ -6,9 +6,7 @@ use std::net::SocketAddr;
 
 use toml::Value;
 
-use super::record::{
-    RecordMode, RecordSettings, MAX_POST_SECONDS, MAX_PRE_SECONDS, RECORD_MODES,
-};
+use super::record::{RecordMode, RecordSettings, MAX_POST_SECONDS, MAX_PRE_SECONDS, RECORD_MODES};
 use super::{
     AudioSourceKind, ConfigError, ContainerSetting, EncoderKind, Settings, VideoSourceKind,
     LOG_LEVELS, SAMPLE_RATES,
