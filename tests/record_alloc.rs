@@ -111,7 +111,7 @@ fn run(mode: RecordMode, plan: Vec<(u64, Arm)>) -> (Stats, std::path::PathBuf, u
     };
     let stats = Stats::new();
     let rec = Recorder::start(
-        RecordSetup::new(&settings, segment_capacity(2000, 2)).with_live_dir(&dir),
+        RecordSetup::new(&settings, segment_capacity(2000, 2)).with_live_ring(&dir, 12),
         &stats,
     );
     let ctl = rec.control().clone();

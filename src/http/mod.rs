@@ -23,6 +23,7 @@
 //! pipeline.
 
 pub mod conn;
+pub mod events;
 pub mod live;
 pub mod player;
 pub mod request;

@@ -203,6 +203,7 @@ pub struct Control {
     mode: RecordMode,
     pre: u32,
     post: u32,
+    pre_limit: u32,
     state: Mutex<State>,
     /// End of the latest window, ns ([`OPEN`]: a manual recording runs; 0: never armed).
     armed_until: AtomicU64,
@@ -219,12 +220,14 @@ pub struct Armed {
 }
 
 impl Control {
-    /// A control for `[record]` `r`; `wake` is the recorder it wakes.
-    pub(crate) fn new(r: &RecordSettings, wake: Weak<Shared>) -> Self {
+    /// A control for `[record]` `r` whose live ring holds `pre_limit` seconds; `wake` is the
+    /// recorder it wakes.
+    pub(crate) fn new(r: &RecordSettings, pre_limit: u32, wake: Weak<Shared>) -> Self {
         Control {
             mode: r.mode,
             pre: r.pre_seconds,
             post: r.post_seconds,
+            pre_limit: pre_limit.max(r.pre_seconds),
             state: Mutex::new(State::default()),
             armed_until: AtomicU64::new(0),
             wake,
@@ -233,7 +236,7 @@ impl Control {
 
     /// A control that wakes nothing (tests, and a recorder-less check of the API).
     pub fn detached(r: &RecordSettings) -> Self {
-        Control::new(r, Weak::new())
+        Control::new(r, r.pre_seconds, Weak::new())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -247,6 +250,14 @@ impl Control {
     /// `[record] post_seconds`.
     pub fn post_seconds(&self) -> u32 {
         self.post
+    }
+    /// The largest `pre` one event may ask for: what the live ring holds.
+    pub fn pre_limit(&self) -> u32 {
+        self.pre_limit
+    }
+    /// The recording mode.
+    pub fn mode(&self) -> RecordMode {
+        self.mode
     }
 
     /// End of the latest armed window, ns since 1970 ([`OPEN`] while a manual recording runs,

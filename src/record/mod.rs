@@ -212,12 +212,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The queue with the `free` buffers, and the events control for `settings`.
-    pub fn new(
-        free: Vec<SegBuf>,
-        status: Arc<RecordStatus>,
-        settings: &RecordSettings,
-    ) -> Arc<Self> {
+    /// The queue with the `free` buffers, and the events control for `setup`.
+    pub fn new(free: Vec<SegBuf>, status: Arc<RecordStatus>, setup: &RecordSetup) -> Arc<Self> {
         Arc::new_cyclic(|weak| Shared {
             q: Mutex::new(Queue {
                 jobs: VecDeque::with_capacity(free.len()),
@@ -228,7 +224,7 @@ impl Shared {
             }),
             cv: Condvar::new(),
             status,
-            control: Arc::new(Control::new(settings, weak.clone())),
+            control: Arc::new(Control::new(&setup.settings, setup.pre_limit, weak.clone())),
         })
     }
 
@@ -254,6 +250,8 @@ pub struct RecordSetup {
     pub settings: RecordSettings,
     /// The live ring's directory (`[hls] dir`), where pre-roll is read from.
     pub live_dir: PathBuf,
+    /// The most pre-roll the live ring holds, seconds (the largest `pre` of one event).
+    pub pre_limit: u32,
     /// Whether the wall clock is synchronised ([`clock::system_synced`]; tests fake it).
     pub synced: clock::SyncProbe,
 }
@@ -274,13 +272,16 @@ impl RecordSetup {
             segment_cap,
             settings: r.clone(),
             live_dir: PathBuf::new(),
+            pre_limit: r.pre_seconds,
             synced: clock::system_synced,
         }
     }
 
-    /// The same, taking pre-roll from the live ring in `dir`.
-    pub fn with_live_dir(mut self, dir: &std::path::Path) -> Self {
+    /// The same, taking pre-roll from the live ring in `dir`, which holds `pre_limit` seconds
+    /// ([`RecordSettings::pre_roll_limit`]).
+    pub fn with_live_ring(mut self, dir: &std::path::Path, pre_limit: u32) -> Self {
         self.live_dir = dir.to_path_buf();
+        self.pre_limit = pre_limit.max(self.settings.pre_seconds);
         self
     }
 }
@@ -334,7 +335,7 @@ impl Recorder {
                 gap: false,
             })
             .collect();
-        let shared = Shared::new(free, status, &setup.settings);
+        let shared = Shared::new(free, status, &setup);
         let events = setup.settings.mode == RecordMode::Events;
         let w = writer::Writer::new(shared.clone(), setup);
         let thread = std::thread::Builder::new()

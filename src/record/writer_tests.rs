@@ -33,10 +33,10 @@ fn writer(dir: &Path, live: &Path, mode: RecordMode) -> (Writer, Arc<Shared>) {
         fsync_seconds: 1,
         ..RecordSettings::default()
     };
-    let mut setup = RecordSetup::new(&settings, 1 << 20).with_live_dir(live);
+    let mut setup = RecordSetup::new(&settings, 1 << 20).with_live_ring(live, 12);
     setup.synced = fake_synced;
     let status = Arc::new(RecordStatus::new(dir.display().to_string()));
-    let shared = Shared::new(Vec::new(), status, &settings);
+    let shared = Shared::new(Vec::new(), status, &setup);
     (Writer::new(shared.clone(), setup), shared)
 }
 
