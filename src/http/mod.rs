@@ -1,6 +1,8 @@
 //! The HTTP server that serves the live stream (RFC 8216 §4 over HTTP/1.1, RFC 9110/9112).
 //!
-//! Routes, all read-only and all answering `GET`, `HEAD` and `OPTIONS` (CORS preflight):
+//! Routes, all answering `GET`, `HEAD` and `OPTIONS` (CORS preflight); `POST` and `DELETE` with a
+//! `Content-Length` body of at most [`request::MAX_BODY`] bytes are read ([`conn`]) and answered
+//! 405 by routes that take none:
 //!
 //! | path | content |
 //! | --- | --- |

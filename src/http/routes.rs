@@ -40,7 +40,7 @@ pub const MAX_PLAYLIST: u64 = 1 << 20;
 /// The playlist's file name in the segment directory.
 pub const PLAYLIST: &str = "live.m3u8";
 /// Methods the server implements (the `Allow` header of 405 and preflight answers).
-pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+pub const ALLOW: &str = "GET, HEAD, POST, DELETE, OPTIONS";
 
 const CT_PLAYLIST: &str = "application/vnd.apple.mpegurl";
 const CT_INIT: &str = "video/mp4";
@@ -343,8 +343,14 @@ pub struct Ctx<'a> {
     pub record: Option<&'a RecordAccess>,
 }
 
-/// The reply to a parsed request. `Err` carries the reason of a suspicious target for the log.
-pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
+/// The reply to a parsed request and its body (at most
+/// [`MAX_BODY`](super::request::MAX_BODY) bytes, empty when none was sent). `Err` carries the
+/// reason of a suspicious target for the log.
+pub fn respond(
+    head: &Head<'_>,
+    _body: &[u8],
+    ctx: Ctx<'_>,
+) -> Result<Reply, (Reply, &'static str)> {
     let route = match classify(head.target) {
         Ok(r) => r,
         Err(Reject::NotFound) => return Ok(Reply::text(404, "not found\n")),
@@ -353,6 +359,8 @@ pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static 
     match (head.method, route) {
         (Method::Other, _) => Ok(Reply::method_not_allowed()),
         (Method::Options, _) => Ok(preflight()),
+        // No built-in route takes a body; the recording API does (later).
+        (Method::Post | Method::Delete, _) => Ok(Reply::method_not_allowed()),
         (_, Route::Asterisk) => Err((
             Reply::text(400, "bad request\n"),
             "'*' target without OPTIONS",
@@ -401,7 +409,7 @@ fn preflight() -> Reply {
         .with("Access-Control-Allow-Methods", ALLOW)
         .with(
             "Access-Control-Allow-Headers",
-            "Range, If-Range, Accept, Content-Type",
+            "Range, If-Range, If-None-Match, Accept, Content-Type",
         )
         .with("Access-Control-Max-Age", "86400")
         .with("Allow", ALLOW)
