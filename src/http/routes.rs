@@ -20,6 +20,7 @@
 //! `Content-Encoding: gzip` when the request accepts gzip, else decompressed while it is sent
 //! ([`Body::Gunzip`]); both carry `Vary: Accept-Encoding` and an exact `Content-Length`.
 
+use super::events;
 use super::live::{self, Directives, PlaylistAnswer};
 use super::player;
 use super::request::{Head, Method};
@@ -64,6 +65,8 @@ pub enum Route<'a> {
     Health,
     /// `*` (only meaningful with `OPTIONS`)
     Asterisk,
+    /// `/api/events`, `/api/record/start`, `/api/record/stop` (`POST`, [`events`]).
+    RecordControl(events::Action),
 }
 
 /// Why a target names no resource.
@@ -136,9 +139,10 @@ pub fn classify(target: &str) -> Result<Route<'_>, Reject> {
         "/hls.min.js" => Ok(Route::HlsJs),
         "/api/status" => Ok(Route::Status),
         "/healthz" => Ok(Route::Health),
-        p => match media_name(&p[1..]) {
-            Some(m) => Ok(Route::Media(&p[1..], m)),
-            None => Err(Reject::NotFound),
+        p => match (events::Action::from_path(p), media_name(&p[1..])) {
+            (Some(a), _) => Ok(Route::RecordControl(a)),
+            (None, Some(m)) => Ok(Route::Media(&p[1..], m)),
+            (None, None) => Err(Reject::NotFound),
         },
     }
 }
@@ -346,11 +350,7 @@ pub struct Ctx<'a> {
 /// The reply to a parsed request and its body (at most
 /// [`MAX_BODY`](super::request::MAX_BODY) bytes, empty when none was sent). `Err` carries the
 /// reason of a suspicious target for the log.
-pub fn respond(
-    head: &Head<'_>,
-    _body: &[u8],
-    ctx: Ctx<'_>,
-) -> Result<Reply, (Reply, &'static str)> {
+pub fn respond(head: &Head<'_>, body: &[u8], ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
     let route = match classify(head.target) {
         Ok(r) => r,
         Err(Reject::NotFound) => return Ok(Reply::text(404, "not found\n")),
@@ -359,7 +359,16 @@ pub fn respond(
     match (head.method, route) {
         (Method::Other, _) => Ok(Reply::method_not_allowed()),
         (Method::Options, _) => Ok(preflight()),
-        // No built-in route takes a body; the recording API does (later).
+        (Method::Post, Route::RecordControl(a)) => Ok(events::respond(
+            a,
+            body,
+            ctx.record,
+            std::time::SystemTime::now(),
+        )),
+        (_, Route::RecordControl(_)) => {
+            Ok(Reply::text(405, "method not allowed (POST)\n").with("Allow", "POST, OPTIONS"))
+        }
+        // No other built-in route takes a body; the recording API does (later).
         (Method::Post | Method::Delete, _) => Ok(Reply::method_not_allowed()),
         (_, Route::Asterisk) => Err((
             Reply::text(400, "bad request\n"),
