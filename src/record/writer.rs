@@ -78,6 +78,9 @@ pub(crate) struct Writer {
     recent: Vec<Recent>,
     /// The last segment written: (seq, wall ns, first PTS).
     last: Option<(u64, u64, u64)>,
+    /// The highest sequence number handled (written, dropped or skipped): pre-roll is only
+    /// looked for after it, so a missing disk does not make the writer retry the same files.
+    seen: Option<u64>,
     /// `events.jsonl`, once opened, and whether it has lines not fsynced yet.
     event_log: Option<File>,
     event_log_dirty: bool,
@@ -104,6 +107,7 @@ impl Writer {
             windows: Vec::new(),
             recent: Vec::with_capacity(super::events::RECENT),
             last: None,
+            seen: None,
             event_log: None,
             event_log_dirty: false,
         }
@@ -409,6 +413,7 @@ impl Writer {
 
     fn record(&mut self, seg: &SegBuf) {
         let d = &seg.done;
+        self.seen = Some(self.seen.map_or(d.seq, |s| s.max(d.seq)));
         if self.events && !segment_due(&self.windows, d) {
             return;
         }
@@ -523,9 +528,10 @@ impl Writer {
     /// pre-roll of a new window, or segments the mux thread could not buffer), read from the
     /// live ring; one it no longer holds is skipped and logged.
     fn catch_up(&mut self, before: u64) {
-        let due = preroll(&self.recent, &self.windows, self.last.map(|l| l.0), before);
+        let due = preroll(&self.recent, &self.windows, self.seen, before);
         let newest = self.recent.iter().map(|r| r.done.seq).max();
         for d in due {
+            self.seen = Some(self.seen.map_or(d.seq, |s| s.max(d.seq)));
             match self.read_live(&d, Some(d.seq) == newest) {
                 Ok(data) if data.len() as u64 == d.bytes => {
                     let seg = SegBuf {

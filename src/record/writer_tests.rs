@@ -180,7 +180,11 @@ fn clock_steps_forward_and_back_begin_new_chunks_and_keep_every_byte() {
 
 /// Events mode through the writer's loop: the mux thread's recent ring (segments 0..=11 of
 /// 2 s; 0..=5 not queued, 6..=11 queued) and live ring files for 0..=5.
-fn run_events(name: &str, delete: &[u64]) -> (std::path::PathBuf, Vec<SegBuf>, String) {
+fn run_events(
+    name: &str,
+    delete: &[u64],
+    no_disk: bool,
+) -> (std::path::PathBuf, Vec<SegBuf>, Arc<Shared>) {
     let dir = fresh(name);
     let live = dir.join("live");
     std::fs::create_dir_all(&live).unwrap();
@@ -218,14 +222,17 @@ fn run_events(name: &str, delete: &[u64]) -> (std::path::PathBuf, Vec<SegBuf>, S
         }
         q.closed = true;
     }
+    if no_disk {
+        std::fs::remove_dir(&rec).unwrap();
+    }
     w.run();
-    let log = std::fs::read_to_string(rec.join(EVENTS_FILE)).unwrap();
-    (rec, segs, log)
+    (rec, segs, shared)
 }
 
 #[test]
 fn events_mode_records_due_segments_only_with_preroll_from_the_live_ring() {
-    let (rec, segs, log) = run_events("events", &[]);
+    let (rec, segs, _) = run_events("events", &[], false);
+    let log = std::fs::read_to_string(rec.join(EVENTS_FILE)).unwrap();
     let c = chunks(&rec);
     let names: Vec<&str> = c.iter().map(|(n, _, _)| n.as_str()).collect();
     // Named by their first segments' wall clocks: seg3 at 6 s, seg11 at 22 s.
@@ -260,10 +267,25 @@ fn events_mode_records_due_segments_only_with_preroll_from_the_live_ring() {
 
 #[test]
 fn a_preroll_segment_the_live_ring_deleted_is_skipped() {
-    let (rec, _, _) = run_events("events-deleted", &[3]);
+    let (rec, _, _) = run_events("events-deleted", &[3], false);
     let c = chunks(&rec);
     let seqs: Vec<u64> = c[0].2.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, [4, 5, 6, 7, 8]);
     assert_eq!(c[0].0, "20261207T000008Z.ts");
+    std::fs::remove_dir_all(rec.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_missing_disk_drops_each_due_segment_once_and_writes_nowhere() {
+    let (rec, _, shared) = run_events("events-no-disk", &[], true);
+    assert!(
+        !rec.exists(),
+        "nothing created in place of the missing directory"
+    );
+    // Due: seg3..=seg8 and seg11, each dropped once (not once per round of the writer).
+    let st = shared.status.snapshot();
+    assert_eq!((st.state, st.dropped, st.segments), ("stopped", 7, 0));
+    // The event lines wait for the disk.
+    assert_eq!(shared.control.take_lines().len(), 2);
     std::fs::remove_dir_all(rec.parent().unwrap()).unwrap();
 }
