@@ -663,6 +663,9 @@ mod tests {
         for c in CONTAINERS {
             assert_eq!(ContainerSetting::from_name(c).map(|c| c.as_str()), Some(*c));
         }
+        for m in RECORD_MODES {
+            assert_eq!(RecordMode::from_name(m).map(|m| m.as_str()), Some(*m));
+        }
     }
 
     #[test]
@@ -678,7 +681,7 @@ mod tests {
             );
             assert_eq!(s, d);
         }
-        assert_eq!(KEYS.len(), 31);
+        assert_eq!(KEYS.len(), 33);
         for s in SECTIONS {
             assert!(KEYS.iter().any(|k| k.section == s));
         }
