@@ -313,14 +313,11 @@ pub fn first_last(dir: &Path, name: &str) -> io::Result<Option<(IndexRecord, Ind
     Ok(Some((first, last)))
 }
 
-/// Every chunk of `dir` with a record, oldest first, with its first and last records.
-pub fn summaries(dir: &Path) -> io::Result<Vec<Summary>> {
-    let all = Fs {
-        dir: dir.to_path_buf(),
-    }
-    .chunks()?;
+/// Every chunk of `all` ([`Fs::chunks`] of `dir`) with a record, oldest first, with its first
+/// and last records.
+pub fn summaries(dir: &Path, all: &[ChunkInfo]) -> io::Result<Vec<Summary>> {
     let mut out = Vec::with_capacity(all.len());
-    for info in all {
+    for info in all.iter().cloned() {
         if let Some((first, last)) = first_last(dir, &info.name)? {
             out.push(Summary {
                 start: wall(&first),

@@ -160,7 +160,8 @@ fn load_reads_at_most_the_budget_and_only_chunks_in_range() {
 fn days_split_at_midnight_and_summaries_read_first_and_last() {
     let d = Dir::new("days");
     fixture(&d);
-    let s = summaries(&d.0).unwrap();
+    let all = Fs { dir: d.0.clone() }.chunks().unwrap();
+    let s = summaries(&d.0, &all).unwrap();
     assert_eq!(s.len(), 3);
     assert_eq!(
         (s[0].start, s[0].end, s[0].bytes),
