@@ -28,6 +28,7 @@ pub mod conn;
 pub mod events;
 pub mod live;
 pub mod player;
+pub mod recordings;
 pub mod request;
 pub mod routes;
 pub mod server;
