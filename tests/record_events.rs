@@ -159,6 +159,13 @@ fn events_and_manual_recordings_cover_their_windows_and_nothing_else() {
     // Let the segment holding the stop finish and reach the disk, then end the run.
     std::thread::sleep(Duration::from_secs(3));
     let status = json(&http_util::get(addr, "/api/status"));
+    // The recordings API (branch rechttp) lists both as event spans, and the four lines.
+    let from =
+        hlscam::time::rfc3339(UNIX_EPOCH + Duration::from_nanos(w1_from) - Duration::from_secs(60));
+    let list = json(&http_util::get(
+        addr,
+        &format!("/api/recordings?from={from}&to=now"),
+    ));
     // SAFETY: a plain signal to the child this test started, by its PID.
     unsafe { libc::kill(p.0.id() as libc::pid_t, libc::SIGTERM) };
     assert!(p.0.wait().unwrap().success());
@@ -185,6 +192,19 @@ fn events_and_manual_recordings_cover_their_windows_and_nothing_else() {
 
     let cs = rec_check::chunks(&rec);
     assert_eq!(cs.len(), 2, "one chunk per window, nothing else: {cs:?}");
+    let spans = list["spans"].as_array().expect("spans");
+    assert_eq!(spans.len(), 2, "{list}");
+    for (s, c) in spans.iter().zip(&cs) {
+        assert_eq!(s["trigger"], "event", "{s}");
+        assert_eq!(s["id"].as_str(), c.file_stem().and_then(|n| n.to_str()));
+    }
+    let listed: Vec<&str> = list["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, labels, "{list}");
     let synced = hlscam::record::clock::system_synced();
     let mut total = 0;
     for (c, (from, to), what) in [

@@ -45,8 +45,8 @@ use crate::hls::consumer::SegmentDone;
 /// Segments whose metadata the recorder keeps for pre-roll: more than the largest live window
 /// (60 segments) plus the segments that linger after it.
 pub const RECENT: usize = 128;
-/// The event log's file name in the recordings directory.
-pub const EVENTS_FILE: &str = "events.jsonl";
+/// The event log's file name in the recordings directory (read back by [`super::catalog`]).
+pub use super::catalog::EVENTS_FILE;
 /// Windows kept after they end (the writer may still be catching up on them).
 const KEEP_ENDED: Duration = Duration::from_secs(3600);
 /// Most windows kept; the oldest go first.
