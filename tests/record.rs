@@ -22,8 +22,12 @@ use hlscam::record::index::{self, IndexRecord};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hlscam");
 
+/// The body of `GET path`, or "" when the server no longer listens (the run is ending: it
+/// stops serving a moment before the process exits).
 fn get(port: u16, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         s,
