@@ -7,32 +7,27 @@
 
 #[path = "support/hlscam_proc.rs"]
 mod hlscam_proc;
-#[path = "support/rec_check.rs"]
-mod rec_check;
+#[path = "support/recording.rs"]
+mod recording;
 #[path = "support/tools.rs"]
 mod tools;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use recording::{check_chunk, chunks, config, dirs_and_config};
 use std::time::{Duration, Instant};
 
 use hlscam::record::index::{self, IndexRecord};
-use rec_check::{check_chunk, chunks};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hlscam");
 
-fn config(work: &Path, live: &Path, rec: &Path, segment_seconds: u32) -> PathBuf {
-    rec_check::config(
-        work,
-        live,
-        rec,
-        &format!("segment_seconds = {segment_seconds}\n"),
-        "mode = \"continuous\"\n",
-    )
-}
-
+/// The body of `GET path`, or "" when the server no longer listens (the run is ending: it
+/// stops serving a moment before the process exits).
 fn get(port: u16, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         s,
@@ -49,10 +44,7 @@ fn get(port: u16, path: &str) -> String {
 #[test]
 fn continuous_recording_matches_the_live_segments() {
     let work = tools::fresh_dir("record-e2e");
-    let live = work.join("live");
-    let rec = work.join("rec");
-    std::fs::create_dir_all(&rec).unwrap();
-    let cfg = config(&work, &live, &rec, 2);
+    let (live, rec, cfg) = dirs_and_config(&work, 2);
     let started = Instant::now();
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "12", "--linger", "2"], &[]);
     let mut status = String::new();
@@ -144,10 +136,7 @@ fn last_live_seq(live: &Path) -> Option<u64> {
 #[test]
 fn kill_9_at_random_moments_leaves_everything_playable() {
     let work = tools::fresh_dir("record-crash");
-    let live = work.join("live");
-    let rec = work.join("rec");
-    std::fs::create_dir_all(&rec).unwrap();
-    let cfg = config(&work, &live, &rec, 1);
+    let (live, rec, cfg) = dirs_and_config(&work, 1);
     let mut seed: u64 = 0x5eed_1234;
     let mut rand = move || {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);

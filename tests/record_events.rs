@@ -9,8 +9,8 @@
 #[path = "support/hlscam_proc.rs"]
 mod hlscam_proc;
 mod http_util;
-#[path = "support/rec_check.rs"]
-mod rec_check;
+#[path = "support/recording.rs"]
+mod recording;
 #[path = "support/tools.rs"]
 mod tools;
 
@@ -87,7 +87,7 @@ fn events_and_manual_recordings_cover_their_windows_and_nothing_else() {
     let live = work.join("live");
     let rec = work.join("rec");
     std::fs::create_dir_all(&rec).unwrap();
-    let cfg = rec_check::config(
+    let cfg = recording::config_with(
         &work,
         &live,
         &rec,
@@ -190,7 +190,7 @@ fn events_and_manual_recordings_cover_their_windows_and_nothing_else() {
     assert_eq!(lines[3]["from"], lines[2]["from"]);
     assert!(w2_from > w1_to + 2_000_000_000, "a gap between the windows");
 
-    let cs = rec_check::chunks(&rec);
+    let cs = recording::chunks(&rec);
     assert_eq!(cs.len(), 2, "one chunk per window, nothing else: {cs:?}");
     let spans = list["spans"].as_array().expect("spans");
     assert_eq!(spans.len(), 2, "{list}");
@@ -211,7 +211,7 @@ fn events_and_manual_recordings_cover_their_windows_and_nothing_else() {
         (&cs[0], (w1_from, w1_to), "merged events"),
         (&cs[1], (w2_from, w2_to), "manual"),
     ] {
-        let recs = rec_check::check_chunk(c);
+        let recs = recording::check_chunk(c);
         covers(&recs, from, to, what);
         for r in &recs {
             assert!(r.flags & FLAG_EVENT != 0, "{what} seg{}: FLAG_EVENT", r.seq);

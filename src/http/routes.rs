@@ -693,6 +693,16 @@ mod tests {
         assert_eq!(classify("*"), Ok(Route::Asterisk));
         assert_eq!(classify("/etc/passwd"), Err(Reject::NotFound));
         assert_eq!(classify("/favicon.ico"), Err(Reject::NotFound));
+        assert_eq!(
+            classify("/rec/20261206T100000Z.ts?x=1"),
+            Ok(Route::Recording(RecRoute::Chunk("20261206T100000Z.ts")))
+        );
+        assert_eq!(
+            classify("/api/recordings?from=now"),
+            Ok(Route::Recording(RecRoute::List))
+        );
+        assert_eq!(classify("/rec/live.m3u8"), Err(Reject::NotFound));
+        assert_eq!(classify("/rec/seg1.ts"), Err(Reject::NotFound));
         for evil in [
             "/../live.m3u8",
             "/seg1.ts/../live.m3u8",
@@ -703,6 +713,9 @@ mod tests {
             "/..\\seg1.ts",
             "/.seg1.ts.part",
             "/.hlscam-state",
+            "/rec/../20261206T100000Z.ts",
+            "/rec/.hlscam-rec",
+            "/rec/20261206T100000Z.ts%00",
             "//etc/passwd",
             "live.m3u8",
         ] {
@@ -759,6 +772,15 @@ mod tests {
         assert_eq!(parse_range("bytes=a-b", 100), Full);
         assert_eq!(parse_range("bytes=-", 100), Full);
         assert_eq!(parse_range("items=0-1", 100), Full);
+    }
+
+    #[test]
+    fn entity_tag_lists() {
+        assert!(none_match("\"a-1\"", "\"a-1\""));
+        assert!(none_match("\"x\", W/\"a-1\"", "\"a-1\""));
+        assert!(none_match("*", "\"a-1\""));
+        assert!(!none_match("\"a-2\"", "\"a-1\""));
+        assert!(!none_match("", "\"a-1\""));
     }
 
     #[test]

@@ -83,6 +83,11 @@ pub struct Loaded {
     pub truncated: Option<SystemTime>,
 }
 
+/// Where the records read so far end.
+fn last_end(l: &Loaded) -> Option<SystemTime> {
+    l.chunks.last().and_then(|c| c.records.last()).map(wall_end)
+}
+
 /// Reads at most `limit` records of chunk `name`'s index.
 pub fn read_records(dir: &Path, name: &str, limit: usize) -> io::Result<Vec<IndexRecord>> {
     let f = match File::open(dir.join(format!("{name}{INDEX_EXT}"))) {
@@ -126,38 +131,27 @@ pub fn load_bounded(
         if !may_reach_from {
             continue;
         }
-        if info.start > to {
-            // The first chunk after the range: its first record ends a gap that reaches in.
-            out.chunks.push(Chunk {
-                growing: current == Some(info.name.as_str()),
-                info: info.clone(),
-                records: read_records(dir, &info.name, 1)?,
-            });
+        // The first chunk after the range: its first record ends a gap that reaches in.
+        let after = info.start > to;
+        if !after && budget == 0 {
+            out.truncated = last_end(&out);
             break;
         }
-        if budget == 0 {
-            out.truncated = out
-                .chunks
-                .last()
-                .and_then(|c| c.records.last())
-                .map(wall_end);
-            break;
+        let mut records = read_records(dir, &info.name, if after { 1 } else { budget + 1 })?;
+        let full = !after && records.len() > budget;
+        if !after {
+            records.truncate(budget);
+            budget -= records.len();
         }
-        let mut records = read_records(dir, &info.name, budget + 1)?;
-        let full = records.len() > budget;
-        records.truncate(budget);
-        budget -= records.len();
         out.chunks.push(Chunk {
             growing: current == Some(info.name.as_str()),
             info: info.clone(),
             records,
         });
         if full {
-            out.truncated = out
-                .chunks
-                .last()
-                .and_then(|c| c.records.last())
-                .map(wall_end);
+            out.truncated = last_end(&out);
+        }
+        if after || full {
             break;
         }
     }

@@ -202,6 +202,12 @@ mod tests {
         avail: 1 << 39,
     };
 
+    /// 8.5 % free: a 10 % goal with 200 bytes to write needs 350 bytes more.
+    const TIGHT: Space = Space {
+        total: 10_000,
+        avail: 850,
+    };
+
     #[test]
     fn nothing_to_do_within_limits() {
         let l = Limits {
@@ -246,12 +252,8 @@ mod tests {
             min_free_percent: 10,
             ..Limits::default()
         };
-        let space = Space {
-            total: 10_000,
-            avail: 850,
-        };
         // Goal: 1000 free + 200 to write = 1200; each delete frees 100.
-        let p = plan(&chunks(10, 100), Some("c9"), &l, t(0), space, 200);
+        let p = plan(&chunks(10, 100), Some("c9"), &l, t(0), TIGHT, 200);
         assert_eq!(p, ["c0", "c1", "c2", "c3"]);
         // Whichever limit is reached first: here bytes.
         let l2 = Limits {
@@ -302,25 +304,19 @@ mod tests {
             min_free_percent: 10,
             ..Limits::default()
         };
-        let space = Space {
-            total: 10_000,
-            avail: 850,
-        };
         let cs = lock(chunks(10, 100), &[0, 1, 2]);
         assert_eq!(
-            plan(&cs, Some("c9"), &l, t(0), space, 200),
+            plan(&cs, Some("c9"), &l, t(0), TIGHT, 200),
             ["c3", "c4", "c5", "c6"]
         );
         // All locked: nothing can go, whatever the limits say.
         let cs = lock(chunks(3, 100), &[0, 1, 2]);
-        assert!(plan(&cs, None, &l, t(0), space, 200).is_empty());
+        assert!(plan(&cs, None, &l, t(0), TIGHT, 200).is_empty());
     }
 
     #[test]
     fn delete_refuses_a_chunk_locked_after_listing() {
-        let dir = std::env::temp_dir().join(format!("hlscam-ret-lock-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = super::super::repair::tests::tmpdir("ret-lock");
         let fs = Fs { dir: dir.clone() };
         let name = "20260528T202640Z.ts";
         std::fs::write(dir.join(name), b"x").unwrap();

@@ -8,14 +8,12 @@ use std::path::PathBuf;
 const T0: u64 = 1_780_000_000; // 2026-05-28T20:26:40Z
 const SEG: u64 = 180_000; // 2 s
 
+/// A scratch directory (`repair`'s test helper), removed on drop.
 struct Dir(PathBuf);
 
 impl Dir {
     fn new(tag: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("hlscam-cat-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
+        Dir(crate::record::repair::tests::tmpdir(&format!("cat-{tag}")))
     }
 }
 

@@ -1,7 +1,9 @@
-//! Checks of recorded chunks shared by the recording tests (tests/record*.rs): the chunks of a
-//! directory, whether a segment begins with a PAT and an IDR, and a chunk against its index
-//! (every record a whole segment, contiguous, covering the file; ffmpeg decodes it cleanly).
-//! Included with `#[path = "support/rec_check.rs"] mod rec_check;` beside `tools`.
+//! Shared helpers of the recording tests (tests/record.rs, tests/record_http.rs,
+//! tests/record_events.rs): the config of a paced recording, the chunk files of a recordings
+//! directory, whether a segment begins with a PAT and an IDR, and a chunk checked against its
+//! index (every record a whole segment, contiguous, covering the file; ffmpeg decodes it).
+//!
+//! Included with `#[path = "support/recording.rs"] mod recording;` beside `tools`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -10,10 +12,21 @@ use hlscam::record::index::{self, IndexRecord};
 
 use super::tools;
 
-/// Writes `work/hlscam.toml` for a recording run: test pattern 320×240 at 30 fps + tone, the
-/// live ring in `live` with the `[hls]` lines `hls`, recording to `rec` in chunks of a minute,
-/// fsync every second, with the `[record]` lines `record` (the mode at least).
-pub fn config(work: &Path, live: &Path, rec: &Path, hls: &str, record: &str) -> PathBuf {
+/// Writes `work/hlscam.toml`: 320×240 test pattern at 30 fps and a tone, live HLS in `live`
+/// with `segment_seconds`, continuous recording to `rec` in 1-minute chunks, fsync every 1 s.
+pub fn config(work: &Path, live: &Path, rec: &Path, segment_seconds: u32) -> PathBuf {
+    config_with(
+        work,
+        live,
+        rec,
+        &format!("segment_seconds = {segment_seconds}\n"),
+        "mode = \"continuous\"\n",
+    )
+}
+
+/// Writes `work/hlscam.toml` like [`config`], with the `[hls]` lines `hls` and the `[record]`
+/// lines `record` (the mode at least).
+pub fn config_with(work: &Path, live: &Path, rec: &Path, hls: &str, record: &str) -> PathBuf {
     let cfg = work.join("hlscam.toml");
     std::fs::write(
         &cfg,
@@ -28,6 +41,14 @@ pub fn config(work: &Path, live: &Path, rec: &Path, hls: &str, record: &str) -> 
     )
     .unwrap();
     cfg
+}
+
+/// `work/live` and `work/rec` (created) and [`config`] for them: `(live, rec, config file)`.
+pub fn dirs_and_config(work: &Path, segment_seconds: u32) -> (PathBuf, PathBuf, PathBuf) {
+    let (live, rec) = (work.join("live"), work.join("rec"));
+    std::fs::create_dir_all(&rec).unwrap();
+    let cfg = config(work, &live, &rec, segment_seconds);
+    (live, rec, cfg)
 }
 
 /// The chunks in `dir`, sorted.
