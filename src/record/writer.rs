@@ -433,7 +433,8 @@ impl Writer {
                 .last
                 .is_some_and(|(_, w, p)| stepped(w, p, wall, d.start.0));
         // Events mode: a window after a gap is a chunk of its own.
-        let apart = self.events && self.last.map_or(true, |(s, _, _)| s + 1 != d.seq);
+        let follows = self.last.is_some_and(|(s, _, _)| s + 1 == d.seq);
+        let apart = self.events && !follows;
         if step {
             let (_, w, _) = self.last.unwrap_or_default();
             log::warn!(
@@ -470,7 +471,11 @@ impl Writer {
             return;
         }
         self.shared.status.set_state(RECORDING);
-        let discontinuity = d.discontinuity || seg.gap || std::mem::take(&mut self.gap);
+        // A gap the mux thread or this thread noted is none when the segment before this one
+        // was written after all (events mode reads a segment it could not buffer from the
+        // live ring).
+        let gap = seg.gap || std::mem::take(&mut self.gap);
+        let discontinuity = d.discontinuity || (gap && !follows);
         let mut flags = 0;
         if discontinuity || step {
             flags |= FLAG_DISCONTINUITY;

@@ -213,10 +213,12 @@ fn run_events(
                 queued,
             });
             if queued {
+                // As if the mux thread had found no free buffer for seg5: the writer reads it
+                // from the ring, so seg6 follows it and no discontinuity is marked.
                 q.jobs.push_back(SegBuf {
                     data: s.data.clone(),
                     done: s.done,
-                    gap: false,
+                    gap: s.done.seq == 6,
                 });
             }
         }
