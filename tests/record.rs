@@ -7,36 +7,27 @@
 
 #[path = "support/hlscam_proc.rs"]
 mod hlscam_proc;
+#[path = "support/recording.rs"]
+mod recording;
 #[path = "support/tools.rs"]
 mod tools;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use recording::{chunks, config, dirs_and_config};
 use std::time::{Duration, Instant};
 
 use hlscam::record::index::{self, IndexRecord};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hlscam");
 
-fn config(work: &Path, live: &Path, rec: &Path, segment_seconds: u32) -> PathBuf {
-    let cfg = work.join("hlscam.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[video]\nsource = \"testsrc\"\nwidth = 320\nheight = 240\nfps = 30\n\
-             bitrate_kbps = 400\n[audio]\nsource = \"tone\"\n\
-             [hls]\ndir = \"{}\"\nsegment_seconds = {segment_seconds}\n\
-             [record]\nmode = \"continuous\"\ndir = \"{}\"\nchunk_minutes = 1\nfsync_seconds = 1\n",
-            live.display(),
-            rec.display()
-        ),
-    )
-    .unwrap();
-    cfg
-}
-
+/// The body of `GET path`, or "" when the server no longer listens (the run is ending: it
+/// stops serving a moment before the process exits).
 fn get(port: u16, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         s,
@@ -48,17 +39,6 @@ fn get(port: u16, path: &str) -> String {
     out.split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default()
-}
-
-/// The chunks in `dir`, sorted.
-fn chunks(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Whether `seg` begins with a PAT packet, and has a video PES with random_access_indicator
@@ -132,10 +112,7 @@ fn check_chunk(chunk: &Path) -> Vec<IndexRecord> {
 #[test]
 fn continuous_recording_matches_the_live_segments() {
     let work = tools::fresh_dir("record-e2e");
-    let live = work.join("live");
-    let rec = work.join("rec");
-    std::fs::create_dir_all(&rec).unwrap();
-    let cfg = config(&work, &live, &rec, 2);
+    let (live, rec, cfg) = dirs_and_config(&work, 2);
     let started = Instant::now();
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "12", "--linger", "2"], &[]);
     let mut status = String::new();
@@ -227,10 +204,7 @@ fn last_live_seq(live: &Path) -> Option<u64> {
 #[test]
 fn kill_9_at_random_moments_leaves_everything_playable() {
     let work = tools::fresh_dir("record-crash");
-    let live = work.join("live");
-    let rec = work.join("rec");
-    std::fs::create_dir_all(&rec).unwrap();
-    let cfg = config(&work, &live, &rec, 1);
+    let (live, rec, cfg) = dirs_and_config(&work, 1);
     let mut seed: u64 = 0x5eed_1234;
     let mut rand = move || {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);

@@ -26,8 +26,11 @@
 //!   there (or none): recording waits, checking every [`GUARD_EVERY`], and resumes.
 //! - Figures in `/api/status` (`"record"`, [`RecordStatus`]); failures are logged at most
 //!   once per [`crate::publish::LOG_EVERY`].
-//! - Not done yet: events/pre-roll, playback over HTTP, VOD playlists, clip export.
+//! - Playback: [`catalog`] reads the directory back (spans, gaps, days, storage, locks) for
+//!   the recordings API and VOD playlists of [`crate::http::recordings`].
+//! - Not done yet: events/pre-roll, clip export.
 
+pub mod catalog;
 pub mod chunk;
 pub mod index;
 pub mod repair;
@@ -85,6 +88,8 @@ pub struct RecordStatus {
     /// Chunks whose index or length a repair changed.
     pub repaired: AtomicU64,
     last_error: Mutex<String>,
+    /// The chunk the writer has open ("" when none): the recordings API calls it growing.
+    current: Mutex<String>,
 }
 
 /// A copy of the recorder's figures (`"record"` in `/api/status`).
@@ -129,7 +134,29 @@ impl RecordStatus {
             deleted: AtomicU64::new(0),
             repaired: AtomicU64::new(0),
             last_error: Mutex::new(String::new()),
+            current: Mutex::new(String::new()),
         }
+    }
+
+    /// Sets the chunk the writer has open (writer thread only, once per chunk).
+    pub fn set_current(&self, name: Option<&str>) {
+        let mut c = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        c.clear();
+        c.push_str(name.unwrap_or(""));
+    }
+
+    /// The chunk the writer has open, if any.
+    pub fn current(&self) -> Option<String> {
+        let c = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        (!c.is_empty()).then(|| c.clone())
+    }
+
+    /// The last error ("" when none yet).
+    pub fn last_error(&self) -> String {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sets the state (an index into [`STATES`]).
@@ -158,11 +185,7 @@ impl RecordStatus {
             dropped: self.dropped.load(Relaxed),
             deleted: self.deleted.load(Relaxed),
             repaired: self.repaired.load(Relaxed),
-            last_error: self
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            last_error: self.last_error(),
         }
     }
 }

@@ -218,6 +218,9 @@ impl Writer {
                         .deleted
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                    log::info!("record: retention kept {name}: locked meanwhile")
+                }
                 Err(e) => self.fail("retention: cannot delete a chunk", &e),
             }
         }
@@ -253,7 +256,9 @@ impl Writer {
         if let Err(e) = self.sync() {
             self.fail("cannot fsync the chunk", &e);
         }
-        self.open = None;
+        if self.open.take().is_some() {
+            self.shared.status.set_current(None);
+        }
     }
 
     fn create(&mut self, wall: SystemTime) -> std::io::Result<()> {
@@ -285,6 +290,7 @@ impl Writer {
             .chunks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         log::info!("record: chunk {name}");
+        self.shared.status.set_current(Some(&name));
         self.open = Some(Open {
             name,
             file,
