@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn page_is_small_and_self_contained() {
-        assert!(page_html().len() < 10 * 1024, "{} bytes", page_html().len());
+        assert!(page_html().len() < 24 * 1024, "{} bytes", page_html().len());
         let t = text();
         assert!(
             !t.contains("http://") && !t.contains("https://"),
