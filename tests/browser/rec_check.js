@@ -89,7 +89,10 @@ async function run(browser, engine) {
   const page = await ctx.newPage();
   const errs = [];
   page.on('pageerror', (e) => errs.push('pageerror: ' + e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errs.push('console: ' + m.text()); });
+  // HTTP errors by URL (the browser's own /favicon.ico probe aside) instead of the console's
+  // "Failed to load resource" line that names none.
+  page.on('console', (m) => { if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errs.push('console: ' + m.text()); });
+  page.on('response', (res) => { if (res.status() >= 400 && !res.url().endsWith('/favicon.ico')) errs.push(res.status() + ' ' + res.url()); });
   await page.goto(`${base}/?engine=${engine}#rec`);
   await waitFor(page, () => hlscam.rec.loaded && hlscam.rec.spans.length >= 2, null, 10000, 'timeline data');
   const e = { engine };
