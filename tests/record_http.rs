@@ -237,7 +237,8 @@ fn check_api(port: u16, rec: &Path, from: u64, to: u64, cs: &[PathBuf]) {
             (
                 &Value::Bool(false),
                 &Value::Bool(false),
-                &Value::Bool(false)
+                // FLAG_UNSYNCED follows the kernel's clock state (adjtimex), as the recorder's.
+                &Value::Bool(!hlscam::record::clock::system_synced())
             )
         );
         assert_eq!(s["trigger"], "continuous");

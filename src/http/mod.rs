@@ -33,6 +33,7 @@
 //! (and writes lock markers there), so it can never block the media pipeline.
 
 pub mod conn;
+pub mod events;
 pub mod live;
 pub mod player;
 pub mod recordings;

@@ -20,6 +20,7 @@
 //! `Content-Encoding: gzip` when the request accepts gzip, else decompressed while it is sent
 //! ([`Body::Gunzip`]); both carry `Vary: Accept-Encoding` and an exact `Content-Length`.
 
+use super::events;
 use super::live::{self, Directives, PlaylistAnswer};
 use super::player;
 use super::recordings::{self, RecRoute};
@@ -65,6 +66,8 @@ pub enum Route<'a> {
     Health,
     /// `*` (only meaningful with `OPTIONS`)
     Asterisk,
+    /// `/api/events`, `/api/record/start`, `/api/record/stop` (`POST`, [`events`]).
+    RecordControl(events::Action),
     /// A recordings route ([`super::recordings`]).
     Recording(RecRoute<'a>),
 }
@@ -139,10 +142,13 @@ pub fn classify(target: &str) -> Result<Route<'_>, Reject> {
         "/hls.min.js" => Ok(Route::HlsJs),
         "/api/status" => Ok(Route::Status),
         "/healthz" => Ok(Route::Health),
-        p => match (recordings::classify(p), media_name(&p[1..])) {
-            (Some(r), _) => Ok(Route::Recording(r)),
-            (None, Some(m)) => Ok(Route::Media(&p[1..], m)),
-            (None, None) => Err(Reject::NotFound),
+        p => match events::Action::from_path(p) {
+            Some(a) => Ok(Route::RecordControl(a)),
+            None => match (recordings::classify(p), media_name(&p[1..])) {
+                (Some(r), _) => Ok(Route::Recording(r)),
+                (None, Some(m)) => Ok(Route::Media(&p[1..], m)),
+                (None, None) => Err(Reject::NotFound),
+            },
         },
     }
 }
@@ -357,11 +363,7 @@ pub struct Ctx<'a> {
 /// The reply to a parsed request and its body (at most
 /// [`MAX_BODY`](super::request::MAX_BODY) bytes, empty when none was sent). `Err` carries the
 /// reason of a suspicious target for the log.
-pub fn respond(
-    head: &Head<'_>,
-    _body: &[u8],
-    ctx: Ctx<'_>,
-) -> Result<Reply, (Reply, &'static str)> {
+pub fn respond(head: &Head<'_>, body: &[u8], ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
     let route = match classify(head.target) {
         Ok(r) => r,
         Err(Reject::NotFound) => return Ok(Reply::text(404, "not found\n")),
@@ -370,6 +372,15 @@ pub fn respond(
     match (head.method, route) {
         (Method::Other, _) => Ok(Reply::method_not_allowed()),
         (Method::Options, _) => Ok(preflight()),
+        (Method::Post, Route::RecordControl(a)) => Ok(events::respond(
+            a,
+            body,
+            ctx.record,
+            std::time::SystemTime::now(),
+        )),
+        (_, Route::RecordControl(_)) => {
+            Ok(Reply::text(405, "method not allowed (POST)\n").with("Allow", "POST, OPTIONS"))
+        }
         (_, Route::Recording(r)) => Ok(recordings::respond(head, r, ctx)),
         // No other route takes a body.
         (Method::Post | Method::Delete, _) => Ok(Reply::method_not_allowed()),
@@ -682,6 +693,16 @@ mod tests {
         assert_eq!(classify("*"), Ok(Route::Asterisk));
         assert_eq!(classify("/etc/passwd"), Err(Reject::NotFound));
         assert_eq!(classify("/favicon.ico"), Err(Reject::NotFound));
+        assert_eq!(
+            classify("/rec/20261206T100000Z.ts?x=1"),
+            Ok(Route::Recording(RecRoute::Chunk("20261206T100000Z.ts")))
+        );
+        assert_eq!(
+            classify("/api/recordings?from=now"),
+            Ok(Route::Recording(RecRoute::List))
+        );
+        assert_eq!(classify("/rec/live.m3u8"), Err(Reject::NotFound));
+        assert_eq!(classify("/rec/seg1.ts"), Err(Reject::NotFound));
         for evil in [
             "/../live.m3u8",
             "/seg1.ts/../live.m3u8",
@@ -692,6 +713,9 @@ mod tests {
             "/..\\seg1.ts",
             "/.seg1.ts.part",
             "/.hlscam-state",
+            "/rec/../20261206T100000Z.ts",
+            "/rec/.hlscam-rec",
+            "/rec/20261206T100000Z.ts%00",
             "//etc/passwd",
             "live.m3u8",
         ] {
@@ -748,6 +772,15 @@ mod tests {
         assert_eq!(parse_range("bytes=a-b", 100), Full);
         assert_eq!(parse_range("bytes=-", 100), Full);
         assert_eq!(parse_range("items=0-1", 100), Full);
+    }
+
+    #[test]
+    fn entity_tag_lists() {
+        assert!(none_match("\"a-1\"", "\"a-1\""));
+        assert!(none_match("\"x\", W/\"a-1\"", "\"a-1\""));
+        assert!(none_match("*", "\"a-1\""));
+        assert!(!none_match("\"a-2\"", "\"a-1\""));
+        assert!(!none_match("", "\"a-1\""));
     }
 
     #[test]
