@@ -130,14 +130,7 @@ async function run(browser, engine) {
     const href = await page.getAttribute('#dl', 'href');
     e.clip = href;
     check('clip link', /^\/api\/clip\.mp4\?from=.+&to=.+/.test(href || ''), href);
-    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.click('#dl')]);
-    const file = await dl.path().catch(() => null);
-    if (!file) e.clip_status = (await fetch(base + href)).status;
-    const bytes = file ? fs.readFileSync(file) : Buffer.alloc(0);
-    e.clip_bytes = bytes.length;
-    e.clip_name = dl.suggestedFilename();
-    check('clip downloads an MP4', bytes.length > 0 && bytes.subarray(4, 8).toString('latin1') === 'ftyp',
-      { bytes: bytes.length, head: bytes.subarray(0, 8).toString('hex'), failure: await dl.failure(), status: e.clip_status });
+    r.clip_href = href;
     await page.click('#keep');
     await waitFor(page, () => /kept/.test(document.getElementById('cl').textContent), null, 5000, 'keep');
     const after = await api(`/api/recordings?from=${iso(inAt)}&to=${iso(inAt + 1000)}`);
@@ -165,11 +158,28 @@ async function run(browser, engine) {
   await ctx.close();
 }
 
+// The page's Download link (of the clip marked in the hls.js run) gives an MP4.
+async function download(browser) {
+  const ctx = await browser.newContext({ acceptDownloads: true });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/#rec`);
+  await page.evaluate((h) => { const a = document.getElementById('dl'); a.href = h; a.className = ''; }, r.clip_href);
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.click('#dl')]);
+  const file = await dl.path().catch(() => null);
+  const bytes = file ? fs.readFileSync(file) : Buffer.alloc(0);
+  r.clip = { href: r.clip_href, bytes: bytes.length, name: dl.suggestedFilename() };
+  if (!file) r.clip.status = (await fetch(base + r.clip_href)).status;
+  check('clip downloads an MP4', bytes.length > 0 && bytes.subarray(4, 8).toString('latin1') === 'ftyp',
+    { ...r.clip, head: bytes.subarray(0, 8).toString('hex'), failure: await dl.failure() });
+  await ctx.close();
+}
+
 (async () => {
   const browser = await launch();
   try {
     await run(browser, 'hlsjs');
     await run(browser, 'native');
+    await download(browser);
     r.ok = true;
   } catch (e) {
     r.errors.push(e.message);
