@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn page_is_small_and_self_contained() {
-        // 21,169 bytes with the Recordings view (8,546 before it); raw, the server does not gzip it.
+        // 21,188 bytes with the Recordings view (8,546 before it); raw, the server does not gzip it.
         assert!(page_html().len() < 24 * 1024, "{} bytes", page_html().len());
         let t = text();
         assert!(
