@@ -64,7 +64,7 @@ server_case() { # server_case NAME CURL-ARGS...
   cpu=$(echo "($(ticks) - $c0) / $HZ" | bc -l)
   size=$(stat -c %s "$OUT/clip.mp4")
   # HEAD: the announced length (the body curl saved is the head).
-  [ "$1" != -I ] || size=$(tr -d '\r' < "$OUT/clip.mp4" | awk 'tolower($1) == "content-length:" {print $2}')
+  [ "${1:-}" != -I ] || size=$(tr -d '\r' < "$OUT/clip.mp4" | awk 'tolower($1) == "content-length:" {print $2}')
   echo "$name $cpu $wall $(( (peak - base_rss) / 1024 )) $size" >> "$RESULTS"
 }
 

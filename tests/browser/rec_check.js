@@ -7,7 +7,8 @@
 //    PROGRAM-DATE-TIME) starts within one segment of it, and advances (hls.js, then natively);
 //  * a tap into the middle of the second span lands within one segment; +10 s moves ~10 s;
 //  * In/Out marks → the Download link gives an MP4 (Playwright download: size > 0, an `ftyp`
-//    box first), Keep locks the chunk (the API then says locked).
+//    box first, named hlscam-<UTC>-<N>s.mp4) that Chromium plays for the marked length;
+//    Keep locks the chunk (the API then says locked).
 // Usage: node rec_check.js BASE_URL SEGMENT_SECONDS     (BASE_URL = http://127.0.0.1:PORT)
 // Env:   CHROMIUM=/usr/bin/chromium
 // Prints one JSON line; exit 0 = every check passed, 1 = one failed, 2 = harness error.
@@ -39,29 +40,41 @@ async function waitFor(page, fn, arg, ms, what) {
   }
 }
 
-// The drawn bars against the API's answer for the page's window.
+// The drawn bars against the answer the page loaded, and that answer against the API's now:
+// the same spans and gaps, a growing span's end at most 10 s (the page reloads every 10 s)
+// plus a segment behind.
 async function checkTimeline(page, label) {
-  const view = await page.evaluate(() => ({ from: hlscam.rec.from, w: hlscam.rec.w }));
-  const j = await api(`/api/recordings?from=${iso(view.from)}&to=${iso(view.from + view.w)}`);
-  const drawn = await page.evaluate(() => {
+  const { view, seen, drawn } = await page.evaluate(() => {
     const f = (c) => [...document.querySelectorAll('#tl .' + c)].map((e) => ({
       left: parseFloat(e.style.left), width: parseFloat(e.style.width || '0'),
     }));
-    return { sp: f('sp'), gp: f('gp'), ed: f('ed').length };
+    const R = hlscam.rec;
+    return {
+      view: { from: R.from, w: R.w },
+      seen: { spans: R.spans, gaps: R.gaps },
+      drawn: { sp: f('sp'), gp: f('gp'), ed: f('ed').length },
+    };
   });
+  const j = await api(`/api/recordings?from=${iso(view.from)}&to=${iso(view.from + view.w)}`);
   const pos = (s, e) => {
     const a = Math.max(Date.parse(s), view.from), b = Math.min(Date.parse(e), view.from + view.w);
     return { left: (a - view.from) / view.w * 100, width: (b - a) / view.w * 100 };
   };
-  const near = (d, x) => Math.abs(d.left - x.left) < 0.01 && Math.abs(d.width - x.width) < 0.01;
+  const near = (d, x) => d && Math.abs(d.left - x.left) < 0.01 && Math.abs(d.width - x.width) < 0.01;
   check(label + ': spans drawn', drawn.sp.length === j.spans.length && j.spans.length >= 2,
     { drawn: drawn.sp.length, api: j.spans.length });
   check(label + ': gaps drawn', drawn.gp.length === j.gaps.length && j.gaps.length >= 1,
     { drawn: drawn.gp.length, api: j.gaps.length });
-  check(label + ': span positions', j.spans.every((s, i) => near(drawn.sp[i], pos(s.start, s.end))),
-    { drawn: drawn.sp, api: j.spans.map((s) => pos(s.start, s.end)) });
-  check(label + ': gap positions', j.gaps.every((g, i) => near(drawn.gp[i], pos(g.start, g.end))),
-    { drawn: drawn.gp, api: j.gaps.map((g) => pos(g.start, g.end)) });
+  check(label + ': span positions', seen.spans.every((s, i) => near(drawn.sp[i], pos(s.start, s.end))),
+    { drawn: drawn.sp, seen: seen.spans.map((s) => pos(s.start, s.end)) });
+  check(label + ': gap positions', seen.gaps.every((g, i) => near(drawn.gp[i], pos(g.start, g.end))),
+    { drawn: drawn.gp, seen: seen.gaps.map((g) => pos(g.start, g.end)) });
+  const behind = (a, b) => Date.parse(b.end) - Date.parse(a.end);
+  check(label + ': the loaded spans are the API\'s', seen.spans.length === j.spans.length &&
+    seen.spans.every((s, i) => s.id === j.spans[i].id && s.start === j.spans[i].start &&
+      (j.spans[i].growing ? behind(s, j.spans[i]) >= 0 && behind(s, j.spans[i]) <= (10 + SEG) * 1000
+        : s.end === j.spans[i].end)) &&
+    JSON.stringify(seen.gaps) === JSON.stringify(j.gaps), { seen, api: { spans: j.spans, gaps: j.gaps } });
   check(label + ': live edge drawn', drawn.ed === 1, drawn);
   return { view, j };
 }
@@ -171,6 +184,24 @@ async function download(browser) {
   if (!file) r.clip.status = (await fetch(base + r.clip_href)).status;
   check('clip downloads an MP4', bytes.length > 0 && bytes.subarray(4, 8).toString('latin1') === 'ftyp',
     { ...r.clip, head: bytes.subarray(0, 8).toString('hex'), failure: await dl.failure() });
+  check('clip file name', /^hlscam-\d{8}T\d{6}Z-\d+s\.mp4$/.test(r.clip.name), r.clip.name);
+  // The browser plays the clip itself: as long as the marked range (its start snapped back
+  // to a keyframe, at most one segment), and its picture advances.
+  const q = new URL(base + r.clip_href).searchParams;
+  const want = (Date.parse(q.get('to')) - Date.parse(q.get('from'))) / 1000;
+  const played = await page.evaluate(async (src) => {
+    const v = document.createElement('video');
+    v.muted = true;
+    document.body.appendChild(v);
+    v.src = src;
+    await v.play();
+    const t0 = performance.now();
+    while (v.currentTime < 1 && performance.now() - t0 < 10000) await new Promise((ok) => setTimeout(ok, 100));
+    return { duration: v.duration, time: v.currentTime, w: v.videoWidth, error: v.error && v.error.message };
+  }, base + r.clip_href);
+  r.clip.played = played;
+  check('clip plays in the browser', played.time >= 1 && played.w > 0 &&
+    played.duration >= want - 0.1 && played.duration <= want + SEG + 0.1, { want, ...played });
   await ctx.close();
 }
 
