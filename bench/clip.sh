@@ -12,10 +12,13 @@
 # included, so not the same measure), the output size (HEAD: the Content-Length), and
 # the ratios to ffmpeg_frag. The clip is checked: ffprobe's duration and picture count.
 #
+# Each case exports the clip REPEAT times in a row (default 10; CPU ticks are 10 ms) and
+# reports per export, with the speed in media seconds per CPU second.
+#
 # Usage: bench/clip.sh [SECONDS] [RUNS]   (defaults 120 and 3). Needs a release build, ffmpeg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${1:-120} RUNS=${2:-3} PORT=${PORT:-18094}
+SECS=${1:-120} RUNS=${2:-3} PORT=${PORT:-18094} REPEAT=${REPEAT:-10}
 WORK=${WORK:-/dev/shm/hlscam_bench}
 . bench/lib.sh
 BIN=${HLSCAM_BIN:-target/release/hlscam}
@@ -55,13 +58,13 @@ server_case() { # server_case NAME CURL-ARGS...
   local base_rss peak t0 c0 wall cpu pid_s size
   base_rss=$(rss_kb); peak=$base_rss
   c0=$(ticks); t0=$(date +%s.%N)
-  curl -sf -o "$OUT/clip.mp4" "$@" "$url" & pid_s=$!
+  for _ in $(seq "$REPEAT"); do curl -sf -o "$OUT/clip.mp4" "$@" "$url"; done & pid_s=$!
   while kill -0 "$pid_s" 2>/dev/null; do
     r=$(rss_kb); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.02
   done
   wait "$pid_s"
-  wall=$(echo "$(date +%s.%N) - $t0" | bc -l)
-  cpu=$(echo "($(ticks) - $c0) / $HZ" | bc -l)
+  wall=$(echo "($(date +%s.%N) - $t0) / $REPEAT" | bc -l)
+  cpu=$(echo "($(ticks) - $c0) / $HZ / $REPEAT" | bc -l)
   size=$(stat -c %s "$OUT/clip.mp4")
   # HEAD: the announced length (the body curl saved is the head).
   [ "${1:-}" != -I ] || size=$(tr -d '\r' < "$OUT/clip.mp4" | awk 'tolower($1) == "content-length:" {print $2}')
@@ -70,11 +73,12 @@ server_case() { # server_case NAME CURL-ARGS...
 
 ffmpeg_case() { # ffmpeg_case NAME OUTPUT-ARGS...
   local name=$1; shift
-  /usr/bin/time -f '%U %S %e %M' -o "$OUT/time.txt" \
-    sh -c 'cat "$@" | ffmpeg -v error -f mpegts -i pipe:0 -map 0 -c copy -bsf:a aac_adtstoasc '"$*" _ "${chunks[@]}"
+  /usr/bin/time -f '%U %S %e %M' -o "$OUT/time.txt" sh -c 'for _ in $(seq '"$REPEAT"'); do
+      cat "$@" | ffmpeg -v error -f mpegts -i pipe:0 -map 0 -c copy -bsf:a aac_adtstoasc '"$*"'; done' \
+    _ "${chunks[@]}"
   read -r u s e m < "$OUT/time.txt"
   local size=0; [ -f "$OUT/ff.mp4" ] && size=$(stat -c %s "$OUT/ff.mp4")
-  echo "$name $(echo "$u + $s" | bc -l) $e $(( m / 1024 )) $size" >> "$RESULTS"
+  echo "$name $(echo "($u + $s) / $REPEAT" | bc -l) $(echo "$e / $REPEAT" | bc -l) $(( m / 1024 )) $size" >> "$RESULTS"
   rm -f "$OUT/ff.mp4"
 }
 
@@ -101,4 +105,5 @@ awk '{ n[$1]++; cpu[$1, n[$1]] = $2; wall[$1, n[$1]] = $3; mem[$1] = ($4 > mem[$
       printf "%-13s %6.3f  %6.3f  %6d  %d\n", k, mc[k], mw[k], mem[k], size[k] }
     if (mc["ffmpeg_frag"] > 0) printf "ratio hlscam_get/ffmpeg_frag: cpu %.2f, wall %.2f\n",
       mc["hlscam_get"] / mc["ffmpeg_frag"], mw["hlscam_get"] / mw["ffmpeg_frag"] }' "$RESULTS"
-echo "# media per second of CPU (hlscam_get): $(awk -v m="$media" '$1 == "hlscam_get" {c = $2} END {printf "%.0f MB/s", m / c / 1e6}' "$RESULTS")"
+awk -v secs="$SECS" '{ c[$1] += $2; n[$1]++ }
+  END { for (k in c) if (c[k] > 0) printf "speed %-12s %6.0f media seconds per CPU second (mean)\n", k, secs / (c[k] / n[k]) }' "$RESULTS" | sort

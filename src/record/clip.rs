@@ -27,18 +27,18 @@
 //! - Both runs read the same bytes: the chunk files are opened once in [`plan`], so retention
 //!   deleting one meanwhile changes nothing. The length and the duration come from the
 //!   first run; the second one's bytes are checked against it by the HTTP layer.
-//! - Memory: the muxer's fixed buffers ([`MuxerLimits`]) and one PES at a time; the clip is
-//!   never held whole. The run allocates per PES (the `mpeg2ts` reader): it serves a request
-//!   on a connection thread, not the frame path.
+//! - Memory: the muxer's fixed buffers ([`MuxerLimits`]), a read buffer and one PES per
+//!   stream, reused for every segment; the clip is never held whole. No allocation per sample:
+//!   only a few per segment (the packet reader's PAT/PMT tables), proven by
+//!   tests/record_alloc.rs with the counting allocator.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mpeg2ts::pes::{PesPacketReader, ReadPesPacket};
-use mpeg2ts::ts::TsPacketReader;
+use mpeg2ts::ts::{ReadTsPacket, TsPacketReader, TsPayload};
 
 use super::catalog::{self, Loaded};
 use super::index::IndexRecord;
@@ -218,73 +218,155 @@ enum Unit<'a> {
     },
 }
 
-/// Reads `len` bytes of `file` from `offset` without moving a file position (the files are
-/// shared by the pieces of one clip).
+/// Reads `len` bytes of `file` from `offset` through a caller's buffer, without moving a
+/// file position (the files are shared by the pieces of one clip).
 struct At<'a> {
     file: &'a File,
     pos: u64,
     end: u64,
+    buf: &'a mut [u8],
+    lo: usize,
+    hi: usize,
 }
 
 impl Read for At<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
-        if want == 0 {
-            return Ok(0);
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.lo == self.hi {
+            let want = (self.end - self.pos).min(self.buf.len() as u64) as usize;
+            if want == 0 {
+                return Ok(0);
+            }
+            let n = self.file.read_at(&mut self.buf[..want], self.pos)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "chunk shorter than its index",
+                ));
+            }
+            self.pos += n as u64;
+            (self.lo, self.hi) = (0, n);
         }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "chunk shorter than its index",
-            ));
-        }
-        self.pos += n as u64;
+        let n = out.len().min(self.hi - self.lo);
+        out[..n].copy_from_slice(&self.buf[self.lo..self.lo + n]);
+        self.lo += n;
         Ok(n)
     }
 }
 
-/// Demuxes one piece, calling `f` with each unit in file order (the reader hands out the
-/// PES still open at the end of the segment last).
+/// A PES packet being gathered: its data and timestamps (33-bit).
+#[derive(Debug, Default)]
+struct Pes {
+    pid: Option<u16>,
+    data: Vec<u8>,
+    pts: Option<u64>,
+    dts: Option<u64>,
+}
+
+/// The buffers one clip run reuses for every piece: file reads, and the video and audio PES
+/// being gathered (they grow to the largest PES once, then stay).
+struct Buffers {
+    read: Box<[u8]>,
+    pes: [Pes; 2],
+}
+
+impl Buffers {
+    fn new() -> Self {
+        let pes = |cap| Pes {
+            data: Vec::with_capacity(cap),
+            ..Pes::default()
+        };
+        Buffers {
+            read: vec![0; 64 << 10].into_boxed_slice(),
+            pes: [pes(1 << 20), pes(64 << 10)],
+        }
+    }
+}
+
+/// Hands the gathered PES of `slot` (0 video, 1 audio) to `f` as a unit and empties it.
+fn emit(
+    pes: &mut Pes,
+    video: bool,
+    line: &dyn Fn(u64) -> i64,
+    f: &mut dyn FnMut(Unit<'_>) -> Result<(), ClipError>,
+) -> Result<(), ClipError> {
+    let taken = pes.pts.take().map(|pts| (line(pts), pes.dts.take()));
+    let r = match taken {
+        Some((pts, dts)) if video => f(Unit::Video {
+            au: &pes.data,
+            pts,
+            dts: dts.map_or(pts, line),
+        }),
+        Some((pts, _)) => f(Unit::Audio {
+            frames: &pes.data,
+            pts,
+        }),
+        None => Ok(()),
+    };
+    pes.data.clear();
+    r
+}
+
+/// Demuxes one piece with the `mpeg2ts` crate's packet reader, gathering the PES packets in
+/// `bufs` (not the crate's PES reader, which allocates a buffer per packet), and calls `f`
+/// with each unit when the next PES of its stream begins, the last ones at the end.
 fn demux(
     file: &File,
     p: &Piece,
+    bufs: &mut Buffers,
     f: &mut dyn FnMut(Unit<'_>) -> Result<(), ClipError>,
 ) -> Result<(), ClipError> {
+    let Buffers { read, pes } = bufs;
+    for x in pes.iter_mut() {
+        x.pid = None;
+        x.pts = None;
+        x.data.clear();
+    }
     let at = At {
         file,
         pos: p.offset,
         end: p.offset + p.len,
+        buf: read,
+        lo: 0,
+        hi: 0,
     };
-    let mut r = PesPacketReader::new(TsPacketReader::new(BufReader::with_capacity(64 << 10, at)));
+    let mut r = TsPacketReader::new(at);
     let line = |raw: u64| p.base + pts_diff(raw as i64, p.pts0);
     loop {
-        let pes = match r.read_pes_packet() {
-            Ok(Some(pes)) => pes,
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                // An I/O error of the chunk file comes wrapped in the crate's error.
-                return Err(bad(format_args!("bad MPEG-TS in a recorded segment: {e}")));
+        let pkt = match r.read_ts_packet() {
+            Ok(Some(pkt)) => pkt,
+            Ok(None) => break,
+            // An I/O error of the chunk file comes wrapped in the crate's error.
+            Err(e) => return Err(bad(format_args!("bad MPEG-TS in a recorded segment: {e}"))),
+        };
+        let pid = pkt.header.pid.as_u16();
+        match pkt.payload {
+            Some(TsPayload::PesStart(start)) => {
+                let id = start.header.stream_id;
+                let slot = if id.is_video() {
+                    0
+                } else if id.is_audio() {
+                    1
+                } else {
+                    continue;
+                };
+                emit(&mut pes[slot], slot == 0, &line, f)?;
+                let x = &mut pes[slot];
+                x.pid = Some(pid);
+                x.pts = start.header.pts.map(|t| t.as_u64());
+                x.dts = start.header.dts.map(|t| t.as_u64());
+                x.data.extend_from_slice(&start.data);
             }
-        };
-        let Some(pts) = pes.header.pts.map(|t| line(t.as_u64())) else {
-            continue;
-        };
-        let id = pes.header.stream_id;
-        if id.is_video() {
-            let dts = pes.header.dts.map_or(pts, |t| line(t.as_u64()));
-            f(Unit::Video {
-                au: &pes.data,
-                pts,
-                dts,
-            })?;
-        } else if id.is_audio() {
-            f(Unit::Audio {
-                frames: &pes.data,
-                pts,
-            })?;
+            Some(TsPayload::PesContinuation(bytes)) => {
+                if let Some(x) = pes.iter_mut().find(|x| x.pid == Some(pid)) {
+                    x.data.extend_from_slice(&bytes);
+                }
+            }
+            _ => {}
         }
     }
+    let [v, a] = pes;
+    emit(v, true, &line, f)?;
+    emit(a, false, &line, f)
 }
 
 /// The parameter sets of an access unit.
@@ -305,7 +387,7 @@ fn param_sets(au: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
 fn find_start(file: &File, p: &Piece, from: i64) -> Result<Start, ClipError> {
     let mut best: Option<Start> = None;
     let mut audio = None;
-    demux(file, p, &mut |u| {
+    demux(file, p, &mut Buffers::new(), &mut |u| {
         match u {
             Unit::Video { au, pts, dts } => {
                 // The first IDR, replaced by any later one still at or before `from`.
@@ -525,12 +607,13 @@ impl Clip {
             audio_dropped: 0,
             first_audio: None,
         };
+        let mut bufs = Buffers::new();
         for p in &self.pieces {
             // Past the end: a segment's audio may begin a little before its first picture.
             if p.base > self.end + FRAGMENT_MAX {
                 break;
             }
-            demux(&self.files[p.file], p, &mut |u| match u {
+            demux(&self.files[p.file], p, &mut bufs, &mut |u| match u {
                 Unit::Video { au, pts, dts } => run.video(au, pts, dts),
                 Unit::Audio { frames, pts } => run.audio(frames, pts),
             })?;
