@@ -693,7 +693,7 @@ mod tests {
             );
             assert_eq!(s, d);
         }
-        assert_eq!(KEYS.len(), 33);
+        assert_eq!(KEYS.len(), 34);
         for s in SECTIONS {
             assert!(KEYS.iter().any(|k| k.section == s));
         }
