@@ -61,8 +61,9 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
+# Every test target, the paced real-time tests in a second lane beside the rest.
 unit:
-	$(CARGO) test --all-targets
+	CARGO="$(CARGO)" scripts/unit_tests.sh
 
 browser-deps:
 	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund
