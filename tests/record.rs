@@ -35,8 +35,15 @@ fn config(work: &Path, live: &Path, rec: &Path, segment_seconds: u32) -> PathBuf
     cfg
 }
 
-fn get(port: u16, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+/// GET `path` from the binary's server; `None` once nothing listens on `port`: at the end of a
+/// `--duration` run (after `--linger`) the server closes its socket a moment before the process
+/// exits, so a poll between the caller's `try_wait` and the connect can find it gone.
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = match std::net::TcpStream::connect(("127.0.0.1", port)) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return None,
+        Err(e) => panic!("connect to 127.0.0.1:{port}: {e}"),
+    };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
         s,
@@ -45,9 +52,11 @@ fn get(port: u16, path: &str) -> String {
     .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default()
+    Some(
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
 }
 
 /// The chunks in `dir`, sorted.
@@ -142,7 +151,9 @@ fn continuous_recording_matches_the_live_segments() {
     let mut live_copies: Vec<(u64, Vec<u8>)> = Vec::new();
     while p.0.try_wait().unwrap().is_none() {
         assert!(started.elapsed() < Duration::from_secs(60), "run ended");
-        let s = get(port, "/api/status");
+        let Some(s) = get(port, "/api/status") else {
+            break; // the server has stopped: the run is ending (checked by `wait` below)
+        };
         if s.contains("\"record\"") {
             status = s;
         }
@@ -380,12 +391,15 @@ fn a_full_disk_deletes_the_oldest_chunks_and_recording_goes_on() {
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "12", "--linger", "1"], &[]);
     let mut status = String::new();
     while p.0.try_wait().unwrap().is_none() {
-        let s = get(port, "/api/status");
+        let Some(s) = get(port, "/api/status") else {
+            break; // the server has stopped: the run is ending
+        };
         if s.contains("\"record\"") {
             status = s;
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+    assert!(p.0.wait().unwrap().success());
     let v: serde_json::Value = serde_json::from_str(&status).expect(&status);
     let r = &v["record"];
     // ~12 s at ~450 kb/s does not fit beside the old recordings: the oldest went first.
@@ -414,7 +428,7 @@ fn a_missing_disk_stops_recording_until_it_is_back() {
     let cfg = config(&work, &live, &rec, 1);
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "9", "--linger", "1"], &[]);
     let state = |port| -> Option<String> {
-        let v: serde_json::Value = serde_json::from_str(&get(port, "/api/status")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&get(port, "/api/status")?).ok()?;
         v["record"]["state"].as_str().map(str::to_owned)
     };
     let until = Instant::now() + Duration::from_secs(5);
