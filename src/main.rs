@@ -3,7 +3,7 @@
 mod fdk_lc;
 
 use hlscam::cli::{Cli, Command};
-use hlscam::config::{AudioSourceKind, EncoderKind, Settings, VideoSourceKind};
+use hlscam::config::{AudioSourceKind, EncoderKind, RecordSettings, Settings, VideoSourceKind};
 use hlscam::encode::aac::AacEncoder;
 use hlscam::encode::fallback::{hardware_first, OpenEncoder};
 use hlscam::encode::openh264::OpenH264Encoder;
@@ -219,7 +219,10 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     let segment_cap = segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds);
     let recorder = s.record.enabled().then(|| {
         hlscam::record::Recorder::start(
-            hlscam::record::RecordSetup::new(&s.record, segment_cap),
+            hlscam::record::RecordSetup::new(&s.record, segment_cap).with_live_ring(
+                &s.hls.dir,
+                RecordSettings::pre_roll_limit(s.hls.window, s.hls.segment_seconds),
+            ),
             &stats,
         )
     });
@@ -227,6 +230,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         Arc::new(hlscam::record::RecordAccess {
             settings: s.record.clone(),
             status: r.status().clone(),
+            control: r.control().clone(),
         })
     });
     let http = HttpServer::start(

@@ -853,11 +853,29 @@ fn record_section_defaults_ranges_and_container_rule() {
         "hlscam.toml"
     )
     .is_ok());
-    let e = err("[record]\nmode = \"events\"\n");
+    let ev = Settings::parse(
+        "[record]\nmode = \"events\"\npre_seconds = 12\npost_seconds = 3600\n",
+        "hlscam.toml",
+    )
+    .unwrap();
+    assert_eq!(ev.record.mode, hlscam::config::RecordMode::Events);
+    assert_eq!((ev.record.pre_seconds, ev.record.post_seconds), (12, 3600));
+    assert_eq!((s.record.pre_seconds, s.record.post_seconds), (5, 10));
+    // Pre-roll comes from the live ring: window 6 × 2 s holds 12 s, not 13.
+    let e = err("[record]\nmode = \"events\"\npre_seconds = 13\n");
     assert!(
-        e.contains("record.mode = \"events\"") && e.contains("not available yet"),
+        e.contains("record.pre_seconds = 13")
+            && e.contains("at most 12")
+            && e.contains("hls.window"),
         "{e}"
     );
+    assert!(Settings::parse(
+        "[hls]\nwindow = 10\nsegment_seconds = 4\n[record]\nmode = \"events\"\npre_seconds = 40\n",
+        "hlscam.toml"
+    )
+    .is_ok());
+    let e = err("[record]\nmode = \"sometimes\"\n");
+    assert!(e.contains("off, continuous, events"), "{e}");
     for (text, what) in [
         ("chunk_minutes = 0", "must be 1..=60"),
         ("chunk_minutes = 61", "must be 1..=60"),
@@ -867,6 +885,9 @@ fn record_section_defaults_ranges_and_container_rule() {
         ("max_age_days = -1", "must be 0..=3650"),
         ("max_bytes = -1", "must be 0..="),
         ("dir = \"\"", "must not be empty"),
+        ("pre_seconds = -1", "must be 0..=600"),
+        ("pre_seconds = 601", "must be 0..=600"),
+        ("post_seconds = 3601", "must be 0..=3600"),
         (
             "speed = 1",
             "allowed keys in [record] are mode, dir, chunk_minutes",

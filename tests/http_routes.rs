@@ -6,7 +6,7 @@ mod tools;
 
 use flate2::read::GzDecoder;
 use http_util::*;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tools::ffmpeg;
@@ -189,19 +189,68 @@ fn options_preflight_and_disallowed_methods() {
     assert_eq!(r.header("content-length"), None);
     assert_eq!(req(f.addr, "OPTIONS", "*", "").status, 204);
 
+    assert!(r
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
+    assert!(r
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("Content-Type"));
+
     for m in ["POST", "PUT", "DELETE", "PATCH", "TRACE", "BREW"] {
         let r = req(f.addr, m, "/live.m3u8", "");
         assert_eq!(r.status, 405, "{m}");
-        assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+        assert_eq!(r.header("allow"), Some("GET, HEAD, POST, DELETE, OPTIONS"));
     }
-    // A request with a body gets its answer and the connection is closed.
+}
+
+#[test]
+fn request_bodies_are_consumed_and_pipelining_continues() {
+    let f = Fixture::new("bodies");
     let mut s = connect(f.addr);
-    s.write_all(b"POST /live.m3u8 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
-        .unwrap();
+    // A POST with a body (405 on this route), a GET carrying a body, a DELETE without one and
+    // a plain GET, all pipelined in one write: every body is consumed exactly, so each
+    // following request is parsed from the right byte.
+    s.write_all(
+        b"POST /live.m3u8 HTTP/1.1\r\nHost: t\r\nContent-Length: 25\r\n\r\nGET /seg1.ts HTTP/1.1\r\n\r\n\
+          GET /seg1.ts HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
+          DELETE /seg1.ts HTTP/1.1\r\nHost: t\r\n\r\n\
+          GET /live.m3u8 HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
-    let resp = read_response(&mut r, false).unwrap();
-    assert_eq!(resp.status, 405);
-    assert_eq!(resp.header("connection"), Some("close"));
+    let a = read_response(&mut r, false).unwrap();
+    assert_eq!(a.status, 405);
+    assert_eq!(a.header("connection"), None);
+    let b = read_response(&mut r, false).unwrap();
+    assert_eq!((b.status, b.body.len()), (200, 1000));
+    assert_eq!(read_response(&mut r, false).unwrap().status, 405);
+    let d = read_response(&mut r, false).unwrap();
+    assert_eq!(d.body, PLAYLIST.as_bytes());
+
+    // A body sent in pieces after the head, with `Expect: 100-continue` answered first; the
+    // request after it on the same connection still works.
+    s.write_all(
+        b"POST /live.m3u8 HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 8192\r\n\r\n",
+    )
+    .unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "HTTP/1.1 100 Continue\r\n");
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "\r\n");
+    for _ in 0..4 {
+        s.write_all(&[b'x'; 2048]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    s.write_all(b"GET /seg1.ts HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut r, false).unwrap().status, 405);
+    let e = read_response(&mut r, false).unwrap();
+    assert_eq!((e.status, e.body.len()), (200, 1000));
+    assert_eq!(e.header("connection"), Some("close"));
     let mut rest = Vec::new();
     r.read_to_end(&mut rest).unwrap();
     assert!(rest.is_empty());

@@ -182,3 +182,48 @@ fn oversized_header_block_gets_431() {
     let (r, _) = raw(f.addr, b"GET /live.m3u8 HTTP/2.0\r\n\r\n");
     assert_eq!(r.status, 505);
 }
+
+#[test]
+fn oversized_chunked_and_bad_length_bodies_are_refused_and_closed() {
+    init_log();
+    let f = Fixture::new("bodies");
+    for (raw_req, status) in [
+        (
+            format!(
+                "POST /live.m3u8 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                8193
+            ),
+            413,
+        ),
+        (
+            "POST /live.m3u8 HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"
+                .to_string(),
+            413,
+        ),
+        (
+            "POST /live.m3u8 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                .to_string(),
+            411,
+        ),
+        (
+            "GET /live.m3u8 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+                .to_string(),
+            400,
+        ),
+    ] {
+        let mut s = connect(f.addr);
+        let me = s.local_addr().unwrap();
+        s.write_all(raw_req.as_bytes()).unwrap();
+        // What follows the head is never taken for a request.
+        s.write_all(b"GET /seg1.ts HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut r = BufReader::new(s);
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.status, status, "{raw_req:?}");
+        assert_eq!(resp.header("connection"), Some("close"));
+        assert_no_secret(&resp, "body refusal");
+        let mut rest = Vec::new();
+        let _ = r.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "{status}: more after the refusal");
+        assert!(!warnings_for(me).is_empty(), "{status} not logged");
+    }
+}

@@ -92,6 +92,29 @@ fn drip_fed_request_head_is_cut_off() {
 }
 
 #[test]
+fn slow_request_body_gets_408() {
+    let f = Fixture::with("slowbody", MAX, TIMEOUT, true);
+    let mut s = connect(f.addr);
+    // The head is complete at once; the body (100 bytes announced) arrives one byte per 200 ms,
+    // so only the request deadline (head + body within TIMEOUT) can end it.
+    s.write_all(b"POST /live.m3u8 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let writer = std::thread::spawn(move || {
+        for _ in 0..50 {
+            if s.write_all(b"X").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.status, 408);
+    assert_eq!(resp.header("connection"), Some("close"));
+    writer.join().unwrap();
+}
+
+#[test]
 fn idle_keep_alive_connection_is_closed() {
     let f = Fixture::with("idle", MAX, TIMEOUT, true);
     let mut s = connect(f.addr);

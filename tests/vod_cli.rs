@@ -9,6 +9,8 @@
 
 #[path = "support/tools.rs"]
 mod tools;
+#[path = "support/ts_check.rs"]
+mod ts_check;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,6 +18,7 @@ use std::sync::OnceLock;
 
 use mpeg2ts::pes::{PesPacketReader, ReadPesPacket};
 use mpeg2ts::ts::TsPacketReader;
+use ts_check::nal_types;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hlscam");
 /// One frame at 25 fps.
@@ -79,21 +82,6 @@ fn source_duration(file: &Path) -> f64 {
     .trim()
     .parse()
     .unwrap()
-}
-
-/// NAL unit types of an Annex B access unit, in order.
-fn nal_types(au: &[u8]) -> Vec<u8> {
-    let mut types = Vec::new();
-    let mut i = 0;
-    while i + 3 < au.len() {
-        if au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 {
-            types.push(au[i + 3] & 0x1F);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    types
 }
 
 /// Checks one segment's bytes: TS sync, ffmpeg decodes it cleanly, first video AU is

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use toml::Value;
 
-use super::record::{RecordMode, RECORD_MODES};
+use super::record::{RecordMode, RecordSettings, MAX_POST_SECONDS, MAX_PRE_SECONDS, RECORD_MODES};
 use super::{
     AudioSourceKind, ConfigError, ContainerSetting, EncoderKind, Settings, VideoSourceKind,
     LOG_LEVELS, SAMPLE_RATES,
@@ -414,6 +414,26 @@ pub(crate) static KEYS: &[Key] = &[
             Ok(())
         },
     },
+    Key {
+        section: "record",
+        name: "pre_seconds",
+        kind: range(0, MAX_PRE_SECONDS as i64),
+        get: |s| ival(s.record.pre_seconds),
+        set: |s, v| {
+            s.record.pre_seconds = int(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "post_seconds",
+        kind: range(0, MAX_POST_SECONDS as i64),
+        get: |s| ival(s.record.post_seconds),
+        set: |s, v| {
+            s.record.post_seconds = int(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// The key `section.name`, if there is one.
@@ -444,10 +464,6 @@ impl Kind {
         match self {
             Kind::Int { min, max, .. } => format!("must be an integer {min}..={max}"),
             Kind::Rate => one_of(&SAMPLE_RATES),
-            Kind::Names(names) if std::ptr::eq(*names, RECORD_MODES) => format!(
-                "{} (\"events\", recording around motion events, is not available yet)",
-                one_of(names)
-            ),
             Kind::Names(names) => one_of(names),
             Kind::Str => "must be a string".to_owned(),
             Kind::Path { .. } => "must be a string (a path)".to_owned(),
@@ -600,6 +616,17 @@ pub(crate) fn problems(s: &Settings) -> Vec<Problem> {
             ),
         });
     }
+    let ring = RecordSettings::pre_roll_limit(s.hls.window, s.hls.segment_seconds);
+    if s.record.mode == RecordMode::Events && s.record.pre_seconds > ring {
+        out.push(Problem {
+            key: key("record", "pre_seconds"),
+            message: format!(
+                "must be at most {ring} (the live ring holds hls.window = {} × \
+                 hls.segment_seconds = {} s of pre-roll); lower it or raise hls.window",
+                s.hls.window, s.hls.segment_seconds
+            ),
+        });
+    }
     // The window rule of RFC 8216 §6.2.2 / Apple's authoring spec (≥ 6 segments and ≥ 3 target
     // durations) follows from window ≥ 6: 6 × s ≥ 3 × (s + 1) for every s ≥ 1.
     out
@@ -636,6 +663,9 @@ mod tests {
         for c in CONTAINERS {
             assert_eq!(ContainerSetting::from_name(c).map(|c| c.as_str()), Some(*c));
         }
+        for m in RECORD_MODES {
+            assert_eq!(RecordMode::from_name(m).map(|m| m.as_str()), Some(*m));
+        }
     }
 
     #[test]
@@ -651,7 +681,7 @@ mod tests {
             );
             assert_eq!(s, d);
         }
-        assert_eq!(KEYS.len(), 31);
+        assert_eq!(KEYS.len(), 33);
         for s in SECTIONS {
             assert!(KEYS.iter().any(|k| k.section == s));
         }

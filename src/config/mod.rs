@@ -26,7 +26,7 @@ pub mod publish;
 pub mod record;
 
 pub use publish::{PublishKind, PublishTarget};
-pub use record::{RecordMode, RecordSettings};
+pub use record::{RecordMode, RecordSettings, MAX_POST_SECONDS, MAX_PRE_SECONDS};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! `[record]`: continuous recording of the live segments to a disk (DESIGN §1b, the output
+//! `[record]`: continuous or event recording of the live segments to a disk (DESIGN §1b, the output
 //! stage's recorder; §2 item 20, the write order). The keys live in the one key table
 //! (`keys.rs`); this module holds the section's type, defaults and cross-field rules.
 
@@ -20,12 +20,23 @@ pub const DEFAULT_MAX_AGE_DAYS: u32 = 0;
 pub const DEFAULT_MIN_FREE_PERCENT: u32 = 5;
 /// Default `[record] fsync_seconds`.
 pub const DEFAULT_FSYNC_SECONDS: u32 = 10;
+/// Default `[record] pre_seconds`: footage kept from before an event.
+pub const DEFAULT_PRE_SECONDS: u32 = 5;
+/// Default `[record] post_seconds`: footage recorded after an event.
+pub const DEFAULT_POST_SECONDS: u32 = 10;
+/// Largest `[record] pre_seconds`: the largest live ring holds `hls.window` (≤ 60) ×
+/// `hls.segment_seconds` (≤ 10) = 600 s; the configured ring is checked too
+/// ([`RecordSettings::pre_roll_limit`]).
+pub const MAX_PRE_SECONDS: u32 = 600;
+/// Largest `[record] post_seconds` (and `post` of one event): an hour. Longer recordings are
+/// what `POST /api/record/start` is for, and a bound keeps a stray request from arming the
+/// recorder for days.
+pub const MAX_POST_SECONDS: u32 = 3600;
 
 /// The allowed `[record] mode` names.
-pub(crate) const RECORD_MODES: &[&str] = &["off", "continuous"];
+pub(crate) const RECORD_MODES: &[&str] = &["off", "continuous", "events"];
 
-/// What is recorded (`[record] mode`). `"events"` (recording around motion events, with
-/// pre-roll) is a later step and refused until it exists.
+/// What is recorded (`[record] mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordMode {
@@ -34,6 +45,9 @@ pub enum RecordMode {
     Off,
     /// Every segment, in chunks of `chunk_minutes`.
     Continuous,
+    /// Only the segments inside an armed window: `pre_seconds` before to `post_seconds`
+    /// after each `POST /api/events`, and from `POST /api/record/start` to `stop`.
+    Events,
 }
 
 impl RecordMode {
@@ -42,6 +56,7 @@ impl RecordMode {
         match self {
             RecordMode::Off => "off",
             RecordMode::Continuous => "continuous",
+            RecordMode::Events => "events",
         }
     }
     /// The mode whose TOML name is `s`.
@@ -49,6 +64,7 @@ impl RecordMode {
         match s {
             "off" => Some(RecordMode::Off),
             "continuous" => Some(RecordMode::Continuous),
+            "events" => Some(RecordMode::Events),
             _ => None,
         }
     }
@@ -58,7 +74,7 @@ impl RecordMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RecordSettings {
-    /// Off or continuous.
+    /// Off, continuous or events.
     pub mode: RecordMode,
     /// The recordings directory (must exist; its parents are never created).
     pub dir: PathBuf,
@@ -72,6 +88,11 @@ pub struct RecordSettings {
     pub min_free_percent: u32,
     /// Longest time between two fsyncs, seconds, 1..=300 (the most a power cut can lose).
     pub fsync_seconds: u32,
+    /// Seconds of footage before an event, taken from the live ring, 0..=[`MAX_PRE_SECONDS`]
+    /// and at most what the ring holds ([`RecordSettings::pre_roll_limit`]).
+    pub pre_seconds: u32,
+    /// Seconds recorded after an event, 0..=[`MAX_POST_SECONDS`].
+    pub post_seconds: u32,
 }
 
 impl Default for RecordSettings {
@@ -84,6 +105,8 @@ impl Default for RecordSettings {
             max_age_days: DEFAULT_MAX_AGE_DAYS,
             min_free_percent: DEFAULT_MIN_FREE_PERCENT,
             fsync_seconds: DEFAULT_FSYNC_SECONDS,
+            pre_seconds: DEFAULT_PRE_SECONDS,
+            post_seconds: DEFAULT_POST_SECONDS,
         }
     }
 }
@@ -92,5 +115,11 @@ impl RecordSettings {
     /// Whether anything is recorded.
     pub fn enabled(&self) -> bool {
         self.mode != RecordMode::Off
+    }
+
+    /// The most pre-roll the live ring can give: the `window` segments of `segment_seconds`
+    /// it lists (segments that left the window linger a little longer, but not reliably).
+    pub fn pre_roll_limit(window: usize, segment_seconds: u32) -> u32 {
+        (window as u32).saturating_mul(segment_seconds)
     }
 }

@@ -1,9 +1,9 @@
 //! One client connection: read request heads under a deadline, answer, repeat (RFC 9112 §9).
 //!
 //! Deadlines, all derived from `io_timeout`:
-//! - a request head (including the idle wait for it on a kept-alive connection) must arrive
-//!   completely within `io_timeout`; a client that drips bytes slowly is cut off (408) when the
-//!   deadline passes, not when a single read stalls;
+//! - a request head (including the idle wait for it on a kept-alive connection) and its body
+//!   must arrive completely within `io_timeout`; a client that drips bytes slowly is cut off
+//!   (408) when the deadline passes, not when a single read stalls;
 //! - a response must be written within `io_timeout + len / 16 KiB/s`, and every single write
 //!   within `io_timeout` (`SO_SNDTIMEO`), so a client that stops reading cannot pin the thread.
 //!
@@ -11,8 +11,16 @@
 //! `Content-Length`); this module adds `Connection: close` when it closes, removes the
 //! `Content-Length` that tiny_http puts on 204 (RFC 9110 §8.6 forbids it), and writes the body
 //! itself so the framing is always `Content-Length`.
+//!
+//! Request bodies: a `Content-Length` body of at most [`MAX_BODY`] bytes is read into the same
+//! receive buffer right after its head (bytes that arrived with the head count), handed to
+//! [`respond`] and consumed, so the next pipelined request starts right after it — whatever the
+//! method (a body on `GET` is read and ignored). `Expect: 100-continue` is answered with
+//! `100 Continue` before the body is read. `Transfer-Encoding` (411), a longer body (413) and a
+//! bad `Content-Length` (400) are answered and the connection is closed, since the end of such
+//! a body cannot be found.
 
-use super::request::{parse_head, Head, Method, Parse, MAX_HEAD};
+use super::request::{parse_head, Head, Method, Parse, MAX_BODY, MAX_HEAD};
 use super::routes::{respond, Body, Ctx, Reply};
 use crate::hls::shared::LiveShared;
 use crate::record::RecordAccess;
@@ -53,61 +61,66 @@ pub struct ConnCtx<'a> {
 /// Serves one connection until the client closes, a deadline passes, an error occurs or the
 /// server stops. Never panics on client input.
 pub fn serve(mut stream: TcpStream, peer: SocketAddr, cx: ConnCtx<'_>) {
-    let mut buf = vec![0u8; MAX_HEAD];
+    // A head and its body always fit: `parse_head` refuses heads over MAX_HEAD.
+    let mut buf = vec![0u8; MAX_HEAD + MAX_BODY];
     let mut copy = vec![0u8; COPY_BUF];
     let mut out: Vec<u8> = Vec::with_capacity(1024);
     let mut filled = 0usize;
     while !cx.stop.load(Relaxed) {
         let deadline = Instant::now() + cx.io_timeout;
-        // Read until a complete head is buffered, or give up.
+        let mut continued = false;
+        let mut head_done = false;
+        // Read until a complete head and its body are buffered, or give up. The head is parsed
+        // again after each read (at most MAX_HEAD bytes scanned), so no borrow of `buf`
+        // outlives a read into it.
         let (consumed, close) = loop {
-            match parse_head(&buf[..filled]) {
-                Parse::Complete(head, used) => {
-                    let close = handle(&mut stream, peer, &head, cx, &mut out, &mut copy);
-                    break (used, close);
-                }
-                Parse::Error(e) => {
-                    log::warn!("http: {peer}: {}; answering {}", e.reason(), e.status());
-                    let reply = Reply::text(e.status(), e.body());
-                    let _ = send(
-                        &mut stream,
-                        reply,
-                        false,
-                        true,
-                        cx.io_timeout,
-                        &mut out,
-                        &mut copy,
-                    );
-                    Stats::add(&cx.stats.requests, 1);
-                    return linger_close(stream);
-                }
-                Parse::Partial => {}
+            let refusal = match parse_head(&buf[..filled]) {
+                Parse::Complete(head, used) => match head.body_len() {
+                    Ok(n) if filled >= used + n => {
+                        let body = &buf[used..used + n];
+                        let close = handle(&mut stream, peer, &head, body, cx, &mut out, &mut copy);
+                        break (used + n, close);
+                    }
+                    Ok(_) => {
+                        head_done = true;
+                        if !continued && expects_continue(&head) {
+                            continued = true;
+                            let mut w = DeadlineWriter {
+                                stream: &mut stream,
+                                deadline,
+                                io_timeout: cx.io_timeout,
+                            };
+                            if w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                                return;
+                            }
+                        }
+                        None
+                    }
+                    Err(e) => Some((e.status(), e.body(), e.reason())),
+                },
+                Parse::Error(e) => Some((e.status(), e.body(), e.reason())),
+                Parse::Partial => None,
+            };
+            if let Some((status, body, reason)) = refusal {
+                return refuse(stream, peer, status, body, reason, cx, &mut out, &mut copy);
             }
             let now = Instant::now();
             if now >= deadline {
-                if filled > 0 {
-                    log::warn!(
-                        "http: {peer}: request head incomplete after {:?}; closing (408)",
-                        cx.io_timeout
-                    );
-                    let reply = Reply::text(408, "request timeout\n");
-                    let _ = send(
-                        &mut stream,
-                        reply,
-                        false,
-                        true,
-                        cx.io_timeout,
-                        &mut out,
-                        &mut copy,
-                    );
-                } else {
+                if filled == 0 {
                     log::debug!("http: {peer}: idle, closing");
+                    return linger_close(stream);
                 }
-                return linger_close(stream);
+                let part = if head_done { "body" } else { "head" };
+                let reason = format!("request {part} incomplete after {:?}", cx.io_timeout);
+                let body = "request timeout\n";
+                return refuse(stream, peer, 408, body, &reason, cx, &mut out, &mut copy);
             }
             if stream.set_read_timeout(Some(deadline - now)).is_err() {
                 return;
             }
+            // Never an empty slice: a partial head is < MAX_HEAD bytes and a missing body
+            // ends before MAX_HEAD + MAX_BODY.
+            debug_assert!(filled < buf.len());
             match stream.read(&mut buf[filled..]) {
                 Ok(0) => return, // client closed
                 Ok(n) => filled += n,
@@ -137,10 +150,39 @@ enum Keep {
     Dead,
 }
 
+/// Answers a request that cannot be read (`status`, plain text `body`, `reason` for the log),
+/// counts it and closes the connection.
+#[allow(clippy::too_many_arguments)]
+fn refuse(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    status: u16,
+    body: &'static str,
+    reason: &str,
+    cx: ConnCtx<'_>,
+    out: &mut Vec<u8>,
+    copy: &mut [u8],
+) {
+    log::warn!("http: {peer}: {reason}; answering {status}");
+    let reply = Reply::text(status, body);
+    let _ = send(&mut stream, reply, false, true, cx.io_timeout, out, copy);
+    Stats::add(&cx.stats.requests, 1);
+    linger_close(stream)
+}
+
+/// Whether the client waits for `100 Continue` before it sends the body (RFC 9110 §10.1.1).
+fn expects_continue(head: &Head<'_>) -> bool {
+    head.minor >= 1
+        && head
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+}
+
 fn handle(
     stream: &mut TcpStream,
     peer: SocketAddr,
     head: &Head<'_>,
+    body: &[u8],
     cx: ConnCtx<'_>,
     out: &mut Vec<u8>,
     copy: &mut [u8],
@@ -152,7 +194,7 @@ fn handle(
         stop: cx.stop,
         record: cx.record,
     };
-    let (reply, suspicious) = match respond(head, ctx) {
+    let (reply, suspicious) = match respond(head, body, ctx) {
         Ok(r) => (r, false),
         Err((r, why)) => {
             log::warn!(
@@ -162,14 +204,10 @@ fn handle(
             (r, true)
         }
     };
-    // HTTP/1.0 connections are closed after one response; the server never reads request
-    // bodies, so a request announcing one also ends the connection, as does a target that
-    // looks like an attack.
-    let close = head.minor == 0
-        || head.connection_has("close")
-        || head.has_body()
-        || cx.stop.load(Relaxed)
-        || suspicious;
+    // HTTP/1.0 connections are closed after one response, as is one whose target looks like
+    // an attack. The body has been consumed, so the connection stays usable otherwise.
+    let close =
+        head.minor == 0 || head.connection_has("close") || cx.stop.load(Relaxed) || suspicious;
     let status = reply.status;
     let len = reply.body.len();
     let head_only = head.method == Method::Head;

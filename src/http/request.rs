@@ -6,6 +6,10 @@
 //! ≤ [`MAX_REQUEST_LINE`] bytes (else 414), whole head ≤ [`MAX_HEAD`] bytes and
 //! ≤ [`MAX_HEADERS`] fields (else 431). Only visible ASCII is accepted in the request target and
 //! field values, so NUL bytes, controls and non-ASCII never reach the router.
+//!
+//! Request bodies (RFC 9112 §6): [`Head::body_len`] tells how many body bytes follow the head.
+//! Only `Content-Length` framing up to [`MAX_BODY`] bytes is accepted; `Transfer-Encoding`
+//! gives 411, a longer body 413 and an invalid or conflicting `Content-Length` 400 (§6.3).
 
 /// Longest request line accepted (method, target and version); longer gets 414.
 pub const MAX_REQUEST_LINE: usize = 1024;
@@ -13,6 +17,8 @@ pub const MAX_REQUEST_LINE: usize = 1024;
 pub const MAX_HEAD: usize = 8192;
 /// Most header fields accepted; more gets 431.
 pub const MAX_HEADERS: usize = 64;
+/// Largest request body accepted (JSON of the API is far smaller); larger gets 413.
+pub const MAX_BODY: usize = 8192;
 
 /// Request methods the server distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +29,10 @@ pub enum Method {
     Head,
     /// `OPTIONS`
     Options,
+    /// `POST`
+    Post,
+    /// `DELETE`
+    Delete,
     /// Any other syntactically valid method (answered with 405).
     Other,
 }
@@ -75,6 +85,46 @@ impl HeadError {
     }
 }
 
+/// Why a request's body framing is refused; the connection is closed after the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyError {
+    /// `Transfer-Encoding` (chunked or any other coding) is not accepted (411).
+    TransferEncoding,
+    /// `Content-Length` above [`MAX_BODY`] (413).
+    TooLarge,
+    /// `Content-Length` that is not a decimal number, or several differing values (400).
+    BadLength,
+}
+
+impl BodyError {
+    /// The status code to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            BodyError::TransferEncoding => 411,
+            BodyError::TooLarge => 413,
+            BodyError::BadLength => 400,
+        }
+    }
+
+    /// The plain-text body of the error response.
+    pub fn body(self) -> &'static str {
+        match self {
+            BodyError::TransferEncoding => "length required: send a Content-Length body\n",
+            BodyError::TooLarge => "request body larger than 8 KiB\n",
+            BodyError::BadLength => "bad Content-Length\n",
+        }
+    }
+
+    /// A short reason for the log.
+    pub fn reason(self) -> &'static str {
+        match self {
+            BodyError::TransferEncoding => "request body with Transfer-Encoding",
+            BodyError::TooLarge => "request body larger than 8 KiB",
+            BodyError::BadLength => "invalid Content-Length",
+        }
+    }
+}
+
 /// A parsed request head borrowing the receive buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Head<'a> {
@@ -114,14 +164,35 @@ impl<'a> Head<'a> {
             .any(|(_, v)| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     }
 
-    /// Whether the request announces a body (`Transfer-Encoding`, or a `Content-Length` that is
-    /// not exactly `0`). The server never reads bodies, so such a connection is closed after the
-    /// response.
-    pub fn has_body(&self) -> bool {
-        self.headers().any(|(n, v)| {
-            n.eq_ignore_ascii_case("transfer-encoding")
-                || (n.eq_ignore_ascii_case("content-length") && v != "0")
-        })
+    /// The number of body bytes that follow the head (0 without `Content-Length`), or why the
+    /// body is refused. A `Content-Length` list of equal values counts as one (RFC 9112 §6.3).
+    pub fn body_len(&self) -> Result<usize, BodyError> {
+        let mut len: Option<u64> = None;
+        for (n, v) in self.headers() {
+            if n.eq_ignore_ascii_case("transfer-encoding") {
+                return Err(BodyError::TransferEncoding);
+            }
+            if !n.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
+            for item in v.split(',') {
+                let item = item.trim();
+                if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(BodyError::BadLength);
+                }
+                // More digits than u64 holds is simply too large.
+                let l = item.parse::<u64>().unwrap_or(u64::MAX);
+                if len.is_some_and(|prev| prev != l) {
+                    return Err(BodyError::BadLength);
+                }
+                len = Some(l);
+            }
+        }
+        match len {
+            Some(l) if l > MAX_BODY as u64 => Err(BodyError::TooLarge),
+            Some(l) => Ok(l as usize),
+            None => Ok(0),
+        }
     }
 }
 
@@ -269,6 +340,8 @@ fn parse_request_line(line: &str) -> Result<(Method, &str, &str, u8), HeadError>
         "GET" => Method::Get,
         "HEAD" => Method::Head,
         "OPTIONS" => Method::Options,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
         _ => Method::Other,
     };
     Ok((method, m, target, minor))
@@ -304,7 +377,7 @@ mod tests {
         assert_eq!(h.header("accept-encoding"), Some("gzip, br"));
         assert_eq!(h.header("host"), Some("a"));
         assert_eq!(h.header("range"), None);
-        assert!(!h.has_body());
+        assert_eq!(h.body_len(), Ok(0));
     }
 
     #[test]
@@ -383,14 +456,64 @@ mod tests {
     #[test]
     fn methods_and_bodies() {
         let (h, _) = complete(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
-        assert_eq!(h.method, Method::Other);
+        assert_eq!(h.method, Method::Post);
         assert_eq!(h.method_str, "POST");
-        assert!(h.has_body());
+        assert_eq!(h.body_len(), Ok(3));
+        let (h, _) = complete(b"DELETE /x HTTP/1.1\r\n\r\n");
+        assert_eq!(h.method, Method::Delete);
+        assert_eq!(h.body_len(), Ok(0));
+        let (h, _) = complete(b"PUT / HTTP/1.1\r\n\r\n");
+        assert_eq!(h.method, Method::Other);
         let (h, _) = complete(b"OPTIONS * HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert_eq!(h.method, Method::Options);
         assert_eq!(h.target, "*");
-        assert!(h.has_body());
+        assert_eq!(h.body_len(), Err(BodyError::TransferEncoding));
+        assert_eq!(BodyError::TransferEncoding.status(), 411);
         let (h, _) = complete(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
-        assert!(!h.has_body());
+        assert_eq!(h.body_len(), Ok(0));
+    }
+
+    #[test]
+    fn content_length_limits_and_syntax() {
+        let body_len = |fields: &str| {
+            let raw = format!("POST / HTTP/1.1\r\n{fields}\r\n");
+            match parse_head(raw.as_bytes()) {
+                Parse::Complete(h, _) => h.body_len(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            body_len(&format!("Content-Length: {MAX_BODY}\r\n")),
+            Ok(MAX_BODY)
+        );
+        let over = MAX_BODY + 1;
+        assert_eq!(
+            body_len(&format!("Content-Length: {over}\r\n")),
+            Err(BodyError::TooLarge)
+        );
+        assert_eq!(
+            body_len("Content-Length: 99999999999999999999999\r\n"),
+            Err(BodyError::TooLarge)
+        );
+        assert_eq!(BodyError::TooLarge.status(), 413);
+        assert_eq!(body_len("Content-Length: 5, 5\r\n"), Ok(5));
+        assert_eq!(
+            body_len("Content-Length: 5\r\nContent-Length: 5\r\n"),
+            Ok(5)
+        );
+        for bad in [
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: 5, 6\r\n",
+            "Content-Length: -1\r\n",
+            "Content-Length: +5\r\n",
+            "Content-Length: 0x10\r\n",
+            "Content-Length:\r\n",
+        ] {
+            assert_eq!(body_len(bad), Err(BodyError::BadLength), "{bad:?}");
+        }
+        assert_eq!(
+            body_len("Content-Length: 3\r\nTransfer-Encoding: gzip\r\n"),
+            Err(BodyError::TransferEncoding)
+        );
     }
 }

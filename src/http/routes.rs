@@ -20,8 +20,10 @@
 //! `Content-Encoding: gzip` when the request accepts gzip, else decompressed while it is sent
 //! ([`Body::Gunzip`]); both carry `Vary: Accept-Encoding` and an exact `Content-Length`.
 
+use super::events;
 use super::live::{self, Directives, PlaylistAnswer};
 use super::player;
+use super::recordings::{self, RecRoute};
 use super::request::{Head, Method};
 use crate::hls::shared::LiveShared;
 use crate::hls::store::{parse_init_name, parse_part_name, parse_segment_name};
@@ -40,7 +42,7 @@ pub const MAX_PLAYLIST: u64 = 1 << 20;
 /// The playlist's file name in the segment directory.
 pub const PLAYLIST: &str = "live.m3u8";
 /// Methods the server implements (the `Allow` header of 405 and preflight answers).
-pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+pub const ALLOW: &str = "GET, HEAD, POST, DELETE, OPTIONS";
 
 const CT_PLAYLIST: &str = "application/vnd.apple.mpegurl";
 const CT_INIT: &str = "video/mp4";
@@ -64,6 +66,10 @@ pub enum Route<'a> {
     Health,
     /// `*` (only meaningful with `OPTIONS`)
     Asterisk,
+    /// `/api/events`, `/api/record/start`, `/api/record/stop` (`POST`, [`events`]).
+    RecordControl(events::Action),
+    /// A recordings route ([`super::recordings`]).
+    Recording(RecRoute<'a>),
 }
 
 /// Why a target names no resource.
@@ -136,9 +142,13 @@ pub fn classify(target: &str) -> Result<Route<'_>, Reject> {
         "/hls.min.js" => Ok(Route::HlsJs),
         "/api/status" => Ok(Route::Status),
         "/healthz" => Ok(Route::Health),
-        p => match media_name(&p[1..]) {
-            Some(m) => Ok(Route::Media(&p[1..], m)),
-            None => Err(Reject::NotFound),
+        p => match events::Action::from_path(p) {
+            Some(a) => Ok(Route::RecordControl(a)),
+            None => match (recordings::classify(p), media_name(&p[1..])) {
+                (Some(r), _) => Ok(Route::Recording(r)),
+                (None, Some(m)) => Ok(Route::Media(&p[1..], m)),
+                (None, None) => Err(Reject::NotFound),
+            },
         },
     }
 }
@@ -310,13 +320,20 @@ impl Reply {
         self
     }
 
-    fn cors(self) -> Reply {
+    pub(crate) fn cors(self) -> Reply {
         self.with("Access-Control-Allow-Origin", "*")
     }
 
     /// A short plain-text reply that is never cached.
     pub fn text(status: u16, text: &'static str) -> Reply {
         Reply::new(status, Body::Static(text.as_bytes()))
+            .with("Content-Type", "text/plain; charset=utf-8")
+            .with("Cache-Control", "no-store")
+    }
+
+    /// A plain-text reply built for this request (an error message naming the bad input).
+    pub fn message(status: u16, text: String) -> Reply {
+        Reply::new(status, Body::Bytes(text.into_bytes()))
             .with("Content-Type", "text/plain; charset=utf-8")
             .with("Cache-Control", "no-store")
     }
@@ -343,8 +360,10 @@ pub struct Ctx<'a> {
     pub record: Option<&'a RecordAccess>,
 }
 
-/// The reply to a parsed request. `Err` carries the reason of a suspicious target for the log.
-pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
+/// The reply to a parsed request and its body (at most
+/// [`MAX_BODY`](super::request::MAX_BODY) bytes, empty when none was sent). `Err` carries the
+/// reason of a suspicious target for the log.
+pub fn respond(head: &Head<'_>, body: &[u8], ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static str)> {
     let route = match classify(head.target) {
         Ok(r) => r,
         Err(Reject::NotFound) => return Ok(Reply::text(404, "not found\n")),
@@ -353,6 +372,18 @@ pub fn respond(head: &Head<'_>, ctx: Ctx<'_>) -> Result<Reply, (Reply, &'static 
     match (head.method, route) {
         (Method::Other, _) => Ok(Reply::method_not_allowed()),
         (Method::Options, _) => Ok(preflight()),
+        (Method::Post, Route::RecordControl(a)) => Ok(events::respond(
+            a,
+            body,
+            ctx.record,
+            std::time::SystemTime::now(),
+        )),
+        (_, Route::RecordControl(_)) => {
+            Ok(Reply::text(405, "method not allowed (POST)\n").with("Allow", "POST, OPTIONS"))
+        }
+        (_, Route::Recording(r)) => Ok(recordings::respond(head, r, ctx)),
+        // No other route takes a body.
+        (Method::Post | Method::Delete, _) => Ok(Reply::method_not_allowed()),
         (_, Route::Asterisk) => Err((
             Reply::text(400, "bad request\n"),
             "'*' target without OPTIONS",
@@ -401,15 +432,20 @@ fn preflight() -> Reply {
         .with("Access-Control-Allow-Methods", ALLOW)
         .with(
             "Access-Control-Allow-Headers",
-            "Range, If-Range, Accept, Content-Type",
+            "Range, If-Range, If-None-Match, Accept, Content-Type",
         )
         .with("Access-Control-Max-Age", "86400")
         .with("Allow", ALLOW)
 }
 
 fn status(stats: &Stats) -> Reply {
-    match serde_json::to_vec(&stats.snapshot()) {
-        Ok(json) => Reply::new(200, Body::Bytes(json))
+    json_reply(200, &stats.snapshot())
+}
+
+/// `value` as JSON with `status`, never cached, CORS (500 when it cannot be serialised).
+pub(crate) fn json_reply(status: u16, value: &impl serde::Serialize) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(json) => Reply::new(status, Body::Bytes(json))
             .with("Content-Type", "application/json")
             .with("Cache-Control", "no-store")
             .cors(),
@@ -465,6 +501,12 @@ fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Reply {
             }
         },
     };
+    playlist_reply(head, data, &cache)
+}
+
+/// 200 with playlist text `data`: gzip when the client accepts it, the playlist type,
+/// `Cache-Control: cache`, `Vary: Accept-Encoding`, CORS.
+pub(crate) fn playlist_reply(head: &Head<'_>, data: Vec<u8>, cache: &str) -> Reply {
     let gz = head.header("accept-encoding").is_some_and(accepts_gzip);
     let reply = if gz {
         match gzip(&data) {
@@ -479,7 +521,7 @@ fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Reply {
     };
     reply
         .with("Content-Type", CT_PLAYLIST)
-        .with("Cache-Control", &cache)
+        .with("Cache-Control", cache)
         .with("Vary", "Accept-Encoding")
         .cors()
 }
@@ -516,8 +558,38 @@ fn media(head: &Head<'_>, ctx: Ctx<'_>, name: &str, m: Media) -> Reply {
         Media::Segment(c) | Media::Part(c, ..) => c.content_type(),
         Media::Init => CT_INIT,
     };
-    let range = match (head.header("range"), head.header("if-range")) {
-        (Some(r), None) => parse_range(r, len),
+    file_reply(head, file, len, content_type, CACHE_SEGMENT, None)
+}
+
+/// Whether an `If-None-Match` value lists `etag` (weak comparison, RFC 9110 §13.1.2) or is `*`.
+pub fn none_match(value: &str, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    value.trim() == "*" || value.split(',').any(|t| bare(t) == bare(etag))
+}
+
+/// The reply that sends an open file of `len` bytes: 200, or 206 for a single `Range`, or 416;
+/// `Accept-Ranges`, exact `Content-Length`. With a strong `etag`: `ETag` on every answer, 304
+/// when `If-None-Match` lists it, and a `Range` sent with `If-Range` is honoured only when
+/// `If-Range` is that tag (without one, such a `Range` is ignored: nothing to compare).
+pub(crate) fn file_reply(
+    head: &Head<'_>,
+    file: File,
+    len: u64,
+    content_type: &str,
+    cache: &str,
+    etag: Option<&str>,
+) -> Reply {
+    if let (Some(tag), Some(inm)) = (etag, head.header("if-none-match")) {
+        if none_match(inm, tag) {
+            return Reply::new(304, Body::Empty)
+                .with("ETag", tag)
+                .with("Cache-Control", cache)
+                .cors();
+        }
+    }
+    let range = match (head.header("range"), head.header("if-range"), etag) {
+        (Some(r), None, _) => parse_range(r, len),
+        (Some(r), Some(ir), Some(tag)) if ir.trim() == tag => parse_range(r, len),
         _ => ByteRange::Full,
     };
     let reply = match range {
@@ -542,17 +614,20 @@ fn media(head: &Head<'_>, ctx: Ctx<'_>, name: &str, m: Media) -> Reply {
             .with("Content-Range", &format!("bytes */{len}"))
             .with("Cache-Control", "no-store"),
     };
-    let reply = if reply.status == 416 {
+    let mut reply = if reply.status == 416 {
         reply
     } else {
-        reply.with("Cache-Control", CACHE_SEGMENT)
+        reply.with("Cache-Control", cache)
     };
+    if let Some(tag) = etag {
+        reply = reply.with("ETag", tag);
+    }
     reply
         .with("Content-Type", content_type)
         .with("Accept-Ranges", "bytes")
         .with(
             "Access-Control-Expose-Headers",
-            "Content-Length, Content-Range, Accept-Ranges",
+            "Content-Length, Content-Range, Accept-Ranges, ETag",
         )
         .cors()
 }
@@ -618,6 +693,16 @@ mod tests {
         assert_eq!(classify("*"), Ok(Route::Asterisk));
         assert_eq!(classify("/etc/passwd"), Err(Reject::NotFound));
         assert_eq!(classify("/favicon.ico"), Err(Reject::NotFound));
+        assert_eq!(
+            classify("/rec/20261206T100000Z.ts?x=1"),
+            Ok(Route::Recording(RecRoute::Chunk("20261206T100000Z.ts")))
+        );
+        assert_eq!(
+            classify("/api/recordings?from=now"),
+            Ok(Route::Recording(RecRoute::List))
+        );
+        assert_eq!(classify("/rec/live.m3u8"), Err(Reject::NotFound));
+        assert_eq!(classify("/rec/seg1.ts"), Err(Reject::NotFound));
         for evil in [
             "/../live.m3u8",
             "/seg1.ts/../live.m3u8",
@@ -628,6 +713,9 @@ mod tests {
             "/..\\seg1.ts",
             "/.seg1.ts.part",
             "/.hlscam-state",
+            "/rec/../20261206T100000Z.ts",
+            "/rec/.hlscam-rec",
+            "/rec/20261206T100000Z.ts%00",
             "//etc/passwd",
             "live.m3u8",
         ] {
@@ -684,6 +772,15 @@ mod tests {
         assert_eq!(parse_range("bytes=a-b", 100), Full);
         assert_eq!(parse_range("bytes=-", 100), Full);
         assert_eq!(parse_range("items=0-1", 100), Full);
+    }
+
+    #[test]
+    fn entity_tag_lists() {
+        assert!(none_match("\"a-1\"", "\"a-1\""));
+        assert!(none_match("\"x\", W/\"a-1\"", "\"a-1\""));
+        assert!(none_match("*", "\"a-1\""));
+        assert!(!none_match("\"a-2\"", "\"a-1\""));
+        assert!(!none_match("", "\"a-1\""));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub const TS_PACKET: usize = 188;
 pub const CHUNK_EXT: &str = ".ts";
 /// Index file extension (after the chunk's whole name).
 pub const INDEX_EXT: &str = ".idx";
+/// Lock marker extension (after the chunk's whole name): retention keeps a chunk that has one.
+pub const LOCK_EXT: &str = ".lock";
 /// Suffix of files being written by something that did not finish (removed by repair).
 pub const TMP_EXT: &str = ".tmp";
 
@@ -34,10 +36,13 @@ pub fn chunk_name(t: SystemTime, n: u32) -> String {
 
 /// Whether `name` is a chunk's name (`YYYYMMDDTHHMMSSZ[-N].ts`).
 pub fn is_chunk_name(name: &str) -> bool {
-    let Some(base) = name.strip_suffix(CHUNK_EXT) else {
-        return false;
-    };
-    let (stamp, n) = base.split_once('-').unwrap_or((base, "0"));
+    name.strip_suffix(CHUNK_EXT).is_some_and(is_chunk_id)
+}
+
+/// Whether `id` is a chunk's id: its name without `.ts` (`YYYYMMDDTHHMMSSZ[-N]`), as the
+/// recordings API names spans.
+pub fn is_chunk_id(id: &str) -> bool {
+    let (stamp, n) = id.split_once('-').unwrap_or((id, "0"));
     let b = stamp.as_bytes();
     b.len() == 16
         && b[8] == b'T'
@@ -139,6 +144,9 @@ mod tests {
         assert_eq!(chunk_name(t, 2), "20260528T202640Z-2.ts");
         assert!(is_chunk_name("20260528T202640Z.ts"));
         assert!(is_chunk_name("20260528T202640Z-2.ts"));
+        assert!(is_chunk_id("20260528T202640Z-2"));
+        assert!(!is_chunk_id("20260528T202640Z.ts"));
+        assert!(!is_chunk_id("../20260528T202640Z"));
         for bad in [
             "20260528T202640Z.ts.idx",
             "x.ts",

@@ -26,9 +26,18 @@
 //!   there (or none): recording waits, checking every [`GUARD_EVERY`], and resumes.
 //! - Figures in `/api/status` (`"record"`, [`RecordStatus`]); failures are logged at most
 //!   once per [`crate::publish::LOG_EVERY`].
-//! - Not done yet: events/pre-roll, playback over HTTP, VOD playlists, clip export.
+//! - `mode = "events"` ([`events`]): only segments inside an armed window are queued; the
+//!   metadata of every segment goes to a fixed ring the writer takes pre-roll from.
+//! - The wall clock ([`clock`]): footage recorded before NTP sync carries `FLAG_UNSYNCED`; a
+//!   clock step begins a new chunk with `FLAG_CLOCK_STEP`.
+//! - Playback: [`catalog`] reads the directory back (spans, gaps, days, storage, locks) for
+//!   the recordings API and VOD playlists of [`crate::http::recordings`].
+//! - Not done yet: clip export.
 
+pub mod catalog;
 pub mod chunk;
+pub mod clock;
+pub mod events;
 pub mod index;
 pub mod repair;
 pub mod retention;
@@ -43,11 +52,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::RecordSettings;
+use crate::config::{RecordMode, RecordSettings};
 use crate::hls::consumer::{Consumer, SegmentDone, SegmentStart};
 use crate::publish::RateLimit;
 use crate::stats::Stats;
 use crate::time::Pts90k;
+use events::{wall_ns, Control, Recent, RECENT};
 
 /// Segment buffers: one being filled, one being written, two waiting.
 pub const SLOTS: usize = 4;
@@ -85,6 +95,8 @@ pub struct RecordStatus {
     /// Chunks whose index or length a repair changed.
     pub repaired: AtomicU64,
     last_error: Mutex<String>,
+    /// The chunk the writer has open ("" when none): the recordings API calls it growing.
+    current: Mutex<String>,
 }
 
 /// A copy of the recorder's figures (`"record"` in `/api/status`).
@@ -129,7 +141,29 @@ impl RecordStatus {
             deleted: AtomicU64::new(0),
             repaired: AtomicU64::new(0),
             last_error: Mutex::new(String::new()),
+            current: Mutex::new(String::new()),
         }
+    }
+
+    /// Sets the chunk the writer has open (writer thread only, once per chunk).
+    pub fn set_current(&self, name: Option<&str>) {
+        let mut c = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        c.clear();
+        c.push_str(name.unwrap_or(""));
+    }
+
+    /// The chunk the writer has open, if any.
+    pub fn current(&self) -> Option<String> {
+        let c = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        (!c.is_empty()).then(|| c.clone())
+    }
+
+    /// The last error ("" when none yet).
+    pub fn last_error(&self) -> String {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sets the state (an index into [`STATES`]).
@@ -158,23 +192,21 @@ impl RecordStatus {
             dropped: self.dropped.load(Relaxed),
             deleted: self.deleted.load(Relaxed),
             repaired: self.repaired.load(Relaxed),
-            last_error: self
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            last_error: self.last_error(),
         }
     }
 }
 
 /// What the HTTP server's recording routes need (the recordings API, VOD playlists, clips,
-/// events): the `[record]` settings and the running recorder's figures.
+/// events): the `[record]` settings, the running recorder's figures and its events control.
 #[derive(Debug)]
 pub struct RecordAccess {
     /// `[record]` as configured.
     pub settings: RecordSettings,
     /// The recorder's figures (`/api/status` "record").
     pub status: Arc<RecordStatus>,
+    /// Events and manual start/stop ([`events::Control`]).
+    pub control: Arc<Control>,
 }
 
 /// One segment on its way to disk.
@@ -189,6 +221,8 @@ pub(crate) struct SegBuf {
 pub(crate) struct Queue {
     pub free: Vec<SegBuf>,
     pub jobs: VecDeque<SegBuf>,
+    /// The last [`RECENT`] segments the mux thread saw, queued or not (pre-roll).
+    pub recent: heapless::Deque<Recent, RECENT>,
     pub closed: bool,
     pub finished: bool,
 }
@@ -198,9 +232,26 @@ pub(crate) struct Shared {
     pub q: Mutex<Queue>,
     pub cv: Condvar,
     pub status: Arc<RecordStatus>,
+    pub control: Arc<Control>,
 }
 
 impl Shared {
+    /// The queue with the `free` buffers, and the events control for `setup`.
+    pub fn new(free: Vec<SegBuf>, status: Arc<RecordStatus>, setup: &RecordSetup) -> Arc<Self> {
+        Arc::new_cyclic(|weak| Shared {
+            q: Mutex::new(Queue {
+                jobs: VecDeque::with_capacity(free.len()),
+                free,
+                recent: heapless::Deque::new(),
+                closed: false,
+                finished: false,
+            }),
+            cv: Condvar::new(),
+            status,
+            control: Arc::new(Control::new(&setup.settings, setup.pre_limit, weak.clone())),
+        })
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, Queue> {
         self.q.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -219,6 +270,14 @@ pub struct RecordSetup {
     pub limits: retention::Limits,
     /// Bytes one segment buffer holds ([`crate::publish::segment_capacity`]).
     pub segment_cap: usize,
+    /// `[record]` as configured (mode, pre/post seconds).
+    pub settings: RecordSettings,
+    /// The live ring's directory (`[hls] dir`), where pre-roll is read from.
+    pub live_dir: PathBuf,
+    /// The most pre-roll the live ring holds, seconds (the largest `pre` of one event).
+    pub pre_limit: u32,
+    /// Whether the wall clock is synchronised ([`clock::system_synced`]; tests fake it).
+    pub synced: clock::SyncProbe,
 }
 
 impl RecordSetup {
@@ -235,7 +294,19 @@ impl RecordSetup {
                 min_free_percent: r.min_free_percent,
             },
             segment_cap,
+            settings: r.clone(),
+            live_dir: PathBuf::new(),
+            pre_limit: r.pre_seconds,
+            synced: clock::system_synced,
         }
+    }
+
+    /// The same, taking pre-roll from the live ring in `dir`, which holds `pre_limit` seconds
+    /// ([`RecordSettings::pre_roll_limit`]).
+    pub fn with_live_ring(mut self, dir: &std::path::Path, pre_limit: u32) -> Self {
+        self.live_dir = dir.to_path_buf();
+        self.pre_limit = pre_limit.max(self.settings.pre_seconds);
+        self
     }
 }
 
@@ -245,6 +316,8 @@ pub struct Recorder {
     current: Option<SegBuf>,
     overflow: bool,
     gap: bool,
+    /// `mode = "events"`: queue only armed segments.
+    events: bool,
     thread: Option<JoinHandle<()>>,
     log: RateLimit,
 }
@@ -286,16 +359,8 @@ impl Recorder {
                 gap: false,
             })
             .collect();
-        let shared = Arc::new(Shared {
-            q: Mutex::new(Queue {
-                free,
-                jobs: VecDeque::with_capacity(SLOTS),
-                closed: false,
-                finished: false,
-            }),
-            cv: Condvar::new(),
-            status,
-        });
+        let shared = Shared::new(free, status, &setup);
+        let events = setup.settings.mode == RecordMode::Events;
         let w = writer::Writer::new(shared.clone(), setup);
         let thread = std::thread::Builder::new()
             .name("record".into())
@@ -310,6 +375,7 @@ impl Recorder {
             current: None,
             overflow: false,
             gap: false,
+            events,
             thread,
             log: RateLimit::default(),
         }
@@ -318,6 +384,28 @@ impl Recorder {
     /// The recorder's figures.
     pub fn status(&self) -> &Arc<RecordStatus> {
         &self.shared.status
+    }
+
+    /// The events control (for [`RecordAccess`]).
+    pub fn control(&self) -> &Arc<Control> {
+        &self.shared.control
+    }
+
+    /// Whether a segment beginning at `wall` is to be queued (always, unless `mode = "events"`
+    /// and no window is armed that late): one atomic load.
+    fn armed(&self, wall: std::time::SystemTime) -> bool {
+        !self.events || wall_ns(wall) <= self.shared.control.armed_until()
+    }
+
+    /// Notes `done` in the recent ring (its oldest entry makes room).
+    fn remember(q: &mut Queue, done: &SegmentDone, queued: bool) {
+        if q.recent.is_full() {
+            q.recent.pop_front();
+        }
+        let _ = q.recent.push_back(Recent {
+            done: *done,
+            queued,
+        });
     }
 
     fn skip(&mut self, why: &str, seq: u64) {
@@ -342,7 +430,7 @@ impl Consumer for Recorder {
             b
         });
         self.overflow = false;
-        if self.current.is_none() {
+        if self.current.is_none() && self.armed(start.wall) {
             self.skip("the disk is behind: no free buffer", start.seq);
         }
     }
@@ -359,16 +447,28 @@ impl Consumer for Recorder {
 
     fn segment(&mut self, done: &SegmentDone) {
         let Some(mut b) = self.current.take() else {
+            Self::remember(&mut self.shared.lock(), done, false);
             return;
         };
         if self.overflow || b.data.len() as u64 != done.bytes {
-            self.shared.lock().free.push(b);
+            let mut q = self.shared.lock();
+            q.free.push(b);
+            Self::remember(&mut q, done, false);
+            drop(q);
             self.skip("larger than the segment buffer", done.seq);
+            return;
+        }
+        let armed = self.armed(done.wall);
+        let mut q = self.shared.lock();
+        Self::remember(&mut q, done, armed);
+        if !armed {
+            q.free.push(b);
             return;
         }
         b.done = *done;
         b.gap = std::mem::take(&mut self.gap);
-        self.shared.lock().jobs.push_back(b);
+        q.jobs.push_back(b);
+        drop(q);
         self.shared.cv.notify_all();
     }
 

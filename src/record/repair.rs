@@ -187,7 +187,7 @@ fn secs(s: u64) -> crate::time::Pts90k {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::time::Pts90k;
 
@@ -238,8 +238,9 @@ mod tests {
         out
     }
 
-    fn tmpdir(tag: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("hlscam-repair-{tag}-{}", std::process::id()));
+    /// A fresh, empty directory under the system temp dir for the record tests.
+    pub(crate) fn tmpdir(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("hlscam-rec-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d

@@ -2,12 +2,14 @@
 //! or `min_free_percent` is reached (whichever first). [`plan`] is pure (a clock and the file
 //! system's figures are arguments); [`Fs`] is the thin layer that lists the directory, asks
 //! `statvfs` and deletes — index first, then chunk (DESIGN §2 item 20). The chunk being
-//! written is never deleted.
+//! written is never deleted, nor a locked one (a `<chunk>.lock` marker beside it, set through
+//! the recordings API): [`plan`] skips it and [`Fs::delete`] looks for the marker again right
+//! before it unlinks.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::chunk::{is_chunk_name, INDEX_EXT};
+use super::chunk::{is_chunk_name, INDEX_EXT, LOCK_EXT};
 
 /// The limits of `[record]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,6 +31,8 @@ pub struct ChunkInfo {
     pub start: SystemTime,
     /// Bytes of the chunk and its index.
     pub bytes: u64,
+    /// Whether it has a lock marker ([`LOCK_EXT`]): retention keeps it.
+    pub locked: bool,
 }
 
 /// Space on the file system, bytes.
@@ -41,7 +45,8 @@ pub struct Space {
 }
 
 /// The chunks (oldest first) to delete so that the limits hold at `now` with `need` more
-/// bytes to write; `current` (the chunk being written) is never chosen.
+/// bytes to write; `current` (the chunk being written) and locked chunks are never chosen (their
+/// bytes still count towards the limits).
 pub fn plan(
     chunks: &[ChunkInfo],
     current: Option<&str>,
@@ -55,7 +60,7 @@ pub fn plan(
     let free_goal = space.total / 100 * u64::from(limits.min_free_percent);
     let mut out = Vec::new();
     for c in chunks {
-        if Some(c.name.as_str()) == current {
+        if c.locked || Some(c.name.as_str()) == current {
             continue;
         }
         let too_big = limits.max_bytes > 0 && total + need > limits.max_bytes;
@@ -115,10 +120,12 @@ impl Fs {
             let idx = std::fs::metadata(self.dir.join(format!("{name}{INDEX_EXT}")))
                 .map(|m| m.len())
                 .unwrap_or(0);
+            let locked = self.is_locked(&name);
             out.push(ChunkInfo {
                 bytes: e.metadata()?.len() + idx,
                 name,
                 start,
+                locked,
             });
         }
         out.sort_by(|a, b| (a.start, &a.name).cmp(&(b.start, &b.name)));
@@ -130,8 +137,20 @@ impl Fs {
         statvfs(&self.dir)
     }
 
-    /// Deletes a chunk: its index first, then the chunk.
+    /// Whether chunk `name` has a lock marker.
+    pub fn is_locked(&self, name: &str) -> bool {
+        self.dir.join(format!("{name}{LOCK_EXT}")).exists()
+    }
+
+    /// Deletes a chunk: its index first, then the chunk. A chunk locked since it was listed is
+    /// kept (`PermissionDenied`).
     pub fn delete(&self, name: &str) -> std::io::Result<()> {
+        if self.is_locked(name) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{name} is locked"),
+            ));
+        }
         match std::fs::remove_file(self.dir.join(format!("{name}{INDEX_EXT}"))) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -173,6 +192,7 @@ mod tests {
                 name: format!("c{i}"),
                 start: t(i * 300),
                 bytes: each,
+                locked: false,
             })
             .collect()
     }
@@ -180,6 +200,12 @@ mod tests {
     const ROOMY: Space = Space {
         total: 1 << 40,
         avail: 1 << 39,
+    };
+
+    /// 8.5 % free: a 10 % goal with 200 bytes to write needs 350 bytes more.
+    const TIGHT: Space = Space {
+        total: 10_000,
+        avail: 850,
     };
 
     #[test]
@@ -226,12 +252,8 @@ mod tests {
             min_free_percent: 10,
             ..Limits::default()
         };
-        let space = Space {
-            total: 10_000,
-            avail: 850,
-        };
         // Goal: 1000 free + 200 to write = 1200; each delete frees 100.
-        let p = plan(&chunks(10, 100), Some("c9"), &l, t(0), space, 200);
+        let p = plan(&chunks(10, 100), Some("c9"), &l, t(0), TIGHT, 200);
         assert_eq!(p, ["c0", "c1", "c2", "c3"]);
         // Whichever limit is reached first: here bytes.
         let l2 = Limits {
@@ -240,6 +262,76 @@ mod tests {
         };
         let p = plan(&chunks(10, 100), Some("c9"), &l2, t(0), ROOMY, 0);
         assert_eq!(p.len(), 5);
+    }
+
+    fn lock(mut cs: Vec<ChunkInfo>, which: &[usize]) -> Vec<ChunkInfo> {
+        for &i in which {
+            cs[i].locked = true;
+        }
+        cs
+    }
+
+    #[test]
+    fn locked_chunks_are_kept_under_every_limit() {
+        // Bytes: 1000 on disk, 150 to write; c0 and c2 locked: c1 and c3 go instead (the
+        // locked bytes still count).
+        let l = Limits {
+            max_bytes: 1000,
+            ..Limits::default()
+        };
+        let cs = lock(chunks(10, 100), &[0, 2]);
+        assert_eq!(plan(&cs, Some("c9"), &l, t(0), ROOMY, 150), ["c1", "c3"]);
+        let l = Limits {
+            max_bytes: 500,
+            ..Limits::default()
+        };
+        assert_eq!(
+            plan(&cs, Some("c9"), &l, t(0), ROOMY, 0),
+            ["c1", "c3", "c4", "c5", "c6"]
+        );
+        // Age: every chunk is too old, the locked ones and the current one stay.
+        let l = Limits {
+            max_age: Some(Duration::from_secs(DAY)),
+            ..Limits::default()
+        };
+        let cs = lock(chunks(4, 100), &[1]);
+        assert_eq!(
+            plan(&cs, Some("c3"), &l, t(10 * DAY), ROOMY, 0),
+            ["c0", "c2"]
+        );
+        // Free space: the goal needs four deletions; c0..c2 are locked, so c3..c6 go.
+        let l = Limits {
+            min_free_percent: 10,
+            ..Limits::default()
+        };
+        let cs = lock(chunks(10, 100), &[0, 1, 2]);
+        assert_eq!(
+            plan(&cs, Some("c9"), &l, t(0), TIGHT, 200),
+            ["c3", "c4", "c5", "c6"]
+        );
+        // All locked: nothing can go, whatever the limits say.
+        let cs = lock(chunks(3, 100), &[0, 1, 2]);
+        assert!(plan(&cs, None, &l, t(0), TIGHT, 200).is_empty());
+    }
+
+    #[test]
+    fn delete_refuses_a_chunk_locked_after_listing() {
+        let dir = super::super::repair::tests::tmpdir("ret-lock");
+        let fs = Fs { dir: dir.clone() };
+        let name = "20260528T202640Z.ts";
+        std::fs::write(dir.join(name), b"x").unwrap();
+        std::fs::write(dir.join(format!("{name}{INDEX_EXT}")), b"").unwrap();
+        std::fs::write(dir.join(format!("{name}{LOCK_EXT}")), b"").unwrap();
+        let listed = fs.chunks().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].locked);
+        assert!(fs.delete(name).is_err());
+        assert!(dir.join(name).exists() && dir.join(format!("{name}{INDEX_EXT}")).exists());
+        std::fs::remove_file(dir.join(format!("{name}{LOCK_EXT}"))).unwrap();
+        assert!(!fs.chunks().unwrap()[0].locked);
+        fs.delete(name).unwrap();
+        assert!(fs.chunks().unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

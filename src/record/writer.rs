@@ -1,18 +1,28 @@
 //! The recorder's writer thread: the disk side of [`super::Recorder`] (see the module docs of
 //! [`super`] for the write order, DESIGN §2 item 20). Everything slow or fallible happens
-//! here; the live stream never waits for it.
+//! here; the live stream never waits for it. In `mode = "events"` it also decides which
+//! segments are due and reads the pre-roll from the live ring ([`super::events`]), and it
+//! flags unsynchronised and stepped wall clocks ([`super::clock`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::chunk::{chunk_name, is_chunk_name, INDEX_EXT};
-use super::index::{IndexRecord, FLAG_DISCONTINUITY, RECORD_LEN};
+use super::clock::stepped;
+use super::events::{preroll, segment_due, wall_ns, Control, Recent, Window, EVENTS_FILE};
+use super::index::{
+    IndexRecord, FLAG_CLOCK_STEP, FLAG_DISCONTINUITY, FLAG_EVENT, FLAG_UNSYNCED, RECORD_LEN,
+};
 use super::repair::{repair, sync_dir};
 use super::retention::{plan, Fs};
 use super::{RecordSetup, SegBuf, Shared, GUARD_EVERY, MARKER};
+use crate::config::RecordMode;
+use crate::hls::consumer::SegmentDone;
+use crate::hls::store::NameBuf;
+use crate::hls::Container;
 use crate::publish::RateLimit;
 use crate::time::Pts90k;
 
@@ -22,6 +32,9 @@ const ERROR: u8 = 3;
 const STOPPED: u8 = 4;
 /// A sync due this soon is done with the segment at hand rather than by the timer after it.
 const SYNC_MARGIN: Duration = Duration::from_millis(50);
+/// How long the newest segment's file may take to appear in the live ring (the live store
+/// commits it just after the consumers hear of it).
+const NEWEST_WAIT: Duration = Duration::from_millis(500);
 
 /// The chunk being written.
 struct Open {
@@ -56,17 +69,25 @@ pub(crate) struct Writer {
     /// The next written segment follows a gap.
     gap: bool,
     log: RateLimit,
+    control: Arc<Control>,
+    /// `mode = "events"`.
+    events: bool,
+    /// The armed windows, refreshed before each round of work (events mode).
+    windows: Vec<Window>,
+    /// A copy of the mux thread's recent ring (events mode).
+    recent: Vec<Recent>,
+    /// The last segment written: (seq, wall ns, first PTS).
+    last: Option<(u64, u64, u64)>,
+    /// The highest sequence number handled (written, dropped or skipped): pre-roll is only
+    /// looked for after it, so a missing disk does not make the writer retry the same files.
+    seen: Option<u64>,
+    /// `events.jsonl`, once opened, and whether it has lines not fsynced yet.
+    event_log: Option<File>,
+    event_log_dirty: bool,
 }
 
 fn is_enospc(e: &std::io::Error) -> bool {
     e.raw_os_error() == Some(libc::ENOSPC)
-}
-
-fn wall_ns(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos()
-        .min(u128::from(u64::MAX)) as u64
 }
 
 impl Writer {
@@ -75,12 +96,20 @@ impl Writer {
             fs: Fs {
                 dir: setup.dir.clone(),
             },
+            control: shared.control.clone(),
+            events: setup.settings.mode == RecordMode::Events,
             shared,
             setup,
             open: None,
             guard: Guard::Missing(None),
             gap: false,
             log: RateLimit::default(),
+            windows: Vec::new(),
+            recent: Vec::with_capacity(super::events::RECENT),
+            last: None,
+            seen: None,
+            event_log: None,
+            event_log_dirty: false,
         }
     }
 
@@ -218,6 +247,9 @@ impl Writer {
                         .deleted
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                    log::info!("record: retention kept {name}: locked meanwhile")
+                }
                 Err(e) => self.fail("retention: cannot delete a chunk", &e),
             }
         }
@@ -226,6 +258,7 @@ impl Writer {
 
     /// fsyncs the open chunk, then appends (and fsyncs) the index records it covers.
     fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_event_log();
         let Some(o) = &mut self.open else {
             return Ok(());
         };
@@ -249,11 +282,75 @@ impl Writer {
         Ok(())
     }
 
+    /// fsyncs `events.jsonl` when lines were appended since the last time.
+    fn sync_event_log(&mut self) {
+        if !std::mem::take(&mut self.event_log_dirty) {
+            return;
+        }
+        if let Some(f) = &self.event_log {
+            match f.sync_data() {
+                Ok(()) => {
+                    self.shared
+                        .status
+                        .fsyncs
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => self.fail("cannot fsync the event log", &e),
+            }
+        }
+    }
+
+    /// Appends the event lines waiting in the control, one `write` each, while the disk is
+    /// there (otherwise they wait); they are fsynced with the next data fsync.
+    fn write_event_lines(&mut self) {
+        let lines = self.control.take_lines();
+        if lines.is_empty() {
+            return;
+        }
+        if !self.check_guard() {
+            self.control.restore_lines(lines);
+            return;
+        }
+        if self.event_log.is_none() {
+            match OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(self.path(EVENTS_FILE))
+            {
+                Ok(f) => self.event_log = Some(f),
+                Err(e) => {
+                    self.fail("cannot open the event log", &e);
+                    self.control.restore_lines(lines);
+                    return;
+                }
+            }
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let mut b = Vec::with_capacity(l.len() + 1);
+            b.extend_from_slice(l.as_bytes());
+            b.push(b'\n');
+            let r = self.event_log.as_mut().map(|f| f.write_all(&b));
+            if let Some(Err(e)) = r {
+                self.fail("cannot write the event log", &e);
+                self.event_log = None;
+                self.control.restore_lines(lines[i..].to_vec());
+                return;
+            }
+            self.event_log_dirty = true;
+        }
+        // Nothing else to fsync with (idle in events mode): at once.
+        if self.open.is_none() {
+            self.sync_event_log();
+        }
+    }
+
     fn close(&mut self) {
         if let Err(e) = self.sync() {
             self.fail("cannot fsync the chunk", &e);
         }
-        self.open = None;
+        if self.open.take().is_some() {
+            self.shared.status.set_current(None);
+        }
     }
 
     fn create(&mut self, wall: SystemTime) -> std::io::Result<()> {
@@ -285,6 +382,7 @@ impl Writer {
             .chunks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         log::info!("record: chunk {name}");
+        self.shared.status.set_current(Some(&name));
         self.open = Some(Open {
             name,
             file,
@@ -320,14 +418,34 @@ impl Writer {
     }
 
     fn record(&mut self, seg: &SegBuf) {
+        let d = &seg.done;
+        self.seen = Some(self.seen.map_or(d.seq, |s| s.max(d.seq)));
+        if self.events && !segment_due(&self.windows, d) {
+            return;
+        }
         if !self.check_guard() {
             self.drop_segment();
             return;
         }
-        let d = &seg.done;
+        let wall = wall_ns(d.wall);
+        let step = !d.discontinuity
+            && self
+                .last
+                .is_some_and(|(_, w, p)| stepped(w, p, wall, d.start.0));
+        // Events mode: a window after a gap is a chunk of its own.
+        let follows = self.last.is_some_and(|(s, _, _)| s + 1 == d.seq);
+        let apart = self.events && !follows;
+        if step {
+            let (_, w, _) = self.last.unwrap_or_default();
+            log::warn!(
+                "record: the wall clock stepped by {:+.1} s before seg{}: new chunk",
+                (wall as f64 - w as f64) / 1e9,
+                d.seq
+            );
+        }
         let new_chunk = match &self.open {
             None => true,
-            Some(o) => d.discontinuity || o.media >= self.setup.chunk,
+            Some(o) => d.discontinuity || step || apart || o.media >= self.setup.chunk,
         };
         if new_chunk {
             self.close();
@@ -353,7 +471,25 @@ impl Writer {
             return;
         }
         self.shared.status.set_state(RECORDING);
-        let discontinuity = d.discontinuity || seg.gap || std::mem::take(&mut self.gap);
+        // A gap the mux thread or this thread noted is none when the segment before this one
+        // was written after all (events mode reads a segment it could not buffer from the
+        // live ring).
+        let gap = seg.gap || std::mem::take(&mut self.gap);
+        let discontinuity = d.discontinuity || (gap && !follows);
+        let mut flags = 0;
+        if discontinuity || step {
+            flags |= FLAG_DISCONTINUITY;
+        }
+        if step {
+            flags |= FLAG_CLOCK_STEP;
+        }
+        if self.events {
+            flags |= FLAG_EVENT;
+        }
+        if !(self.setup.synced)() {
+            flags |= FLAG_UNSYNCED;
+        }
+        self.last = Some((d.seq, wall, d.start.0));
         let Some(o) = self.open.as_mut() else {
             return;
         };
@@ -362,9 +498,9 @@ impl Writer {
             len: seg.data.len() as u32,
             duration: d.duration,
             pts: d.start,
-            wall_ns: wall_ns(d.wall),
+            wall_ns: wall,
             seq: d.seq,
-            flags: if discontinuity { FLAG_DISCONTINUITY } else { 0 },
+            flags,
         });
         o.size += seg.data.len() as u64;
         o.media = Pts90k(o.media.0 + d.duration.0);
@@ -380,6 +516,58 @@ impl Writer {
         {
             if let Err(e) = self.sync() {
                 self.fail("cannot fsync the chunk", &e);
+            }
+        }
+    }
+
+    /// Reads `seg<N>.ts` of the live ring, waiting up to [`NEWEST_WAIT`] for the newest one.
+    fn read_live(&self, d: &SegmentDone, newest: bool) -> std::io::Result<Vec<u8>> {
+        let name = NameBuf::segment(d.seq, Container::Ts, false);
+        let path = self.setup.live_dir.join(name.as_str());
+        let until = Instant::now() + NEWEST_WAIT;
+        loop {
+            match std::fs::read(&path) {
+                Err(e) if e.kind() == ErrorKind::NotFound && newest && Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Events mode: writes the due segments before `before` that were never queued (the
+    /// pre-roll of a new window, or segments the mux thread could not buffer), read from the
+    /// live ring; one it no longer holds is skipped and logged.
+    fn catch_up(&mut self, before: u64) {
+        let due = preroll(&self.recent, &self.windows, self.seen, before);
+        let newest = self.recent.iter().map(|r| r.done.seq).max();
+        for d in due {
+            self.seen = Some(self.seen.map_or(d.seq, |s| s.max(d.seq)));
+            match self.read_live(&d, Some(d.seq) == newest) {
+                Ok(data) if data.len() as u64 == d.bytes => {
+                    let seg = SegBuf {
+                        data,
+                        done: d,
+                        gap: false,
+                    };
+                    self.record(&seg);
+                }
+                Ok(data) => {
+                    log::warn!(
+                        "record: pre-roll seg{} in the live ring has {} bytes, not {}: skipped",
+                        d.seq,
+                        data.len(),
+                        d.bytes
+                    );
+                    self.gap = true;
+                }
+                Err(e) => {
+                    log::warn!(
+                        "record: pre-roll seg{} is no longer in the live ring ({e}): skipped",
+                        d.seq
+                    );
+                    self.gap = true;
+                }
             }
         }
     }
@@ -410,7 +598,16 @@ impl Writer {
             }
             let job = q.jobs.pop_front();
             let closed = q.closed;
+            if self.events {
+                self.recent.clear();
+                self.recent.extend(q.recent.iter().copied());
+            }
             drop(q);
+            self.write_event_lines();
+            if self.events {
+                self.windows = self.control.windows();
+                self.catch_up(job.as_ref().map_or(u64::MAX, |j| j.done.seq));
+            }
             match job {
                 Some(seg) => {
                     self.record(&seg);
@@ -426,9 +623,14 @@ impl Writer {
                 }
             }
         }
+        self.write_event_lines();
         self.close();
         self.shared.status.set_state(STOPPED);
         self.shared.lock().finished = true;
         self.shared.cv.notify_all();
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
