@@ -16,6 +16,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 #[path = "support/tools.rs"]
 mod tools;
+#[path = "support/ts_check.rs"]
+mod ts_check;
+use ts_check::nal_types;
 
 use tools::{ffmpeg, ffmpeg_clean};
 
@@ -237,21 +240,6 @@ fn tone_beeps_on_whole_seconds_and_is_phase_continuous() {
 }
 
 // ---------------------------------------------------------------- openh264
-
-/// NAL unit types in Annex B bytes, in order.
-fn nal_types(annexb: &[u8]) -> Vec<u8> {
-    let mut t = Vec::new();
-    let mut i = 0;
-    while i + 3 < annexb.len() {
-        if annexb[i] == 0 && annexb[i + 1] == 0 && annexb[i + 2] == 1 {
-            t.push(annexb[i + 3] & 0x1F);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    t
-}
 
 #[test]
 fn openh264_idr_period_sps_pps_and_ffprobe_decodes() {

@@ -281,8 +281,6 @@ fn a_full_disk_deletes_the_oldest_chunks_and_recording_goes_on() {
         std::fs::write(rec.join(format!("{name}.idx")), r.encode()).unwrap();
     }
     let cfg = config(&work, &live, &rec, 1);
-    let text = std::fs::read_to_string(&cfg).unwrap() + "min_free_percent = 0\n";
-    std::fs::write(&cfg, text).unwrap();
     let (mut p, port) = hlscam_proc::start(BIN, &cfg, &["--duration", "12", "--linger", "1"], &[]);
     let mut status = String::new();
     while p.0.try_wait().unwrap().is_none() {

@@ -25,7 +25,8 @@ pub fn config(work: &Path, live: &Path, rec: &Path, segment_seconds: u32) -> Pat
 }
 
 /// Writes `work/hlscam.toml` like [`config`], with the `[hls]` lines `hls` and the `[record]`
-/// lines `record` (the mode at least).
+/// lines `record` (the mode at least). `min_free_percent = 0`: a nearly full disk (CI after the
+/// cross builds) must not make retention delete the footage under test.
 pub fn config_with(work: &Path, live: &Path, rec: &Path, hls: &str, record: &str) -> PathBuf {
     let cfg = work.join("hlscam.toml");
     std::fs::write(
@@ -34,7 +35,7 @@ pub fn config_with(work: &Path, live: &Path, rec: &Path, hls: &str, record: &str
             "[video]\nsource = \"testsrc\"\nwidth = 320\nheight = 240\nfps = 30\n\
              bitrate_kbps = 400\n[audio]\nsource = \"tone\"\n\
              [hls]\ndir = \"{}\"\n{hls}\
-             [record]\ndir = \"{}\"\nchunk_minutes = 1\nfsync_seconds = 1\n{record}",
+             [record]\ndir = \"{}\"\nchunk_minutes = 1\nfsync_seconds = 1\nmin_free_percent = 0\n{record}",
             live.display(),
             rec.display()
         ),
