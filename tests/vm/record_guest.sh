@@ -6,7 +6,7 @@
 #            live HLS in SHARED_DIR/live (a VMTEST_RW dir: the host sees what was published)
 #            until the host kills the VM (hlscam's log: SHARED_DIR/record.log)
 #   repair   mounts the disk again (ext4 replays its journal), lists the recording directory as
-#            the power cut left it (SHARED_DIR/before.txt), runs hlscam for 3 s (its start-up
+#            the power cut left it (SHARED_DIR/before.txt), runs hlscam for 2 s (its start-up
 #            repair logs what it repaired: SHARED_DIR/repair.log, exit code in repair.rc) and
 #            unmounts the disk cleanly for the host to read it
 set -u
@@ -48,7 +48,7 @@ case $PHASE in
   repair)
     ls -la "$REC" >"$X/before.txt"
     log "starting hlscam after the reset"
-    "$BIN" --config "$X/hlscam.toml" --listen 127.0.0.1:8080 --duration 3 >"$X/repair.log" 2>&1
+    "$BIN" --config "$X/hlscam.toml" --listen 127.0.0.1:8080 --duration 2 >"$X/repair.log" 2>&1
     echo $? >"$X/repair.rc"
     umount "$MNT" || { log "cannot unmount the disk"; exit 1; }
     log "disk unmounted"
