@@ -861,6 +861,9 @@ fn record_section_defaults_ranges_and_container_rule() {
     assert_eq!(ev.record.mode, hlscam::config::RecordMode::Events);
     assert_eq!((ev.record.pre_seconds, ev.record.post_seconds), (12, 3600));
     assert_eq!((s.record.pre_seconds, s.record.post_seconds), (5, 10));
+    assert_eq!(s.record.clip_max_seconds, 600);
+    let clip = Settings::parse("[record]\nclip_max_seconds = 3600\n", "hlscam.toml").unwrap();
+    assert_eq!(clip.record.clip_max_seconds, 3600);
     // Pre-roll comes from the live ring: window 6 × 2 s holds 12 s, not 13.
     let e = err("[record]\nmode = \"events\"\npre_seconds = 13\n");
     assert!(
@@ -888,6 +891,8 @@ fn record_section_defaults_ranges_and_container_rule() {
         ("pre_seconds = -1", "must be 0..=600"),
         ("pre_seconds = 601", "must be 0..=600"),
         ("post_seconds = 3601", "must be 0..=3600"),
+        ("clip_max_seconds = 0", "must be 1..=3600"),
+        ("clip_max_seconds = 3601", "must be 1..=3600"),
         (
             "speed = 1",
             "allowed keys in [record] are mode, dir, chunk_minutes",

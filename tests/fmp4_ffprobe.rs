@@ -111,6 +111,7 @@ fn init_for(au0: &[u8], audio: Option<AudioParams>) -> Vec<u8> {
         sps: nal(NAL_SPS),
         pps: nal(NAL_PPS),
         audio,
+        duration_ms: None,
     };
     let mut scratch = [0u8; 4096];
     write_init(&params, &mut scratch).unwrap().to_vec()

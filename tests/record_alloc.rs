@@ -5,7 +5,8 @@
 //! arming and expiring from another thread while the frames flow, the writer reading pre-roll
 //! from the live ring. Its own test binary with a single test, so nothing else allocates on the
 //! measured thread (the writer's and the arming thread's allocations are not counted: only the
-//! mux thread's are the frame path's).
+//! mux thread's are the frame path's). Then clip export over the continuous recording, which
+//! allocates per segment, never per sample.
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -23,6 +24,7 @@ use hlscam::hls::{HlsConfig, HlsOutput};
 use hlscam::publish::segment_capacity;
 use hlscam::record::events::{Control, EVENTS_FILE};
 use hlscam::record::index::{self, FLAG_EVENT};
+use hlscam::record::{catalog, clip};
 use hlscam::record::{RecordSetup, Recorder};
 use hlscam::stats::Stats;
 
@@ -154,6 +156,32 @@ fn run(mode: RecordMode, plan: Vec<(u64, Arm)>) -> (Stats, std::path::PathBuf, u
     (stats, rec_dir, armed)
 }
 
+/// Clip export over the continuous recording: a 100 s and a 300 s clip (50 and 150 segments,
+/// 30 pictures and ~47 audio frames a second) allocate for the packet reader's PAT/PMT tables
+/// (repeated every 0.5 s or less: ~15 a second) and a fixed set, never per sample (one per
+/// picture would add 30 a second); both runs (measuring and writing) give the same bytes.
+fn clip_allocates_per_segment_only(rec_dir: &std::path::Path) {
+    let far = std::time::UNIX_EPOCH + Duration::from_secs(1 << 40);
+    let l = catalog::load(rec_dir, None, std::time::UNIX_EPOCH, far).unwrap();
+    let first = catalog::wall(&l.chunks[0].records[1]);
+    let mut per_second = Vec::new();
+    for secs in [100u64, 300] {
+        let to = first + Duration::from_secs(secs);
+        let c = clip::plan(&l, rec_dir, first, to).unwrap();
+        let (m, a1) = counting_alloc::measure(|| c.measure().unwrap());
+        let (n, a2) = counting_alloc::measure(|| c.write(&m, &mut std::io::sink()).unwrap());
+        assert_eq!(n, m.bytes, "both runs write the same bytes");
+        // The video's length, or up to one audio frame (21.3 ms) more.
+        let d = u64::from(m.duration_ms);
+        assert!((secs * 1000..secs * 1000 + 22).contains(&d), "{m:?}");
+        assert!(a1.abs_diff(a2) <= 2, "{a1} vs {a2}");
+        assert!(a2 < 20 * secs, "{secs} s clip: {a2} allocations");
+        per_second.push(a2 as f64 / secs as f64);
+    }
+    // Three times the samples, no more allocations per second (the fixed set shared out).
+    assert!(per_second[1] <= per_second[0], "{per_second:?}");
+}
+
 #[test]
 fn recorder_allocates_nothing_on_the_mux_thread() {
     let (_, n) = counting_alloc::measure(|| std::hint::black_box(vec![1u8; 10]));
@@ -166,6 +194,7 @@ fn recorder_allocates_nothing_on_the_mux_thread() {
     assert!(snap.chunks >= 6);
     assert_eq!(snap.state, "stopped");
     assert_eq!(snap.errors, 0, "{}", snap.last_error);
+    clip_allocates_per_segment_only(&rec_dir);
     std::fs::remove_dir_all(&rec_dir).unwrap();
 
     // Events every 60 s of media (2 s before, 4 s after: 3 or 4 segments each), and a manual

@@ -7,9 +7,12 @@
 //! read by the `mpeg2ts` crate, the exact bytes of the file); EXTINF sums against ffprobe's
 //! duration of each chunk; `EXT-X-DISCONTINUITY` at the restart only; ETag / If-None-Match /
 //! If-Range / 416; a `to=now` EVENT playlist that grows while recording; ffmpeg plays the VOD
-//! playlist over HTTP; and a retention pass of the real binary (`max_bytes = 1`) that deletes
-//! everything but the locked chunk and the one being written.
+//! playlist over HTTP; clip export across the rotation and the gap (tests/support/clip_check.rs);
+//! and a retention pass of the real binary (`max_bytes = 1`) that deletes everything but the
+//! locked chunk and the one being written.
 
+#[path = "support/clip_check.rs"]
+mod clip_check;
 #[path = "support/hlscam_proc.rs"]
 mod hlscam_proc;
 mod http_util;
@@ -24,9 +27,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hlscam::record::index::{self, IndexRecord};
+use hlscam::record::index::IndexRecord;
 use http_util::{req, Resp};
-use recording::{chunks, dirs_and_config};
+use recording::{chunks, dirs_and_config, end_ms, records, start_ms};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hlscam");
@@ -64,19 +67,6 @@ fn secs_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// The valid index records of chunk file `c`.
-fn records(c: &Path) -> Vec<IndexRecord> {
-    index::parse(&std::fs::read(format!("{}.idx", c.display())).unwrap()).0
-}
-
-fn start_ms(r: &IndexRecord) -> u64 {
-    r.wall_ns / 1_000_000
-}
-
-fn end_ms(r: &IndexRecord) -> u64 {
-    (r.wall_ns + r.duration.0 * 100_000 / 9) / 1_000_000
 }
 
 fn stem(c: &Path) -> String {
@@ -548,6 +538,7 @@ fn recordings_api_and_vod_playback_over_http() {
     check_chunk_headers(port, &cs[0]);
     check_refusals(port);
     check_locks(port, &rec, from, to, &cs[0]);
+    clip_check::check_clips(addr(port), &work, &cs, 600);
     drop(b);
 
     // Run 3 with max_bytes = 1: its first chunk's retention pass deletes every chunk but the
@@ -577,6 +568,7 @@ fn recording_routes_are_404_when_recording_is_off() {
         "/api/storage",
         "/vod/now/now/index.m3u8",
         "/rec/20261206T100000Z.ts",
+        "/api/clip.mp4?from=0&to=1",
     ] {
         let r = req(f.addr, "GET", target, "");
         assert_eq!(r.status, 404, "{target}");

@@ -406,12 +406,6 @@ impl Drop for Server {
 #[test]
 fn browser_plays_and_seeks() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(
-        root.join("tests/browser/node_modules/playwright-core")
-            .is_dir()
-            && root.join("web/node_modules/hls.js").is_dir(),
-        "playwright-core and hls.js are installed (make test-deps / make browser-deps)"
-    );
     let www = tools::fresh_dir("vod-www");
     let cases = [
         (&sources().0, "mp4", false),
@@ -453,18 +447,7 @@ fn browser_plays_and_seeks() {
     for (input, name, _) in cases {
         let expected = source_duration(input);
         let url = format!("http://127.0.0.1:{port}/{name}/index.m3u8");
-        let o = Command::new("node")
-            .arg(root.join("tests/browser/vod_check.js"))
-            .arg(&url)
-            .arg(expected.to_string())
-            .output()
-            .unwrap();
-        let report = String::from_utf8_lossy(&o.stdout);
-        eprintln!(
-            "vod_check {name}: {report}{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_eq!(o.status.code(), Some(0), "{name}: {report}");
+        tools::node_browser_check("vod_check.js", &[&url, &expected.to_string()]);
     }
     drop(server);
     let _ = std::fs::remove_dir_all(www);

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 
 use toml::Value;
 
-use super::record::{RecordMode, RecordSettings, MAX_POST_SECONDS, MAX_PRE_SECONDS, RECORD_MODES};
+use super::record::{
+    RecordMode, RecordSettings, MAX_CLIP_SECONDS, MAX_POST_SECONDS, MAX_PRE_SECONDS, RECORD_MODES,
+};
 use super::{
     AudioSourceKind, ConfigError, ContainerSetting, EncoderKind, Settings, VideoSourceKind,
     LOG_LEVELS, SAMPLE_RATES,
@@ -431,6 +433,16 @@ pub(crate) static KEYS: &[Key] = &[
         get: |s| ival(s.record.post_seconds),
         set: |s, v| {
             s.record.post_seconds = int(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "record",
+        name: "clip_max_seconds",
+        kind: range(1, MAX_CLIP_SECONDS as i64),
+        get: |s| ival(s.record.clip_max_seconds),
+        set: |s, v| {
+            s.record.clip_max_seconds = int(v)?;
             Ok(())
         },
     },

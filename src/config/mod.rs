@@ -26,7 +26,7 @@ pub mod publish;
 pub mod record;
 
 pub use publish::{PublishKind, PublishTarget};
-pub use record::{RecordMode, RecordSettings, MAX_POST_SECONDS, MAX_PRE_SECONDS};
+pub use record::{RecordMode, RecordSettings, MAX_CLIP_SECONDS, MAX_POST_SECONDS, MAX_PRE_SECONDS};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

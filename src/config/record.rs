@@ -32,6 +32,11 @@ pub const MAX_PRE_SECONDS: u32 = 600;
 /// what `POST /api/record/start` is for, and a bound keeps a stray request from arming the
 /// recorder for days.
 pub const MAX_POST_SECONDS: u32 = 3600;
+/// Default `[record] clip_max_seconds`: the longest clip `GET /api/clip.mp4` exports.
+pub const DEFAULT_CLIP_MAX_SECONDS: u32 = 600;
+/// Largest `[record] clip_max_seconds`: an hour (a clip is remuxed on the request's
+/// connection thread, twice: once to measure it, once to send it).
+pub const MAX_CLIP_SECONDS: u32 = 3600;
 
 /// The allowed `[record] mode` names.
 pub(crate) const RECORD_MODES: &[&str] = &["off", "continuous", "events"];
@@ -93,6 +98,8 @@ pub struct RecordSettings {
     pub pre_seconds: u32,
     /// Seconds recorded after an event, 0..=[`MAX_POST_SECONDS`].
     pub post_seconds: u32,
+    /// Longest clip `GET /api/clip.mp4` exports, seconds, 1..=[`MAX_CLIP_SECONDS`].
+    pub clip_max_seconds: u32,
 }
 
 impl Default for RecordSettings {
@@ -107,6 +114,7 @@ impl Default for RecordSettings {
             fsync_seconds: DEFAULT_FSYNC_SECONDS,
             pre_seconds: DEFAULT_PRE_SECONDS,
             post_seconds: DEFAULT_POST_SECONDS,
+            clip_max_seconds: DEFAULT_CLIP_MAX_SECONDS,
         }
     }
 }

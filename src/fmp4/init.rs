@@ -4,7 +4,9 @@
 //!
 //! The sample tables in `stbl` are empty (`stts`, `stsc`, `stsz`, `stco` with no entries): all
 //! samples come in fragments, described by `mvex`/`trex` (defaults all zero: every sample's
-//! duration, size and flags are in its `trun`). Durations are 0 (unknown, live).
+//! duration, size and flags are in its `trun`). Durations are 0 (unknown, live) unless the
+//! caller knows the whole file's ([`TrackParams::duration_ms`], a clip): then `mvhd` carries it
+//! and `mvex` begins with a `mehd` (§8.8.2, the movie fragments' total duration).
 
 use super::boxes::BoxWriter;
 use super::{Fmp4Error, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
@@ -90,6 +92,10 @@ pub struct TrackParams<'a> {
     pub pps: &'a [u8],
     /// The audio track, if any.
     pub audio: Option<AudioParams>,
+    /// The duration of the whole file in milliseconds when it is known (a finished clip):
+    /// written to `mvhd` and a `mehd` box. `None` for live (no `mehd`; `Some(0)` writes one
+    /// of the same size, for a caller that measures the file before it knows the duration).
+    pub duration_ms: Option<u32>,
 }
 
 /// Writes the init segment (`ftyp` + `moov`) into `scratch` and returns it. About 700 bytes
@@ -137,7 +143,7 @@ pub fn write_init<'a>(
     w.u32(0); // creation_time
     w.u32(0); // modification_time
     w.u32(MOVIE_TIMESCALE);
-    w.u32(0); // duration
+    w.u32(params.duration_ms.unwrap_or(0));
     w.u32(0x0001_0000); // rate 1.0
     w.u16(0x0100); // volume 1.0
     w.zeros(2 + 8);
@@ -232,6 +238,11 @@ pub fn write_init<'a>(
     }
 
     let mvex = w.begin(b"mvex");
+    if let Some(ms) = params.duration_ms {
+        let mehd = w.begin_full(b"mehd", 0, 0);
+        w.u32(ms); // fragment_duration, movie timescale
+        w.end(mehd);
+    }
     let tracks: &[u32] = if params.audio.is_some() {
         &[VIDEO_TRACK_ID, AUDIO_TRACK_ID]
     } else {
@@ -344,6 +355,7 @@ mod tests {
             sps: &SPS,
             pps: &PPS,
             audio,
+            duration_ms: None,
         }
     }
 
@@ -422,6 +434,34 @@ mod tests {
             .map(|b| (b.fourcc, b.body[7]))
             .collect();
         assert_eq!(mvex, [(*b"trex", 1), (*b"trex", 2)]);
+    }
+
+    #[test]
+    fn a_known_duration_fills_mvhd_and_a_mehd_of_fixed_size() {
+        let mut scratch = [0u8; 2048];
+        let live = write_init(&params(None), &mut scratch).unwrap().to_vec();
+        let mut with = |ms| {
+            let p = TrackParams {
+                duration_ms: Some(ms),
+                ..params(None)
+            };
+            write_init(&p, &mut scratch).unwrap().to_vec()
+        };
+        let (zero, clip) = (with(0), with(61_234));
+        assert_eq!(
+            zero.len(),
+            clip.len(),
+            "the size does not depend on the value"
+        );
+        assert_eq!(clip.len(), live.len() + 16, "one mehd box");
+        let moov = find(&clip, &[b"moov"]).unwrap();
+        let mvhd = find(moov, &[b"mvhd"]).unwrap();
+        assert_eq!(&mvhd[12..20], &[0, 0, 3, 0xE8, 0, 0, 0xEF, 0x32]);
+        let mvex: Vec<_> = BoxIter::new(find(moov, &[b"mvex"]).unwrap()).collect();
+        assert_eq!(mvex[0].fourcc, *b"mehd");
+        assert_eq!(mvex[0].body, &[0, 0, 0, 0, 0, 0, 0xEF, 0x32]);
+        let live_moov = find(&live, &[b"moov"]).unwrap();
+        assert!(BoxIter::new(find(live_moov, &[b"mvex"]).unwrap()).all(|b| &b.fourcc != b"mehd"));
     }
 
     #[test]

@@ -128,6 +128,7 @@ impl Muxer {
             sps,
             pps,
             audio: f.audio,
+            duration_ms: None,
         };
         let bytes = fmp4::write_init(&params, &mut f.init)?;
         f.sps.clear();

@@ -373,6 +373,48 @@ pub(crate) fn send(
             }
             Ok(())
         }
+        Body::Stream { len, producer } => {
+            w.write_all(out)?;
+            let mut exact = Exact {
+                w: io::BufWriter::with_capacity(copy.len(), &mut w),
+                left: len,
+            };
+            (producer.0)(&mut exact)?;
+            exact.w.flush()?;
+            if exact.left == 0 {
+                Ok(())
+            } else {
+                // Shorter than announced: the connection cannot be reused.
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "body shorter than its Content-Length",
+                ))
+            }
+        }
+    }
+}
+
+/// Passes at most `left` bytes on; more is an error (the `Content-Length` was sent).
+struct Exact<W: Write> {
+    w: W,
+    left: u64,
+}
+
+impl<W: Write> Write for Exact<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "body longer than its Content-Length",
+            ));
+        }
+        let n = self.w.write(buf)?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
     }
 }
 
@@ -438,5 +480,54 @@ mod tests {
         assert_eq!(h, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".to_vec());
         let mut h = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         assert!(fix_head(&mut h, 200, false).is_err());
+    }
+
+    #[test]
+    fn a_stream_body_must_write_exactly_its_length() {
+        use super::super::routes::Producer;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        for (announced, written) in [(10u64, 10usize), (10, 4), (10, 11)] {
+            let client = std::thread::spawn(move || {
+                let mut c = TcpStream::connect(addr).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut got = Vec::new();
+                let _ = c.read_to_end(&mut got);
+                got
+            });
+            let (mut server, _) = listener.accept().unwrap();
+            let producer = Producer(Box::new(move |w| {
+                w.write_all(&vec![b'x'; written])?;
+                Ok(written as u64)
+            }));
+            let reply = Reply::new(
+                200,
+                Body::Stream {
+                    len: announced,
+                    producer,
+                },
+            );
+            let (mut out, mut copy) = (Vec::new(), vec![0u8; 4096]);
+            let sent = send(
+                &mut server,
+                reply,
+                false,
+                true,
+                Duration::from_secs(5),
+                &mut out,
+                &mut copy,
+            );
+            drop(server);
+            let got = client.join().unwrap();
+            let text = String::from_utf8_lossy(&got);
+            assert!(text.contains("Content-Length: 10\r\n"), "{text}");
+            if written as u64 == announced {
+                sent.unwrap();
+                assert!(text.ends_with("\r\n\r\nxxxxxxxxxx"), "{text}");
+            } else {
+                let e = sent.unwrap_err();
+                assert!(e.to_string().contains("Content-Length"), "{written}: {e}");
+            }
+        }
     }
 }

@@ -18,6 +18,7 @@
 //! | `POST`, `DELETE /api/recordings/{id}/lock` | keep a recorded chunk from retention, or release it |
 //! | `/vod/{from}/{to}/index.m3u8` | VOD playlist of a recorded range (`EVENT` while it grows), byte ranges into the chunks |
 //! | `/rec/{chunk}.ts` | a recorded chunk file: byte ranges, `ETag`, `If-None-Match` |
+//! | `/api/clip.mp4?from=&to=` | a recorded range remuxed into one MP4 file to download ([`clip`]) |
 //!
 //! The recording routes answer 404 when `[record]` is off.
 //!
@@ -32,6 +33,7 @@
 //! The server only ever reads files from the segment directory and the recordings directory
 //! (and writes lock markers there), so it can never block the media pipeline.
 
+pub mod clip;
 pub mod conn;
 pub mod events;
 pub mod live;

@@ -10,6 +10,7 @@
 //! | `POST`, `DELETE /api/recordings/{id}/lock` | sets or removes a chunk's lock marker, JSON |
 //! | `GET /vod/{from}/{to}/index.m3u8` | a VOD playlist of the range (`EVENT` while it grows) |
 //! | `GET /rec/{chunk}.ts` | a chunk file: `Range`/206/416, `ETag`, `If-None-Match`/304 |
+//! | `GET /api/clip.mp4?from=&to=` | the range as one MP4 file ([`super::clip`]) |
 //!
 //! Times in queries and paths are what [`parse_api_time`] reads (RFC 3339 UTC, Unix seconds,
 //! `now`); a bad one gets 400 with its message. `%XX` escapes are decoded in query values
@@ -66,6 +67,8 @@ pub enum RecRoute<'a> {
     Vod(&'a str, &'a str),
     /// `/rec/{chunk}.ts`: the chunk's file name.
     Chunk(&'a str),
+    /// `/api/clip.mp4` ([`super::clip`]).
+    Clip,
 }
 
 /// The recordings route a path (no query) names, if any.
@@ -74,6 +77,7 @@ pub fn classify(path: &str) -> Option<RecRoute<'_>> {
         "/api/recordings" => return Some(RecRoute::List),
         "/api/recordings/days" => return Some(RecRoute::Days),
         "/api/storage" => return Some(RecRoute::Storage),
+        "/api/clip.mp4" => return Some(RecRoute::Clip),
         _ => {}
     }
     if let Some(id) = path
@@ -121,6 +125,7 @@ pub fn respond(head: &Head<'_>, route: RecRoute<'_>, ctx: Ctx<'_>) -> Reply {
             (Err(e), _) | (_, Err(e)) => Reply::message(400, format!("{e}\n")).cors(),
         },
         RecRoute::Chunk(name) => chunk(head, rec, name),
+        RecRoute::Clip => super::clip::respond(head.target, rec, now),
     }
 }
 
@@ -150,7 +155,7 @@ fn unescape(v: &str) -> String {
 }
 
 /// The value of query parameter `key` of `target`, unescaped.
-fn query_param(target: &str, key: &str) -> Option<String> {
+pub(super) fn query_param(target: &str, key: &str) -> Option<String> {
     let (_, q) = target.split_once('?')?;
     q.split('#')
         .next()?
@@ -161,7 +166,7 @@ fn query_param(target: &str, key: &str) -> Option<String> {
 }
 
 /// `from` and `to` of a query: `to` defaults to now, `from` to [`DEFAULT_RANGE`] before `to`.
-fn range(target: &str, now: SystemTime) -> Result<(SystemTime, SystemTime), String> {
+pub(super) fn range(target: &str, now: SystemTime) -> Result<(SystemTime, SystemTime), String> {
     let get = |k: &str| {
         query_param(target, k)
             .filter(|v| !v.is_empty())
@@ -215,7 +220,12 @@ struct List {
     events: Vec<Event>,
 }
 
-fn load(rec: &RecordAccess, from: SystemTime, to: SystemTime) -> std::io::Result<Loaded> {
+/// The chunks that may overlap `[from, to]` (the one being written marked).
+pub(super) fn load(
+    rec: &RecordAccess,
+    from: SystemTime,
+    to: SystemTime,
+) -> std::io::Result<Loaded> {
     let current = rec.status.current();
     catalog::load(&rec.settings.dir, current.as_deref(), from, to)
 }
@@ -483,6 +493,7 @@ mod tests {
         assert_eq!(classify("/api/recordings"), Some(RecRoute::List));
         assert_eq!(classify("/api/recordings/days"), Some(RecRoute::Days));
         assert_eq!(classify("/api/storage"), Some(RecRoute::Storage));
+        assert_eq!(classify("/api/clip.mp4"), Some(RecRoute::Clip));
         assert_eq!(
             classify("/api/recordings/20261206T100000Z-2/lock"),
             Some(RecRoute::Lock("20261206T100000Z-2"))

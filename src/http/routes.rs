@@ -269,6 +269,26 @@ pub enum Body {
         /// Number of bytes to send.
         len: u64,
     },
+    /// `len` bytes a producer writes while the reply is sent (a clip being remuxed); the
+    /// connection is closed, not reused, when it writes any other number.
+    Stream {
+        /// The exact number of bytes the producer writes: the `Content-Length`.
+        len: u64,
+        /// Writes the body; returns the bytes written.
+        producer: Producer,
+    },
+}
+
+/// What a [`Producer`] runs: writes the body into the connection, returns the bytes written.
+pub type WriteBody = dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<u64> + Send;
+
+/// The writer of a [`Body::Stream`].
+pub struct Producer(pub Box<WriteBody>);
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Producer")
+    }
 }
 
 impl Body {
@@ -279,7 +299,7 @@ impl Body {
             Body::Static(b) => b.len() as u64,
             Body::Bytes(b) => b.len() as u64,
             Body::Gunzip { len, .. } => *len,
-            Body::File { len, .. } => *len,
+            Body::File { len, .. } | Body::Stream { len, .. } => *len,
         }
     }
 

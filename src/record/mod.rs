@@ -31,11 +31,12 @@
 //! - The wall clock ([`clock`]): footage recorded before NTP sync carries `FLAG_UNSYNCED`; a
 //!   clock step begins a new chunk with `FLAG_CLOCK_STEP`.
 //! - Playback: [`catalog`] reads the directory back (spans, gaps, days, storage, locks) for
-//!   the recordings API and VOD playlists of [`crate::http::recordings`].
-//! - Not done yet: clip export.
+//!   the recordings API and VOD playlists of [`crate::http::recordings`]; [`clip`] remuxes a
+//!   range into one MP4 file for `GET /api/clip.mp4`.
 
 pub mod catalog;
 pub mod chunk;
+pub mod clip;
 pub mod clock;
 pub mod events;
 pub mod index;

@@ -8,17 +8,8 @@
 'use strict';
 const path = require('path');
 const fs = require('fs');
+const { out, launch } = require('./harness');
 
-function out(o, code) {
-  process.stdout.write(JSON.stringify(o) + '\n');
-  process.exit(code);
-}
-let chromium;
-try {
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  out({ ok: false, errors: ['playwright-core missing: npm ci in ' + __dirname] }, 2);
-}
 const HLS_JS = path.join(__dirname, '..', '..', 'web', 'node_modules', 'hls.js', 'dist', 'hls.min.js');
 const url = process.argv[2];
 const expected = Number(process.argv[3]);
@@ -36,15 +27,7 @@ v.play().catch((e) => window.__vc.errors.push('play(): ' + e.message));
 </script></body></html>`;
 
 (async () => {
-  let browser;
-  try {
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: ['--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
-    });
-  } catch (e) {
-    out({ ok: false, errors: ['chromium: ' + e.message.split('\n')[0]] }, 2);
-  }
+  const browser = await launch();
   const page = await browser.newPage();
   const origin = new URL(url).origin;
   const hlsJs = fs.readFileSync(HLS_JS, 'utf8');

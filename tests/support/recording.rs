@@ -52,6 +52,21 @@ pub fn dirs_and_config(work: &Path, segment_seconds: u32) -> (PathBuf, PathBuf, 
     (live, rec, cfg)
 }
 
+/// The valid index records of chunk file `c`.
+pub fn records(c: &Path) -> Vec<IndexRecord> {
+    index::parse(&std::fs::read(format!("{}.idx", c.display())).unwrap()).0
+}
+
+/// Wall clock of a record's first frame, milliseconds since 1970.
+pub fn start_ms(r: &IndexRecord) -> u64 {
+    r.wall_ns / 1_000_000
+}
+
+/// Wall clock at the end of a record's segment, milliseconds since 1970.
+pub fn end_ms(r: &IndexRecord) -> u64 {
+    (r.wall_ns + r.duration.0 * 100_000 / 9) / 1_000_000
+}
+
 /// The chunks in `dir`, sorted.
 pub fn chunks(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)

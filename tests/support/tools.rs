@@ -124,3 +124,23 @@ pub fn python(script: &str, pythonpath: &str, args: &[&str], env: &[(&str, &str)
     );
     text
 }
+
+/// Runs the Node.js browser check `tests/browser/<script>` with `args` (headless Chromium via
+/// playwright-core; hls.js from web/node_modules), echoes its JSON report and asserts exit 0.
+pub fn node_browser_check(script: &str, args: &[&str]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir()
+            && root.join("web/node_modules/hls.js").is_dir(),
+        "playwright-core and hls.js are installed (make test-deps / make browser-deps)"
+    );
+    let o = Command::new("node")
+        .arg(root.join("tests/browser").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&o.stdout);
+    eprintln!("{script}: {report}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{script}: {report}");
+}
