@@ -156,10 +156,29 @@ fn run(mode: RecordMode, plan: Vec<(u64, Arm)>) -> (Stats, std::path::PathBuf, u
     (stats, rec_dir, armed)
 }
 
+/// A writer that takes `.0` bytes, then fails like a closed socket.
+struct Gone(usize);
+
+impl std::io::Write for Gone {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.0);
+        self.0 -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Clip export over the continuous recording: a 100 s and a 300 s clip (50 and 150 segments,
 /// 30 pictures and ~47 audio frames a second) allocate for the packet reader's PAT/PMT tables
 /// (repeated every 0.5 s or less: ~15 a second) and a fixed set, never per sample (one per
-/// picture would add 30 a second); both runs (measuring and writing) give the same bytes.
+/// picture would add 30 a second); both runs (measuring and writing) give the same bytes; a
+/// client that goes away stops the run.
 fn clip_allocates_per_segment_only(rec_dir: &std::path::Path) {
     let far = std::time::UNIX_EPOCH + Duration::from_secs(1 << 40);
     let l = catalog::load(rec_dir, None, std::time::UNIX_EPOCH, far).unwrap();
@@ -175,6 +194,15 @@ fn clip_allocates_per_segment_only(rec_dir: &std::path::Path) {
         let d = u64::from(m.duration_ms);
         assert!((secs * 1000..secs * 1000 + 22).contains(&d), "{m:?}");
         assert!(a1.abs_diff(a2) <= 2, "{a1} vs {a2}");
+        // A client gone after the first 100 KB: the error comes back and the run stops at the
+        // next segment instead of demuxing the rest (its allocations show how far it read).
+        let mut gone = Gone(100_000);
+        let (r, a3) = counting_alloc::measure(|| c.write(&m, &mut gone));
+        assert_eq!(r.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(
+            a3 * 10 < a2,
+            "{a3} allocations after the client left, {a2} in all"
+        );
         assert!(a2 < 20 * secs, "{secs} s clip: {a2} allocations");
         per_second.push(a2 as f64 / secs as f64);
     }

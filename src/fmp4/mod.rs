@@ -41,6 +41,12 @@ pub const VIDEO_TIMESCALE: u32 = 90_000;
 pub trait ByteSink {
     /// Appends `bytes` to the output.
     fn put(&mut self, bytes: &[u8]);
+
+    /// Whether the sink has latched an error (nothing more it is given gets written), so a
+    /// producer can stop early. `false` for sinks that cannot fail.
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 /// Appends to the vector (tests, small tools).

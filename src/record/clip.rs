@@ -282,7 +282,8 @@ impl Buffers {
     }
 }
 
-/// Hands the gathered PES of `slot` (0 video, 1 audio) to `f` as a unit and empties it.
+/// Hands the gathered PES `pes` (of the video stream when `video`) to `f` as a unit and
+/// empties it.
 fn emit(
     pes: &mut Pes,
     video: bool,
@@ -444,6 +445,10 @@ impl ByteSink for WriteSink<'_> {
                 self.err = Some(e);
             }
         }
+    }
+
+    fn failed(&self) -> bool {
+        self.err.is_some()
     }
 }
 
@@ -609,8 +614,9 @@ impl Clip {
         };
         let mut bufs = Buffers::new();
         for p in &self.pieces {
-            // Past the end: a segment's audio may begin a little before its first picture.
-            if p.base > self.end + FRAGMENT_MAX {
+            // Past the end (a segment's audio may begin a little before its first picture), or
+            // the client is gone.
+            if p.base > self.end + FRAGMENT_MAX || run.sink.failed() {
                 break;
             }
             demux(&self.files[p.file], p, &mut bufs, &mut |u| match u {
