@@ -20,7 +20,8 @@
 #                          (goal <= 2 %)
 #   RSS added              VmHWM on - off (goal <= 2 MB)
 # Needs root (losetup, mount). Usage: bench/record.sh [MEDIA_SECONDS]   (default 120)
-# Env: WORK (/var/tmp/hlscam_bench_rec), HLSCAM_BIN (target/release/hlscam)
+# Env: WORK (/var/tmp/hlscam_bench_rec), HLSCAM_BIN (target/release/hlscam), MOUNT_OPTS (mount
+# options of the test file system, e.g. lazytime; default none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEDIA=${1:-120}
@@ -42,7 +43,7 @@ truncate -s 1G "$WORK/disk.img"
 mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/disk.img"
 LOOP=$(losetup -f --show "$WORK/disk.img")
 DEV=$(basename "$LOOP")
-mount -t ext4 "$LOOP" "$WORK/mnt"
+mount -t ext4 ${MOUNT_OPTS:+-o "$MOUNT_OPTS"} "$LOOP" "$WORK/mnt"
 REC=$WORK/mnt/rec
 mkdir -p "$REC"
 sync -f "$WORK/mnt"
