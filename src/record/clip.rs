@@ -36,7 +36,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use mpeg2ts::ts::{ReadTsPacket, TsPacketReader, TsPayload};
 
@@ -193,15 +193,12 @@ pub fn plan(l: &Loaded, dir: &Path, from: SystemTime, to: SystemTime) -> Result<
             .unwrap_or_default(),
     )
     .min(last.rec.duration.0 as i64);
-    let mut clip = Clip {
-        start: find_start(&files[0], &pieces[0], from_line)?,
+    Ok(Clip {
+        start: find_start(&files[0], &pieces[0], from_line, catalog::wall(&first.rec))?,
         files,
         pieces,
         end: last_piece.base + to_line,
-    };
-    clip.start.wall = catalog::wall(&first.rec)
-        + Duration::from_nanos((clip.start.pts.max(0) as u64) * 100_000 / 9);
-    Ok(clip)
+    })
 }
 
 /// One elementary-stream unit of a segment, timestamps on the running line.
@@ -384,8 +381,9 @@ fn param_sets(au: &[u8]) -> (Option<&[u8]>, Option<&[u8]>) {
 }
 
 /// The last IDR of the first segment at or before `from` (its first IDR when `from` is
-/// earlier), with the parameter sets it carries and the first audio frame's parameters.
-fn find_start(file: &File, p: &Piece, from: i64) -> Result<Start, ClipError> {
+/// earlier), with the parameter sets it carries and the first audio frame's parameters; `wall`
+/// is the segment's wall clock (where the running line's 0 is).
+fn find_start(file: &File, p: &Piece, from: i64, wall: SystemTime) -> Result<Start, ClipError> {
     let mut best: Option<Start> = None;
     let mut audio = None;
     demux(file, p, &mut Buffers::new(), &mut |u| {
@@ -403,7 +401,7 @@ fn find_start(file: &File, p: &Piece, from: i64) -> Result<Start, ClipError> {
                             sps: sps.to_vec(),
                             pps: pps.to_vec(),
                             audio: None,
-                            wall: UNIX_EPOCH,
+                            wall: wall + Duration::from_nanos(pts.max(0) as u64 * 100_000 / 9),
                         });
                     }
                 }
@@ -458,10 +456,9 @@ struct Run<'a> {
     sink: &'a mut dyn ByteSink,
     start: &'a Start,
     end: i64,
-    /// Whether the starting IDR was pushed; whether video has ended (the first picture at or
-    /// after the end, or a new SPS): then `video_end` is where the last picture ends.
+    /// Whether the starting IDR was pushed; once video has ended (the first picture at or
+    /// after the end, or a new SPS), where the last picture ends.
     started: bool,
-    video_done: bool,
     video_end: Option<i64>,
     /// DTS (running line) of the last two pictures pushed, and of the fragment's first.
     last_dts: Option<i64>,
@@ -489,7 +486,7 @@ impl Run<'_> {
     }
 
     fn video(&mut self, au: &[u8], pts: i64, dts: i64) -> Result<(), ClipError> {
-        if self.video_done {
+        if self.video_end.is_some() {
             return Ok(());
         }
         let key = first_slice_is_idr(au);
@@ -504,7 +501,6 @@ impl Run<'_> {
                     .0
                     .is_some_and(|s| s != self.start.sps.as_slice()))
         {
-            self.video_done = true;
             self.video_end = Some(dts);
             return Ok(());
         }
@@ -603,7 +599,6 @@ impl Clip {
             start: &self.start,
             end: self.end,
             started: false,
-            video_done: false,
             video_end: None,
             last_dts: None,
             prev_dts: None,
