@@ -258,8 +258,10 @@ mod tests {
 
     #[test]
     fn rules_against_the_capture() {
-        let mut s = Settings::default();
-        s.variant = vec![v("720p", 1280, 720), v("360p", 640, 360)];
+        let mut s = Settings {
+            variant: vec![v("720p", 1280, 720), v("360p", 640, 360)],
+            ..Settings::default()
+        };
         assert!(cross_problems(&s).is_empty());
         s.variant[1].fps = 20;
         s.variant.push(v("720p", 1920, 720));
