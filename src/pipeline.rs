@@ -16,16 +16,22 @@
 //!   alone.
 //! - Time limits (`--duration`) are media time: sources stop once a frame's PTS reaches it.
 
+mod audio;
+pub mod lanes;
+
 use crate::encode::{AudioEncoder, EncodeError, EncodedAudio, EncodedVideo, VideoEncoder};
 use crate::error::{Error, ErrorKind};
 use crate::hls::consumer::Consumer;
+use crate::hls::master::RenditionInfo;
 use crate::hls::{HlsConfig, HlsOutput, LiveShared};
 use crate::pool::Pool;
+use crate::queue::DropOldestQueue;
 use crate::queue::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
-use crate::queue::{DropOldestQueue, Pop};
 use crate::source::{AudioSource, SourceError, VideoFormat, VideoSource};
 use crate::stats::Stats;
 use crate::time::{Clock, Pts90k};
+use audio::{audio_loop, AudioCopy, AudioLimits, AUDIO_BATCH_FRAMES};
+use lanes::{KeyClock, LaneInput};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -80,6 +86,25 @@ pub struct Summary {
     pub ended: bool,
 }
 
+/// One more rendition of the stream (adaptive bitrate), beside the first: the same capture,
+/// scaled to its size, encoded by its own encoder into its own output.
+pub struct Rendition {
+    /// Its name (logs, thread names).
+    pub name: String,
+    /// Its picture size and rate (≤ the capture's; the rate divides the capture's).
+    pub format: VideoFormat,
+    /// Its output: another directory and state file than the first rendition's.
+    pub hls: HlsConfig,
+    /// Where its playlists are published for the HTTP server.
+    pub live: Option<Arc<LiveShared>>,
+    /// Its encoder.
+    pub make_encoder: EncoderFactory,
+    /// Its counters (frames out, drops, encode time, segments).
+    pub stats: Arc<Stats>,
+    /// Its figures for the master playlist.
+    pub info: Option<Arc<RenditionInfo>>,
+}
+
 /// The threads of one streaming run.
 pub struct Pipeline {
     cfg: PipelineConfig,
@@ -88,10 +113,14 @@ pub struct Pipeline {
     on_first_segment: Option<Box<dyn FnOnce() + Send>>,
     latency: LatencyTrack,
     consumers: Vec<Box<dyn Consumer>>,
+    renditions: Vec<Rendition>,
+    first_format: Option<VideoFormat>,
+    first_info: Option<Arc<RenditionInfo>>,
 }
 
 /// Capture-to-downloadable latency: the capture time of each frame muxed into the open segment,
 /// recorded into [`Stats::latency`] when that segment is published.
+#[derive(Default)]
 struct LatencyTrack {
     /// The clock the sources stamp `captured` with; no figures without it.
     clock: Option<Arc<dyn Clock>>,
@@ -126,12 +155,25 @@ impl Pipeline {
             stats,
             stop,
             on_first_segment: None,
-            latency: LatencyTrack {
-                clock: None,
-                open: Vec::new(),
-            },
+            latency: LatencyTrack::default(),
             consumers: Vec::new(),
+            renditions: Vec::new(),
+            first_format: None,
+            first_info: None,
         }
+    }
+
+    /// The first rendition's picture size and rate (default: the capture's) and its figures
+    /// for the master playlist.
+    pub fn first_rendition(&mut self, format: VideoFormat, info: Option<Arc<RenditionInfo>>) {
+        self.first_format = Some(format);
+        self.first_info = info;
+    }
+
+    /// Adds a rendition after the first (and after those added before). Consumers
+    /// ([`add_consumer`](Self::add_consumer)) get the first rendition only.
+    pub fn add_rendition(&mut self, r: Rendition) {
+        self.renditions.push(r);
     }
 
     /// Adds a consumer of every part and segment of the output (an origin publisher, say),
@@ -174,20 +216,222 @@ impl Pipeline {
         self.run_input(VideoInput::Encoded(video), audio)
     }
 
+
     fn run_input(
         mut self,
         input: VideoInput,
         audio: Option<(Box<dyn AudioSource>, Box<dyn AudioEncoder>)>,
     ) -> Result<Summary, Error> {
-        let mut hls = HlsOutput::open(self.cfg.hls.clone())
-            .map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
-        if let Some(live) = &self.cfg.live {
-            hls.share(live.clone());
+        let renditions = std::mem::take(&mut self.renditions);
+        if matches!(input, VideoInput::Encoded(_)) && !renditions.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "renditions need raw pictures to scale, not the camera's own H.264",
+            ));
         }
+        let mut hls = open_output(&self.cfg.hls, &self.cfg.live)?;
         for c in self.consumers.drain(..) {
             hls.add_consumer(c);
         }
-        let force_idr = Arc::new(AtomicBool::new(false));
+        let mut outputs = Vec::with_capacity(renditions.len());
+        for r in &renditions {
+            outputs.push(open_output(&r.hls, &r.live)?);
+        }
+        // Every rendition numbers its segments alike: one added since the last run joins at
+        // the others' number.
+        let next = outputs
+            .iter()
+            .map(HlsOutput::next_sequence)
+            .fold(hls.next_sequence(), u64::max);
+        for (o, name) in std::iter::once(&mut hls)
+            .chain(outputs.iter_mut())
+            .zip(std::iter::once(FIRST).chain(renditions.iter().map(|r| r.name.as_str())))
+        {
+            if !o.skip_to_sequence(next) {
+                log::warn!(
+                    "rendition {name}: its saved window ends before seg{next}; its segment \
+                     numbers differ from the others' until the window has turned over"
+                );
+            }
+        }
+        let has_audio = audio.is_some();
+        let (duration, fast) = (self.cfg.duration, self.cfg.fast);
+        let low_latency = self.cfg.hls.low_latency.is_some();
+        let mut wires: Vec<Wires> = (0..=renditions.len())
+            .map(|_| Wires::new(has_audio))
+            .collect();
+        let mut threads = Vec::new();
+        let mut raw_queues = Vec::new();
+        let mut stopped: Vec<Option<Arc<AtomicBool>>> = vec![None; wires.len()];
+        let mut extra = Vec::with_capacity(renditions.len());
+        match input {
+            VideoInput::Raw(video, make_encoder) => {
+                let fmt = video.format();
+                // In use at once per lane: the queue, the frame being captured (or scaled), the
+                // frame being encoded, and one the drop-oldest queue has just pushed out
+                // (paced) — never exhausted in fast runs.
+                let depth = if fast { RAW_QUEUE_FAST } else { RAW_QUEUE };
+                let pool = Pool::new(depth + 3, fmt.i420_len());
+                let first = (
+                    FIRST.to_string(),
+                    self.first_format.unwrap_or(fmt),
+                    make_encoder,
+                    self.stats.clone(),
+                );
+                let mut specs = vec![first];
+                for r in renditions {
+                    specs.push((r.name.clone(), r.format, r.make_encoder, r.stats.clone()));
+                    extra.push((r.name, r.stats, r.info));
+                }
+                let mut inputs = Vec::with_capacity(specs.len());
+                let mut direct = false;
+                for (i, (name, lane_fmt, mut make, stats)) in specs.into_iter().enumerate() {
+                    let enc = make(lane_fmt).map_err(|e| {
+                        Error::new(
+                            ErrorKind::Encoder,
+                            format!("video encoder for {lane_fmt:?}: {e}"),
+                        )
+                    })?;
+                    let queue = Arc::new(DropOldestQueue::new(depth));
+                    let mut input =
+                        LaneInput::new(&name, lane_fmt, fmt.fps, queue.clone(), stats.clone());
+                    // The first lane of the capture's size takes the captured buffers.
+                    if !direct && (lane_fmt.width, lane_fmt.height) == (fmt.width, fmt.height) {
+                        input = input.direct();
+                        direct = true;
+                    } else {
+                        input = input.scaled_into(Pool::new(depth + 3, lane_fmt.i420_len()));
+                    }
+                    stopped[i] = Some(input.stopped.clone());
+                    inputs.push(input);
+                    raw_queues.push(queue.clone());
+                    let (vtx, vfree_rx, force) = wires[i].encoder_side();
+                    threads.push(spawn(&format!("encode-{name}"), move || {
+                        lanes::encode_loop(enc, &mut make, &queue, vtx, vfree_rx, &stats, &force)
+                    })?);
+                }
+                // With several renditions the keyframes are decided once, for all of them.
+                let keys =
+                    (inputs.len() > 1).then(|| KeyClock::new(self.cfg.hls.segment_duration));
+                let (stats, stop) = (self.stats.clone(), self.stop.clone());
+                threads.push(spawn("capture", move || {
+                    lanes::capture_loop(video, &pool, inputs, keys, &stats, &stop, (duration, fast))
+                })?);
+            }
+            VideoInput::Encoded(src) => {
+                let (stats, stop) = (self.stats.clone(), self.stop.clone());
+                let (vtx, vfree_rx, _) = wires[0].encoder_side();
+                threads.push(spawn("capture", move || {
+                    passthrough_loop(src, vtx, vfree_rx, &stats, &stop, duration)
+                })?);
+            }
+        }
+        if let Some((src, enc)) = audio {
+            let (stats, stop) = (self.stats.clone(), self.stop.clone());
+            let limits = AudioLimits {
+                duration,
+                // LL-HLS: a part must carry the audio of its time span, so audio reaches
+                // the muxer frame by frame instead of waiting for a batch to fill.
+                batch_frames: if low_latency { 1 } else { AUDIO_BATCH_FRAMES },
+            };
+            let (atx, afree_rx) = wires[0].audio_side().expect("audio wires");
+            let copies: Vec<AudioCopy> = wires[1..]
+                .iter_mut()
+                .zip(&extra)
+                .filter_map(|(w, (_, stats, _))| {
+                    w.audio_side().map(|(out, free)| AudioCopy {
+                        out,
+                        free,
+                        stats: stats.clone(),
+                    })
+                })
+                .collect();
+            threads.push(spawn("audio", move || {
+                audio_loop(src, enc, atx, &copies, afree_rx, &stats, &stop, limits)
+            })?);
+        }
+
+        // Every other rendition muxes on a thread of its own.
+        let mut rest = wires.drain(..);
+        let first_wires = rest.next().expect("the first lane's wires");
+        for (((mut out, w), (name, stats, info)), stop_flag) in outputs
+            .into_iter()
+            .zip(rest)
+            .zip(extra)
+            .zip(stopped.iter().skip(1).cloned())
+        {
+            let mut lane = MuxLane {
+                name: name.clone(),
+                stats,
+                latency: LatencyTrack::default(),
+                on_first_segment: None,
+                low_latency,
+                info,
+                stopped: stop_flag,
+            };
+            let (inputs, force) = w.mux_side();
+            let stop = self.stop.clone();
+            threads.push(spawn(&format!("mux-{name}"), move || {
+                let ended = lane.run(&mut out, inputs, &force).unwrap_or(false)
+                    && !stop.load(Ordering::SeqCst);
+                if let Err(e) = lane.finish(&mut out, ended) {
+                    log::warn!("rendition {name}: {e}");
+                }
+            })?);
+        }
+
+        let mut lane = MuxLane {
+            name: FIRST.to_string(),
+            stats: self.stats.clone(),
+            latency: std::mem::take(&mut self.latency),
+            on_first_segment: self.on_first_segment.take(),
+            low_latency,
+            info: self.first_info.take(),
+            stopped: None,
+        };
+        let (inputs, force) = first_wires.mux_side();
+        let result = lane.run(&mut hls, inputs, &force);
+        for q in &raw_queues {
+            q.close();
+        }
+        for t in threads {
+            if t.join().is_err() {
+                log::error!("a pipeline thread panicked");
+            }
+        }
+        let ended = result? && !self.stop.load(Ordering::SeqCst);
+        lane.finish(&mut hls, ended)?;
+        Ok(Summary {
+            segments: hls.segments_published(),
+            ended,
+        })
+    }
+}
+
+/// The name of the first rendition in logs (it has no `[[variant]]` name of its own when none
+/// is configured).
+const FIRST: &str = "first";
+
+fn open_output(cfg: &HlsConfig, live: &Option<Arc<LiveShared>>) -> Result<HlsOutput, Error> {
+    let mut out =
+        HlsOutput::open(cfg.clone()).map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
+    if let Some(live) = live {
+        out.share(live.clone());
+    }
+    Ok(out)
+}
+
+/// The channels of one lane: encoded video (and its free buffers) from the encoder to the mux
+/// thread, encoded audio (and its free buffers) from the audio thread, the IDR request flag.
+struct Wires {
+    encoder: Option<(Sender<EncodedVideo>, Receiver<EncodedVideo>)>,
+    audio: Option<(Sender<EncodedAudio>, Receiver<EncodedAudio>)>,
+    mux: Option<MuxInputs>,
+    force_idr: Arc<AtomicBool>,
+}
+
+impl Wires {
+    fn new(audio: bool) -> Self {
         let (vtx, vrx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
         let (vfree_tx, vfree_rx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
         for _ in 0..ENCODED_BUFFERS {
@@ -195,96 +439,74 @@ impl Pipeline {
         }
         let (atx, arx) = channel::<EncodedAudio>(AUDIO_BUFFERS);
         let (afree_tx, afree_rx) = channel::<EncodedAudio>(AUDIO_BUFFERS);
-        for _ in 0..AUDIO_BUFFERS {
-            let _ = afree_tx.send(EncodedAudio::with_capacity(8 * 1024));
+        if audio {
+            for _ in 0..AUDIO_BUFFERS {
+                let _ = afree_tx.send(EncodedAudio::with_capacity(8 * 1024));
+            }
         }
+        Wires {
+            encoder: Some((vtx, vfree_rx)),
+            audio: audio.then_some((atx, afree_rx)),
+            mux: Some(MuxInputs {
+                vrx,
+                arx: audio.then_some(arx),
+                vfree: vfree_tx,
+                afree: afree_tx,
+            }),
+            force_idr: Arc::new(AtomicBool::new(false)),
+        }
+    }
 
-        let (duration, fast) = (self.cfg.duration, self.cfg.fast);
-        let (video_threads, raw) = match input {
-            VideoInput::Raw(video, mut make_encoder) => {
-                let fmt = video.format();
-                let first_encoder = make_encoder(fmt).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Encoder,
-                        format!("video encoder for {fmt:?}: {e}"),
-                    )
-                })?;
-                // In use at once: the queue, the frame being captured, the frame being encoded,
-                // and one the drop-oldest queue has just pushed out (paced) — never exhausted in
-                // fast runs.
-                let depth = if fast { RAW_QUEUE_FAST } else { RAW_QUEUE };
-                let pool = Pool::new(depth + 3, fmt.i420_len());
-                let raw = Arc::new(DropOldestQueue::new(depth));
-                let capture = {
-                    let (raw, stats, stop) = (raw.clone(), self.stats.clone(), self.stop.clone());
-                    spawn("capture", move || {
-                        capture_loop(video, &pool, &raw, &stats, &stop, duration, fast)
-                    })?
-                };
-                let encoder = {
-                    let (raw, stats, force) = (raw.clone(), self.stats.clone(), force_idr.clone());
-                    spawn("encode", move || {
-                        encode_loop(
-                            first_encoder,
-                            &mut make_encoder,
-                            &raw,
-                            vtx,
-                            vfree_rx,
-                            &stats,
-                            &force,
-                        )
-                    })?
-                };
-                (vec![capture, encoder], Some(raw))
-            }
-            VideoInput::Encoded(src) => {
-                let (stats, stop) = (self.stats.clone(), self.stop.clone());
-                let capture = spawn("capture", move || {
-                    passthrough_loop(src, vtx, vfree_rx, &stats, &stop, duration)
-                })?;
-                (vec![capture], None)
-            }
-        };
-        let has_audio = audio.is_some();
-        let audio_thread = match audio {
-            Some((src, enc)) => {
-                let (stats, stop) = (self.stats.clone(), self.stop.clone());
-                let limits = AudioLimits {
-                    duration: self.cfg.duration,
-                    // LL-HLS: a part must carry the audio of its time span, so audio reaches
-                    // the muxer frame by frame instead of waiting for a batch to fill.
-                    batch_frames: if self.cfg.hls.low_latency.is_some() {
-                        1
-                    } else {
-                        AUDIO_BATCH_FRAMES
-                    },
-                };
-                Some(spawn("audio", move || {
-                    audio_loop(src, enc, atx, afree_rx, &stats, &stop, limits)
-                })?)
-            }
-            None => {
-                drop((atx, afree_rx));
-                None
-            }
-        };
+    fn encoder_side(&mut self) -> (Sender<EncodedVideo>, Receiver<EncodedVideo>, Arc<AtomicBool>) {
+        let (tx, free) = self.encoder.take().expect("one encoder per lane");
+        (tx, free, self.force_idr.clone())
+    }
 
-        let mux = MuxInputs {
-            vrx,
-            arx: if has_audio { Some(arx) } else { None },
-            vfree: vfree_tx,
-            afree: afree_tx,
-        };
-        let result = self.mux_loop(&mut hls, mux, &force_idr);
-        if let Some(raw) = &raw {
-            raw.close();
+    fn audio_side(&mut self) -> Option<(Sender<EncodedAudio>, Receiver<EncodedAudio>)> {
+        self.audio.take()
+    }
+
+    fn mux_side(mut self) -> (MuxInputs, Arc<AtomicBool>) {
+        (self.mux.take().expect("one mux per lane"), self.force_idr)
+    }
+}
+
+/// The mux side of one rendition: its counters and what happens at its segments.
+struct MuxLane {
+    name: String,
+    stats: Arc<Stats>,
+    latency: LatencyTrack,
+    on_first_segment: Option<Box<dyn FnOnce() + Send>>,
+    low_latency: bool,
+    /// The master playlist's figures of this rendition.
+    info: Option<Arc<RenditionInfo>>,
+    /// Set when the governor stopped this rendition.
+    stopped: Option<Arc<AtomicBool>>,
+}
+
+impl MuxLane {
+    /// A segment was published.
+    fn published(&mut self, p: &crate::hls::Published) {
+        Stats::add(&self.stats.segments, 1);
+        if let Some(i) = &self.info {
+            i.segment(p.bytes, p.duration);
         }
-        for t in video_threads.into_iter().chain(audio_thread) {
-            if t.join().is_err() {
-                log::error!("a pipeline thread panicked");
+        if let Some(f) = self.on_first_segment.take() {
+            f();
+        }
+    }
+
+    /// Closes the output after the inputs ended: the last segment is published (with
+    /// `EXT-X-ENDLIST` when `ended`); a stopped rendition withdraws its playlist instead.
+    fn finish(&mut self, hls: &mut HlsOutput, ended: bool) -> Result<(), Error> {
+        if self.stopped.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+            if let Some(i) = &self.info {
+                i.stop();
             }
+            return hls
+                .withdraw()
+                .map_err(|e| Error::new(ErrorKind::Output, e.to_string()));
         }
-        let ended = result? && !self.stop.load(Ordering::SeqCst);
         let (published, publish_ns) = (hls.segments_published(), hls.publish_nanos());
         let t0 = Instant::now();
         let finished = hls.finish(ended);
@@ -303,16 +525,13 @@ impl Pipeline {
                 f();
             }
         }
-        finished.map_err(|e| Error::new(ErrorKind::Output, e.to_string()))?;
-        Ok(Summary {
-            segments: hls.segments_published(),
-            ended,
-        })
+        finished.map_err(|e| Error::new(ErrorKind::Output, format!("{}: {e}", self.name)))
     }
+
 
     /// Interleaves encoded video and audio by timestamp into `hls` until both inputs close.
     /// Returns true when the inputs ended by themselves (not by an error).
-    fn mux_loop(
+    fn run(
         &mut self,
         hls: &mut HlsOutput,
         inp: MuxInputs,
@@ -325,8 +544,11 @@ impl Pipeline {
         let mut started = false;
         let mut audio_open = inp.arx.is_some();
         let mut last_audio: Option<Pts90k> = None;
-        let low_latency = self.cfg.hls.low_latency.is_some();
+        let low_latency = self.low_latency;
         loop {
+            if self.stopped.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Ok(false);
+            }
             if v.is_none() && video_open {
                 match inp.vrx.recv_timeout(STALL) {
                     Ok(x) => {
@@ -407,19 +629,20 @@ impl Pipeline {
                 }
                 if hls.frames_muxed() > muxed {
                     self.latency.frame(buf.captured);
+                    if let Some(i) = &self.info {
+                        i.video_au(&buf.data, buf.key);
+                    }
                 }
                 match pushed {
                     Ok(Some(p)) => {
-                        Stats::add(&self.stats.segments, 1);
                         log::debug!(
-                            "segment seg{}.ts published: {} ms, {} bytes",
+                            "{}: segment seg{} published: {} ms, {} bytes",
+                            self.name,
                             p.seq,
                             p.duration.as_millis_rounded(),
                             p.bytes
                         );
-                        if let Some(f) = self.on_first_segment.take() {
-                            f();
-                        }
+                        self.published(&p);
                     }
                     Ok(None) => {}
                     Err(e) => log::warn!("video frame at {} not muxed: {e}", buf.pts),
@@ -438,7 +661,6 @@ impl Pipeline {
         }
     }
 }
-
 /// A source that delivers encoded H.264 access units itself (a camera's own encoder).
 pub trait EncodedVideoSource: Send {
     /// Short name for logs and `/api/status`.
@@ -507,54 +729,8 @@ fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> Result<thread::JoinH
         .map_err(|e| Error::new(ErrorKind::Internal, format!("spawn {name} thread: {e}")))
 }
 
-fn capture_loop(
-    mut video: Box<dyn VideoSource>,
-    pool: &Pool,
-    raw: &DropOldestQueue<crate::source::RawFrame>,
-    stats: &Stats,
-    stop: &AtomicBool,
-    duration: Option<Pts90k>,
-    fast: bool,
-) {
-    log::info!("video source {} at {:?}", video.name(), video.format());
-    while !stop.load(Ordering::Relaxed) {
-        // CPU time, not wall time: next_frame blocks until the frame is due (paced sources,
-        // cameras), and that wait is not a cost.
-        let t0 = thread_cpu_ns();
-        match video.next_frame(pool) {
-            Ok(frame) => {
-                Stats::add(&stats.capture_ns, thread_cpu_ns().saturating_sub(t0));
-                if duration.is_some_and(|d| frame.pts >= d) {
-                    break;
-                }
-                Stats::add(&stats.frames_in, 1);
-                if fast {
-                    if raw.push_wait(frame).is_err() {
-                        break;
-                    }
-                } else if raw.push_merge(frame, |dropped, survivor| {
-                    // A source switch must not vanish with the frame that carried it.
-                    survivor.discontinuity |= dropped.discontinuity;
-                }) {
-                    Stats::add(&stats.drops, 1);
-                }
-            }
-            Err(SourceError::End) => break,
-            Err(SourceError::PoolExhausted) => {
-                Stats::add(&stats.drops, 1);
-                thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => {
-                log::warn!("video source {}: {e}", video.name());
-                thread::sleep(Duration::from_millis(100));
-            }
-        }
-    }
-    raw.close();
-}
-
 /// CPU time consumed by the calling thread, ns (`CLOCK_THREAD_CPUTIME_ID`; no allocation).
-fn thread_cpu_ns() -> u64 {
+pub(crate) fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -564,179 +740,3 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn encode_loop(
-    mut enc: Box<dyn VideoEncoder>,
-    make_encoder: &mut EncoderFactory,
-    raw: &DropOldestQueue<crate::source::RawFrame>,
-    out: Sender<EncodedVideo>,
-    free: Receiver<EncodedVideo>,
-    stats: &Stats,
-    force_idr: &AtomicBool,
-) {
-    let mut fmt: Option<VideoFormat> = None;
-    let mut spare: Option<EncodedVideo> = None;
-    loop {
-        let frame = match raw.pop_timeout(Duration::from_millis(200)) {
-            Pop::Item(f) => f,
-            Pop::Timeout => continue,
-            Pop::Closed => break,
-        };
-        if fmt.is_some_and(|f| f != frame.format) {
-            log::info!(
-                "geometry changed to {:?}: rebuilding the encoder",
-                frame.format
-            );
-            match make_encoder(frame.format) {
-                Ok(e) => enc = e,
-                Err(e) => {
-                    log::error!("encoder for {:?}: {e}", frame.format);
-                    continue;
-                }
-            }
-        }
-        fmt = Some(frame.format);
-        if frame.discontinuity || force_idr.swap(false, Ordering::Relaxed) {
-            enc.force_keyframe();
-        }
-        let Some(mut buf) = spare.take().or_else(|| free.recv().ok()) else {
-            break;
-        };
-        let t0 = Instant::now();
-        let res = enc.encode(&frame, &mut buf);
-        Stats::add(&stats.encode_ns, t0.elapsed().as_nanos() as u64);
-        drop(frame);
-        match res {
-            Ok(true) => {
-                Stats::add(&stats.frames_out, 1);
-                Stats::add(&stats.video_bytes, buf.data.len() as u64);
-                if out.send(buf).is_err() {
-                    break;
-                }
-            }
-            Ok(false) => spare = Some(buf),
-            Err(e) => {
-                log::warn!("{} failed on a frame: {e}", enc.name());
-                spare = Some(buf);
-            }
-        }
-    }
-}
-
-/// AAC frames gathered into one [`EncodedAudio`] before it goes to the mux thread.
-///
-/// The trade-off: fewer, larger PES. The muxer writes a batch that spans at most its
-/// `max_audio_pes` (100 ms) as one PES straight from the batch's bytes — one copy instead of
-/// two, and one call, PES header and PCR check per batch instead of per frame — and the
-/// channel carries a quarter of the messages. The price is latency: a frame waits for up to
-/// three more (4 frames ≈ 85 ms at 48 kHz, 93 ms at 44.1 kHz) before audio reaches the
-/// muxer, far below the segment latency of classic HLS (a player is at least one 2 s segment
-/// behind); LL-HLS sends single frames ([`AudioLimits::batch_frames`]). At lower sample rates
-/// batches are cut to [`AUDIO_BATCH_SPAN`].
-const AUDIO_BATCH_FRAMES: u32 = 4;
-/// Longest media time one audio batch spans: the muxer's default `max_audio_pes`, so every
-/// batch is one PES at any sample rate (4 frames at 44.1 and 48 kHz, 3 at 32 kHz, 1 at
-/// 16 kHz and below). The encoded-audio buffers (8 KiB) hold 4 frames of the largest AAC-LC
-/// frame (6 144 bits per channel, 2 channels: 4 × 1 543 bytes).
-const AUDIO_BATCH_SPAN: Pts90k = Pts90k::from_millis(100);
-
-/// When the audio thread stops and how many frames it gathers per message.
-#[derive(Debug, Clone, Copy)]
-struct AudioLimits {
-    duration: Option<Pts90k>,
-    batch_frames: u32,
-}
-
-fn audio_loop(
-    mut src: Box<dyn AudioSource>,
-    mut enc: Box<dyn AudioEncoder>,
-    out: Sender<EncodedAudio>,
-    free: Receiver<EncodedAudio>,
-    stats: &Stats,
-    stop: &AtomicBool,
-    limits: AudioLimits,
-) {
-    let AudioLimits {
-        duration,
-        batch_frames,
-    } = limits;
-    let fmt = src.format();
-    log::info!("audio source {} at {:?}", src.name(), fmt);
-    let mut pcm = vec![0i16; enc.frame_len() * fmt.channels as usize];
-    let rate = u64::from(fmt.sample_rate.max(1));
-    let frame_samples = enc.frame_len() as u64;
-    let ticks = |samples: u64| Pts90k(samples * crate::time::HZ_90K / rate);
-    let frame_ticks = ticks(frame_samples).0.max(1);
-    let per_batch = (AUDIO_BATCH_SPAN.0 / frame_ticks).clamp(1, u64::from(batch_frames.max(1)));
-    // The encoder writes each frame here; it is appended to the batch (allocated once, here).
-    let mut frame = EncodedAudio::with_capacity(8 * 1024);
-    let mut batch: Option<EncodedAudio> = None;
-    let send = |b: EncodedAudio| {
-        Stats::add(&stats.audio_frames, b.frames as u64);
-        Stats::add(&stats.audio_bytes, b.data.len() as u64);
-        out.send(b).is_ok()
-    };
-    while !stop.load(Ordering::Relaxed) {
-        let pts = match src.read(&mut pcm) {
-            Ok(p) => p,
-            Err(SourceError::End) => break,
-            Err(e) => {
-                log::warn!("audio source {}: {e}", src.name());
-                thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        if duration.is_some_and(|d| pts >= d) {
-            break;
-        }
-        let t0 = Instant::now();
-        let res = enc.encode(&pcm, pts, &mut frame);
-        Stats::add(&stats.aac_ns, t0.elapsed().as_nanos() as u64);
-        match res {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                log::warn!("AAC encoder failed: {e}");
-                continue;
-            }
-        }
-        // The muxer times a batch's frames by sample count from its PTS: a frame that does not
-        // follow on (a gap in the source) or does not fit the buffer starts a new batch.
-        if let Some(b) = &batch {
-            let next = b.pts + ticks(u64::from(b.frames) * frame_samples);
-            if frame.pts.0.abs_diff(next.0) > frame_ticks / 2
-                || b.data.len() + frame.data.len() > b.data.capacity()
-            {
-                if let Some(b) = batch.take() {
-                    if !send(b) {
-                        return;
-                    }
-                }
-            }
-        }
-        let b = match &mut batch {
-            Some(b) => b,
-            None => {
-                let Ok(mut b) = free.recv() else {
-                    return;
-                };
-                b.data.clear();
-                b.frames = 0;
-                b.pts = frame.pts;
-                batch.insert(b)
-            }
-        };
-        b.data.extend_from_slice(&frame.data);
-        b.frames += frame.frames;
-        if u64::from(b.frames) >= per_batch {
-            if let Some(b) = batch.take() {
-                if !send(b) {
-                    return;
-                }
-            }
-        }
-    }
-    // End of stream (or stop): the partial batch goes too.
-    if let Some(b) = batch {
-        send(b);
-    }
-}

@@ -35,6 +35,7 @@
 pub mod consumer;
 pub mod error;
 pub mod ll_playlist;
+pub mod master;
 pub mod parts;
 pub mod playlist;
 pub mod ring;
@@ -422,6 +423,29 @@ impl<S: SegmentStore> HlsOutput<S> {
             c.finish(end_of_stream);
         }
         Ok(())
+    }
+
+    /// The sequence number the next segment gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.live.next_seq
+    }
+
+    /// Numbers the next segment `seq` when that is later than its own next number: the
+    /// renditions of one stream share segment numbers, so one added since the last run joins
+    /// at the others'. Possible only before the first segment, with no adopted window (the
+    /// playlist's numbering must stay contiguous); returns whether the next number is `seq`.
+    pub fn skip_to_sequence(&mut self, seq: u64) -> bool {
+        if seq > self.live.next_seq && self.open.is_none() && self.live.ring.is_empty() {
+            self.live.next_seq = seq;
+            self.live.ring.set_media_seq_if_empty(seq);
+        }
+        self.live.next_seq == seq
+    }
+
+    /// Takes the output off the air for good (a rendition stopped while the stream goes on):
+    /// the playlist file goes, so its URL answers 404 and players move to another rendition.
+    pub fn withdraw(&mut self) -> Result<(), HlsError> {
+        self.writer.store_mut().remove_playlist()
     }
 
     /// `EXT-X-TARGETDURATION` (seconds), fixed for the run.
