@@ -33,8 +33,9 @@ pub struct RenditionSpec {
     pub name: String,
     /// Its media playlist, relative to the master (`live.m3u8`, `v/360p/live.m3u8`).
     pub uri: String,
-    /// Picture size and rate; `None` for the audio-only rendition.
-    pub video: Option<(u32, u32, u32)>,
+    /// Frame rate; `None` for the audio-only rendition. (The picture size comes from the
+    /// SPS: a camera may deliver less than a variant asks for.)
+    pub video: Option<u32>,
     /// The audio codec string (`mp4a.40.2`) when the rendition carries audio.
     pub audio_codec: Option<&'static str>,
 }
@@ -46,7 +47,8 @@ struct Meter {
     next: usize,
     len: usize,
     window: usize,
-    codec: Option<CodecString>,
+    /// The codec string and picture size of the first SPS.
+    codec: Option<(CodecString, u32, u32)>,
     stopped: bool,
 }
 
@@ -89,7 +91,7 @@ impl RenditionInfo {
         }
         m.codec = NalIter::new(data)
             .find_map(|nal| Sps::parse(nal.bytes).ok())
-            .map(|s| s.codec_string());
+            .map(|s| (s.codec_string(), s.width, s.height));
     }
 
     /// A segment of `bytes` lasting `duration` was published.
@@ -130,8 +132,8 @@ impl RenditionInfo {
         Some((peak, rate(bits, ticks)))
     }
 
-    /// The H.264 codec string, once an IDR has been seen.
-    pub fn video_codec(&self) -> Option<CodecString> {
+    /// The H.264 codec string and picture size, once an IDR has been seen.
+    pub fn video_codec(&self) -> Option<(CodecString, u32, u32)> {
         self.meter().codec
     }
 }
@@ -162,8 +164,11 @@ impl Master {
             let waiting = || MasterError::Waiting(r.spec.name.clone());
             let (peak, avg) = r.bandwidth().ok_or_else(waiting)?;
             let mut codecs = String::new();
-            if r.spec.video.is_some() {
-                codecs.push_str(r.video_codec().ok_or_else(waiting)?.as_str());
+            let mut picture = None;
+            if let Some(fps) = r.spec.video {
+                let (codec, w, h) = r.video_codec().ok_or_else(waiting)?;
+                codecs.push_str(codec.as_str());
+                picture = Some((w, h, fps));
             }
             if let Some(a) = r.spec.audio_codec {
                 if !codecs.is_empty() {
@@ -175,7 +180,7 @@ impl Master {
                 out,
                 "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={avg},CODECS=\"{codecs}\""
             );
-            if let Some((w, h, fps)) = r.spec.video {
+            if let Some((w, h, fps)) = picture {
                 let _ = write!(out, ",RESOLUTION={w}x{h},FRAME-RATE={fps}.000");
             }
             let _ = writeln!(out, "\n{}", r.spec.uri);
@@ -193,7 +198,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn spec(name: &str, video: Option<(u32, u32, u32)>) -> RenditionSpec {
+    fn spec(name: &str, video: Option<u32>) -> RenditionSpec {
         RenditionSpec {
             name: name.into(),
             uri: format!("v/{name}/live.m3u8"),
@@ -211,7 +216,7 @@ mod tests {
 
     #[test]
     fn bandwidth_is_the_window_peak_and_mean_rounded_up() {
-        let r = RenditionInfo::new(spec("a", Some((640, 360, 30))), 3);
+        let r = RenditionInfo::new(spec("a", Some(30)), 3);
         assert_eq!(r.bandwidth(), None);
         r.segment(100_000, Pts90k(2 * HZ_90K)); // 400 000 bit/s
         r.segment(50_001, Pts90k(HZ_90K)); // 400 008 bit/s
@@ -224,7 +229,7 @@ mod tests {
 
     #[test]
     fn master_waits_for_every_running_rendition_then_lists_them() {
-        let top = Arc::new(RenditionInfo::new(spec("top", Some((640, 360, 30))), 6));
+        let top = Arc::new(RenditionInfo::new(spec("top", Some(30)), 6));
         let audio = Arc::new(RenditionInfo::new(spec("audio", None), 6));
         let m = Master {
             renditions: vec![top.clone(), audio.clone()],
@@ -235,7 +240,8 @@ mod tests {
         top.video_au(IDR_AU, false);
         assert_eq!(top.video_codec(), None);
         top.video_au(IDR_AU, true);
-        assert_eq!(top.video_codec().unwrap().as_str(), "avc1.42C01E");
+        let (codec, w, h) = top.video_codec().unwrap();
+        assert_eq!((codec.as_str(), w, h), ("avc1.42C01E", 640, 360));
         assert_eq!(m.render(), Err(MasterError::Waiting("audio".into())));
         audio.segment(12_000, Pts90k(HZ_90K));
         let text = m.render().unwrap();

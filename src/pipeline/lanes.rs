@@ -47,8 +47,9 @@ pub(crate) struct LaneFrame {
     pub key: bool,
 }
 
-/// Decides the keyframes of all lanes: the first picture at or after each segment boundary
-/// (within half a frame), and every discontinuity.
+/// Decides the keyframes of all lanes: the first picture at or after each segment boundary,
+/// and every discontinuity. (At, not near: the segmenter cuts on an IDR only once the segment
+/// has reached its target duration.)
 #[derive(Debug, Clone, Copy)]
 pub struct KeyClock {
     every: Pts90k,
@@ -61,11 +62,11 @@ impl KeyClock {
         KeyClock { every, next: None }
     }
 
-    /// Whether the picture at `pts` (lasting `frame`) must be an IDR.
-    pub fn is_key(&mut self, pts: Pts90k, frame: Pts90k, discontinuity: bool) -> bool {
+    /// Whether the picture at `pts` must be an IDR.
+    pub fn is_key(&mut self, pts: Pts90k, discontinuity: bool) -> bool {
         let due = match self.next {
             None => true,
-            Some(n) => discontinuity || pts.0 + frame.0 / 2 >= n.0,
+            Some(n) => discontinuity || pts >= n,
         };
         if due {
             self.next = Some(pts + self.every);
@@ -265,9 +266,9 @@ pub(crate) fn capture_loop(
             break;
         }
         Stats::add(&stats.frames_in, 1);
-        let key = keys.as_mut().is_some_and(|k| {
-            k.is_key(frame.pts, frame.format.frame_ticks(), frame.discontinuity)
-        });
+        let key = keys
+            .as_mut()
+            .is_some_and(|k| k.is_key(frame.pts, frame.discontinuity));
         let mut original = Some(frame);
         // Scaled copies first, from the captured picture; then the picture itself to its lane.
         let mut direct = None;
@@ -390,15 +391,18 @@ mod tests {
     #[test]
     fn keys_fall_on_segment_boundaries_and_discontinuities() {
         let mut k = KeyClock::new(Pts90k(180_000));
-        let f = Pts90k(3000);
+        // Frames 3000 ticks apart, every 7th 40 late, frame 60 10 early.
+        let pts = |i: u64| match i {
+            60 => 180_000 - 10,
+            _ if i % 7 == 0 => i * 3000 + 40,
+            _ => i * 3000,
+        };
         let keys: Vec<u64> = (0..130u64)
-            .map(|i| Pts90k(i * 3000 + if i % 7 == 0 { 40 } else { 0 }))
-            .filter(|&p| k.is_key(p, f, false))
-            .map(|p| p.0 / 3000)
+            .filter(|&i| k.is_key(Pts90k(pts(i)), false))
             .collect();
-        assert_eq!(keys, [0, 60, 120]);
-        assert!(k.is_key(Pts90k(130 * 3000), f, true));
-        assert!(!k.is_key(Pts90k(131 * 3000), f, false));
+        assert_eq!(keys, [0, 61, 121]);
+        assert!(k.is_key(Pts90k(130 * 3000), true));
+        assert!(!k.is_key(Pts90k(131 * 3000), false));
     }
 
     #[test]
