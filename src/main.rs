@@ -3,7 +3,9 @@
 mod fdk_lc;
 
 use hlscam::cli::{Cli, Command};
-use hlscam::config::{AudioSourceKind, EncoderKind, RecordSettings, Settings, VideoSourceKind};
+use hlscam::config::{
+    AudioSourceKind, EncoderKind, RecordSettings, Settings, VideoSourceKind, AUDIO_ONLY_NAME,
+};
 use hlscam::encode::aac::AacEncoder;
 use hlscam::encode::fallback::{hardware_first, OpenEncoder};
 use hlscam::encode::openh264::OpenH264Encoder;
@@ -16,7 +18,9 @@ use hlscam::hls::{HlsConfig, LiveShared, PartPlan};
 use hlscam::http::renditions::{RenditionRoute, Renditions};
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
-use hlscam::pipeline::{EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig, Rendition};
+use hlscam::pipeline::{
+    AudioOnlyRendition, EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig, Rendition,
+};
 use hlscam::publish::{self, segment_capacity, PublishSetup};
 use hlscam::source::alsa::AlsaSource;
 use hlscam::source::devices::{list_devices, pick_audio, pick_video};
@@ -29,8 +33,8 @@ use hlscam::source::{AudioFormat, AudioSource, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SystemClock};
 use hlscam::ts::MuxConfig;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -227,7 +231,10 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     } else {
         s.audio.bitrate_kbps
     };
-    let top_kbps = s.variant.first().map_or(s.video.bitrate_kbps, |v| v.bitrate_kbps);
+    let top_kbps = s
+        .variant
+        .first()
+        .map_or(s.video.bitrate_kbps, |v| v.bitrate_kbps);
     let segment_cap = segment_capacity(top_kbps + audio_kbps, s.hls.segment_seconds);
     let recorder = s.record.enabled().then(|| {
         hlscam::record::Recorder::start(
@@ -311,6 +318,9 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     for r in abr.renditions {
         pipeline.add_rendition(r);
     }
+    if let Some(r) = abr.audio_only {
+        pipeline.add_audio_only(r);
+    }
     let result = match video {
         VideoInput::Camera(cam) => pipeline.run_encoded(cam, audio),
         VideoInput::Raw(video, make_encoder) => pipeline.run(video, make_encoder, audio),
@@ -354,6 +364,16 @@ fn has_audio_track(hls: &HlsConfig) -> bool {
     hls.mux.audio_pid.is_some()
 }
 
+/// Rendition `name`'s state file: beside the first rendition's, so that they persist (or not)
+/// together; in its own directory when `[hls] state_file` is not set.
+fn beside_state_file(s: &Settings, name: &str) -> PathBuf {
+    if s.hls.state_file.as_os_str().is_empty() {
+        PathBuf::new()
+    } else {
+        PathBuf::from(format!("{}.{name}", s.hls.state_file.display()))
+    }
+}
+
 /// The renditions of the stream: the first (this pipeline's own output at `/`), the others
 /// of `[[variant]]` under `/v/<name>/`, and what the HTTP server needs for them and for the
 /// master playlist.
@@ -361,6 +381,7 @@ struct Abr {
     first_format: VideoFormat,
     first_info: Arc<RenditionInfo>,
     renditions: Vec<Rendition>,
+    audio_only: Option<AudioOnlyRendition>,
     http: Arc<Renditions>,
 }
 
@@ -422,12 +443,7 @@ fn renditions(
         );
         let mut cfg = hls.clone();
         cfg.dir = s.hls.dir.join("v").join(&v.name);
-        // Beside the first rendition's state file, so that they persist (or not) together.
-        cfg.state_file = if s.hls.state_file.as_os_str().is_empty() {
-            PathBuf::new()
-        } else {
-            PathBuf::from(format!("{}.{}", s.hls.state_file.display(), v.name))
-        };
+        cfg.state_file = beside_state_file(s, &v.name);
         cfg.low_latency = s
             .hls
             .low_latency
@@ -457,10 +473,46 @@ fn renditions(
             info: Some(lane_info),
         });
     }
+    // The audio-only rendition: MPEG-TS whatever the container (an audio-only program needs
+    // no initialisation segment), parts of whole AAC frames.
+    let audio_only = (audio && s.hls.audio_only && !s.variant.is_empty()).then(|| {
+        let mut cfg = hls.clone();
+        cfg.dir = s.hls.dir.join("v").join(AUDIO_ONLY_NAME);
+        cfg.state_file = beside_state_file(s, AUDIO_ONLY_NAME);
+        cfg.container = hlscam::hls::Container::Ts;
+        cfg.mux.video_pid = None;
+        cfg.low_latency = s
+            .hls
+            .low_latency
+            .then(|| PartPlan::audio(s.hls.part_ms, s.audio.sample_rate));
+        let info = info(
+            AUDIO_ONLY_NAME,
+            format!("v/{AUDIO_ONLY_NAME}/live.m3u8"),
+            None,
+            audio_codec,
+        );
+        let lane_stats = Arc::new(Stats::new());
+        stats.add_rendition(info.clone(), lane_stats.clone());
+        let live = LiveShared::new();
+        http.master.renditions.push(info.clone());
+        http.routes.push(RenditionRoute {
+            name: AUDIO_ONLY_NAME.to_owned(),
+            dir: cfg.dir.clone(),
+            live: live.clone(),
+            info: info.clone(),
+        });
+        AudioOnlyRendition {
+            hls: cfg,
+            live: Some(live),
+            stats: lane_stats,
+            info: Some(info),
+        }
+    });
     Ok(Abr {
         first_format,
         first_info,
         renditions: list,
+        audio_only,
         http: Arc::new(http),
     })
 }

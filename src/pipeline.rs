@@ -18,24 +18,26 @@
 
 mod audio;
 pub mod lanes;
+mod mux;
 
-use crate::encode::{AudioEncoder, EncodeError, EncodedAudio, EncodedVideo, VideoEncoder};
+use crate::encode::{AudioEncoder, EncodeError, EncodedVideo, VideoEncoder};
 use crate::error::{Error, ErrorKind};
 use crate::hls::consumer::Consumer;
 use crate::hls::master::RenditionInfo;
 use crate::hls::{HlsConfig, HlsOutput, LiveShared};
 use crate::pool::Pool;
 use crate::queue::DropOldestQueue;
-use crate::queue::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crate::queue::{Receiver, Sender};
 use crate::source::{AudioSource, SourceError, VideoFormat, VideoSource};
 use crate::stats::Stats;
 use crate::time::{Clock, Pts90k};
 use audio::{audio_loop, AudioCopy, AudioLimits, AUDIO_BATCH_FRAMES};
 use lanes::{KeyClock, LaneInput};
+use mux::{Cuts, LatencyTrack, MuxLane, Wires};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long the mux thread waits for one stream before muxing the other alone.
 pub const STALL: Duration = Duration::from_millis(500);
@@ -45,18 +47,6 @@ const RAW_QUEUE: usize = 3;
 /// full, so a deeper one only holds more 1.4 MB (720p) buffers without feeding the encoder
 /// any faster; rendering a frame takes a small fraction of encoding it.
 const RAW_QUEUE_FAST: usize = 1;
-/// Reusable encoded-frame buffers per stream.
-const ENCODED_BUFFERS: usize = 8;
-/// Reusable encoded-audio buffers (each up to `AUDIO_BATCH_FRAMES` AAC frames, ≈ 85 ms): enough
-/// to hold ≈ 2.7 s of audio while the mux thread waits for a slow video encoder, so the audio
-/// thread keeps reading the microphone and ALSA does not overrun into silence.
-const AUDIO_BUFFERS: usize = 32;
-/// Initial capacity of an encoded video buffer (an IDR at high bitrate fits; grows once if not).
-const VIDEO_BUF_BYTES: usize = 1 << 20;
-/// An IDR is muxed (and the segment it ends published) without waiting for audio when the last
-/// muxed audio frame started at most this long before it: the audio still to come then starts
-/// within the muxer's 100 ms PCR lead (`MuxConfig::max_audio_pes`) of the IDR's DTS.
-const EARLY_CUT_AUDIO_GAP: Pts90k = Pts90k::from_millis(75);
 /// Capture times kept for the open segment (latency figures): 10 s at 120 fps is 1200 frames;
 /// frames beyond this many in one segment are not counted.
 const LATENCY_FRAMES: usize = 4096;
@@ -105,6 +95,19 @@ pub struct Rendition {
     pub info: Option<Arc<RenditionInfo>>,
 }
 
+/// The audio-only rendition: the stream's audio alone (MPEG-TS), cut where the video
+/// renditions cut.
+pub struct AudioOnlyRendition {
+    /// Its output (`container` must be MPEG-TS and `mux.video_pid` `None`).
+    pub hls: HlsConfig,
+    /// Where its playlists are published for the HTTP server.
+    pub live: Option<Arc<LiveShared>>,
+    /// Its counters (segments, audio batches missed).
+    pub stats: Arc<Stats>,
+    /// Its figures for the master playlist.
+    pub info: Option<Arc<RenditionInfo>>,
+}
+
 /// The threads of one streaming run.
 pub struct Pipeline {
     cfg: PipelineConfig,
@@ -116,35 +119,7 @@ pub struct Pipeline {
     renditions: Vec<Rendition>,
     first_format: Option<VideoFormat>,
     first_info: Option<Arc<RenditionInfo>>,
-}
-
-/// Capture-to-downloadable latency: the capture time of each frame muxed into the open segment,
-/// recorded into [`Stats::latency`] when that segment is published.
-#[derive(Default)]
-struct LatencyTrack {
-    /// The clock the sources stamp `captured` with; no figures without it.
-    clock: Option<Arc<dyn Clock>>,
-    /// Allocated once (`LATENCY_FRAMES`), never grown.
-    open: Vec<Duration>,
-}
-
-impl LatencyTrack {
-    /// A frame was muxed into the open segment.
-    fn frame(&mut self, captured: Duration) {
-        if self.clock.is_some() && self.open.len() < self.open.capacity() {
-            self.open.push(captured);
-        }
-    }
-    /// The open segment was published now: every frame of it becomes downloadable.
-    fn published(&mut self, stats: &Stats) {
-        if let Some(clock) = &self.clock {
-            let now = clock.monotonic();
-            for &c in &self.open {
-                stats.latency.record(now.saturating_sub(c));
-            }
-        }
-        self.open.clear();
-    }
+    audio_only: Option<AudioOnlyRendition>,
 }
 
 impl Pipeline {
@@ -160,6 +135,7 @@ impl Pipeline {
             renditions: Vec::new(),
             first_format: None,
             first_info: None,
+            audio_only: None,
         }
     }
 
@@ -168,6 +144,11 @@ impl Pipeline {
     pub fn first_rendition(&mut self, format: VideoFormat, info: Option<Arc<RenditionInfo>>) {
         self.first_format = Some(format);
         self.first_info = info;
+    }
+
+    /// Adds the audio-only rendition (used only when the run has audio and raw video).
+    pub fn add_audio_only(&mut self, r: AudioOnlyRendition) {
+        self.audio_only = Some(r);
     }
 
     /// Adds a rendition after the first (and after those added before). Consumers
@@ -216,7 +197,6 @@ impl Pipeline {
         self.run_input(VideoInput::Encoded(video), audio)
     }
 
-
     fn run_input(
         mut self,
         input: VideoInput,
@@ -237,15 +217,28 @@ impl Pipeline {
         for r in &renditions {
             outputs.push(open_output(&r.hls, &r.live)?);
         }
+        let audio_only = self
+            .audio_only
+            .take()
+            .filter(|_| audio.is_some() && matches!(input, VideoInput::Raw(..)));
+        let mut audio_out = match &audio_only {
+            Some(r) => Some(open_output(&r.hls, &r.live)?),
+            None => None,
+        };
         // Every rendition numbers its segments alike: one added since the last run joins at
         // the others' number.
         let next = outputs
             .iter()
+            .chain(&audio_out)
             .map(HlsOutput::next_sequence)
             .fold(hls.next_sequence(), u64::max);
+        let names = std::iter::once(FIRST)
+            .chain(renditions.iter().map(|r| r.name.as_str()))
+            .chain(audio_out.as_ref().map(|_| AUDIO_ONLY));
         for (o, name) in std::iter::once(&mut hls)
             .chain(outputs.iter_mut())
-            .zip(std::iter::once(FIRST).chain(renditions.iter().map(|r| r.name.as_str())))
+            .chain(audio_out.as_mut())
+            .zip(names)
         {
             if !o.skip_to_sequence(next) {
                 log::warn!(
@@ -263,6 +256,8 @@ impl Pipeline {
         let mut threads = Vec::new();
         let mut raw_queues = Vec::new();
         let mut stopped: Vec<Option<Arc<AtomicBool>>> = vec![None; wires.len()];
+        let cuts = audio_only.as_ref().map(|_| Arc::new(Cuts::new(CUTS)));
+        let mut audio_wires = audio_only.as_ref().map(|_| Wires::new(true));
         let mut extra = Vec::with_capacity(renditions.len());
         match input {
             VideoInput::Raw(video, make_encoder) => {
@@ -311,11 +306,19 @@ impl Pipeline {
                     })?);
                 }
                 // With several renditions the keyframes are decided once, for all of them.
-                let keys =
-                    (inputs.len() > 1).then(|| KeyClock::new(self.cfg.hls.segment_duration));
-                let (stats, stop) = (self.stats.clone(), self.stop.clone());
+                let keys = (inputs.len() > 1 || cuts.is_some())
+                    .then(|| KeyClock::new(self.cfg.hls.segment_duration));
+                let (stats, stop, cuts) = (self.stats.clone(), self.stop.clone(), cuts.clone());
                 threads.push(spawn("capture", move || {
-                    lanes::capture_loop(video, &pool, inputs, keys, &stats, &stop, (duration, fast))
+                    lanes::capture_loop(
+                        video,
+                        &pool,
+                        inputs,
+                        (keys, cuts),
+                        &stats,
+                        &stop,
+                        (duration, fast),
+                    )
                 })?);
             }
             VideoInput::Encoded(src) => {
@@ -335,10 +338,12 @@ impl Pipeline {
                 batch_frames: if low_latency { 1 } else { AUDIO_BATCH_FRAMES },
             };
             let (atx, afree_rx) = wires[0].audio_side().expect("audio wires");
+            let audio_only_stats = audio_only.as_ref().map(|r| &r.stats);
             let copies: Vec<AudioCopy> = wires[1..]
                 .iter_mut()
-                .zip(&extra)
-                .filter_map(|(w, (_, stats, _))| {
+                .zip(extra.iter().map(|e| &e.1))
+                .chain(audio_wires.as_mut().zip(audio_only_stats))
+                .filter_map(|(w, stats)| {
                     w.audio_side().map(|(out, free)| AudioCopy {
                         out,
                         free,
@@ -380,6 +385,31 @@ impl Pipeline {
             })?);
         }
 
+        if let (Some(r), Some(mut out), Some(w), Some(cuts)) =
+            (audio_only, audio_out, audio_wires, cuts)
+        {
+            let mut lane = MuxLane {
+                name: AUDIO_ONLY.to_string(),
+                stats: r.stats,
+                latency: LatencyTrack::default(),
+                on_first_segment: None,
+                low_latency,
+                info: r.info,
+                stopped: None,
+            };
+            let (inputs, _) = w.mux_side();
+            let stop = self.stop.clone();
+            threads.push(spawn("mux-audio", move || {
+                let ended = match &inputs.arx {
+                    Some(arx) => lane.run_audio_only(&mut out, arx, &inputs.afree, &cuts),
+                    None => true,
+                } && !stop.load(Ordering::SeqCst);
+                if let Err(e) = lane.finish(&mut out, ended) {
+                    log::warn!("rendition {AUDIO_ONLY}: {e}");
+                }
+            })?);
+        }
+
         let mut lane = MuxLane {
             name: FIRST.to_string(),
             stats: self.stats.clone(),
@@ -411,6 +441,10 @@ impl Pipeline {
 /// The name of the first rendition in logs (it has no `[[variant]]` name of its own when none
 /// is configured).
 const FIRST: &str = "first";
+/// The audio-only rendition's name in logs.
+const AUDIO_ONLY: &str = "audio";
+/// Cuts waiting for the audio-only rendition (it is less than a second behind the capture).
+const CUTS: usize = 8;
 
 fn open_output(cfg: &HlsConfig, live: &Option<Arc<LiveShared>>) -> Result<HlsOutput, Error> {
     let mut out =
@@ -421,246 +455,6 @@ fn open_output(cfg: &HlsConfig, live: &Option<Arc<LiveShared>>) -> Result<HlsOut
     Ok(out)
 }
 
-/// The channels of one lane: encoded video (and its free buffers) from the encoder to the mux
-/// thread, encoded audio (and its free buffers) from the audio thread, the IDR request flag.
-struct Wires {
-    encoder: Option<(Sender<EncodedVideo>, Receiver<EncodedVideo>)>,
-    audio: Option<(Sender<EncodedAudio>, Receiver<EncodedAudio>)>,
-    mux: Option<MuxInputs>,
-    force_idr: Arc<AtomicBool>,
-}
-
-impl Wires {
-    fn new(audio: bool) -> Self {
-        let (vtx, vrx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
-        let (vfree_tx, vfree_rx) = channel::<EncodedVideo>(ENCODED_BUFFERS);
-        for _ in 0..ENCODED_BUFFERS {
-            let _ = vfree_tx.send(EncodedVideo::with_capacity(VIDEO_BUF_BYTES));
-        }
-        let (atx, arx) = channel::<EncodedAudio>(AUDIO_BUFFERS);
-        let (afree_tx, afree_rx) = channel::<EncodedAudio>(AUDIO_BUFFERS);
-        if audio {
-            for _ in 0..AUDIO_BUFFERS {
-                let _ = afree_tx.send(EncodedAudio::with_capacity(8 * 1024));
-            }
-        }
-        Wires {
-            encoder: Some((vtx, vfree_rx)),
-            audio: audio.then_some((atx, afree_rx)),
-            mux: Some(MuxInputs {
-                vrx,
-                arx: audio.then_some(arx),
-                vfree: vfree_tx,
-                afree: afree_tx,
-            }),
-            force_idr: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    fn encoder_side(&mut self) -> (Sender<EncodedVideo>, Receiver<EncodedVideo>, Arc<AtomicBool>) {
-        let (tx, free) = self.encoder.take().expect("one encoder per lane");
-        (tx, free, self.force_idr.clone())
-    }
-
-    fn audio_side(&mut self) -> Option<(Sender<EncodedAudio>, Receiver<EncodedAudio>)> {
-        self.audio.take()
-    }
-
-    fn mux_side(mut self) -> (MuxInputs, Arc<AtomicBool>) {
-        (self.mux.take().expect("one mux per lane"), self.force_idr)
-    }
-}
-
-/// The mux side of one rendition: its counters and what happens at its segments.
-struct MuxLane {
-    name: String,
-    stats: Arc<Stats>,
-    latency: LatencyTrack,
-    on_first_segment: Option<Box<dyn FnOnce() + Send>>,
-    low_latency: bool,
-    /// The master playlist's figures of this rendition.
-    info: Option<Arc<RenditionInfo>>,
-    /// Set when the governor stopped this rendition.
-    stopped: Option<Arc<AtomicBool>>,
-}
-
-impl MuxLane {
-    /// A segment was published.
-    fn published(&mut self, p: &crate::hls::Published) {
-        Stats::add(&self.stats.segments, 1);
-        if let Some(i) = &self.info {
-            i.segment(p.bytes, p.duration);
-        }
-        if let Some(f) = self.on_first_segment.take() {
-            f();
-        }
-    }
-
-    /// Closes the output after the inputs ended: the last segment is published (with
-    /// `EXT-X-ENDLIST` when `ended`); a stopped rendition withdraws its playlist instead.
-    fn finish(&mut self, hls: &mut HlsOutput, ended: bool) -> Result<(), Error> {
-        if self.stopped.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
-            if let Some(i) = &self.info {
-                i.stop();
-            }
-            return hls
-                .withdraw()
-                .map_err(|e| Error::new(ErrorKind::Output, e.to_string()));
-        }
-        let (published, publish_ns) = (hls.segments_published(), hls.publish_nanos());
-        let t0 = Instant::now();
-        let finished = hls.finish(ended);
-        let (spent, publish) = (
-            t0.elapsed().as_nanos() as u64,
-            hls.publish_nanos() - publish_ns,
-        );
-        Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
-        Stats::add(&self.stats.publish_ns, publish);
-        if hls.segments_published() > published {
-            Stats::add(&self.stats.segments, 1);
-            self.latency.published(&self.stats);
-            // A run so short (or so starved) that its first segment is the final one is still
-            // ready once that segment is out.
-            if let Some(f) = self.on_first_segment.take() {
-                f();
-            }
-        }
-        finished.map_err(|e| Error::new(ErrorKind::Output, format!("{}: {e}", self.name)))
-    }
-
-
-    /// Interleaves encoded video and audio by timestamp into `hls` until both inputs close.
-    /// Returns true when the inputs ended by themselves (not by an error).
-    fn run(
-        &mut self,
-        hls: &mut HlsOutput,
-        inp: MuxInputs,
-        force_idr: &AtomicBool,
-    ) -> Result<bool, Error> {
-        let mut v: Option<EncodedVideo> = None;
-        let mut a: Option<EncodedAudio> = None;
-        let mut video_open = true;
-        let mut video_stalled = false;
-        let mut started = false;
-        let mut audio_open = inp.arx.is_some();
-        let mut last_audio: Option<Pts90k> = None;
-        let low_latency = self.low_latency;
-        loop {
-            if self.stopped.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
-                return Ok(false);
-            }
-            if v.is_none() && video_open {
-                match inp.vrx.recv_timeout(STALL) {
-                    Ok(x) => {
-                        v = Some(x);
-                        video_stalled = false;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => video_open = false,
-                    Err(RecvTimeoutError::Timeout) => video_stalled = true,
-                }
-            }
-            if a.is_none() && audio_open {
-                if let Some(arx) = &inp.arx {
-                    // Block for audio only when there is something to interleave it with
-                    // (or nothing else to wait for); otherwise just look. An IDR closes the
-                    // open segment: it does not wait for the audio still in the AAC encoder
-                    // (its look-ahead holds ~60-90 ms back) when that audio stays within the
-                    // muxer's PCR lead: it goes into the next segment, still before its PTS.
-                    // In LL-HLS mode every part carries the audio of its span: no early cut.
-                    let early_cut = !low_latency
-                        && v.as_ref().is_some_and(|v| {
-                            v.key
-                                && last_audio.is_some_and(|la| {
-                                    v.dts.saturating_sub(la) <= EARLY_CUT_AUDIO_GAP
-                                })
-                        });
-                    let got = if (v.is_some() && !early_cut) || !video_open {
-                        arx.recv_timeout(STALL).map_err(|e| match e {
-                            RecvTimeoutError::Timeout => TryRecvError::Empty,
-                            RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
-                        })
-                    } else {
-                        arx.try_recv()
-                    };
-                    match got {
-                        Ok(x) => a = Some(x),
-                        Err(TryRecvError::Disconnected) => audio_open = false,
-                        Err(TryRecvError::Empty) => {}
-                    }
-                }
-            }
-            let take_audio = match (&v, &a) {
-                (Some(v), Some(a)) => a.pts < v.dts,
-                // Video silent for STALL (or ended): audio goes on alone.
-                (None, Some(_)) => !video_open || video_stalled,
-                (Some(_), None) => false,
-                (None, None) => {
-                    if !video_open && !audio_open {
-                        return Ok(true);
-                    }
-                    continue;
-                }
-            };
-            let t0 = Instant::now();
-            let publish_ns = hls.publish_nanos();
-            if take_audio {
-                if let Some(buf) = a.take() {
-                    last_audio = Some(buf.pts);
-                    if let Err(e) = hls.push_audio(&buf.au()) {
-                        log::warn!("audio frame at {} not muxed: {e}", buf.pts);
-                    }
-                    let _ = inp.afree.send(buf);
-                }
-            } else if let Some(buf) = v.take() {
-                // The first frame of a run is always flagged; HlsOutput itself marks a join
-                // with an earlier run, so only later switches are discontinuities here.
-                if buf.discontinuity && hls.segments_published() + u64::from(started) > 0 {
-                    hls.mark_discontinuity();
-                    Stats::add(&self.stats.restarts, 1);
-                }
-                let (muxed, dropped) = (hls.frames_muxed(), hls.segments_dropped());
-                let parts = hls.parts_published();
-                let pushed = hls.push_video(&buf.au(), buf.wall);
-                // A frame is downloadable once its part (LL-HLS) or its segment is published.
-                if matches!(pushed, Ok(Some(_))) || hls.parts_published() > parts {
-                    self.latency.published(&self.stats);
-                } else if hls.segments_dropped() > dropped {
-                    self.latency.open.clear();
-                }
-                if hls.frames_muxed() > muxed {
-                    self.latency.frame(buf.captured);
-                    if let Some(i) = &self.info {
-                        i.video_au(&buf.data, buf.key);
-                    }
-                }
-                match pushed {
-                    Ok(Some(p)) => {
-                        log::debug!(
-                            "{}: segment seg{} published: {} ms, {} bytes",
-                            self.name,
-                            p.seq,
-                            p.duration.as_millis_rounded(),
-                            p.bytes
-                        );
-                        self.published(&p);
-                    }
-                    Ok(None) => {}
-                    Err(e) => log::warn!("video frame at {} not muxed: {e}", buf.pts),
-                }
-                started = true;
-                if hls.wants_keyframe() {
-                    force_idr.store(true, Ordering::Relaxed);
-                }
-                let _ = inp.vfree.send(buf);
-            }
-            // Publishing happens inside push_video at a cut: counted apart from muxing.
-            let publish = hls.publish_nanos() - publish_ns;
-            let spent = t0.elapsed().as_nanos() as u64;
-            Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
-            Stats::add(&self.stats.publish_ns, publish);
-        }
-    }
-}
 /// A source that delivers encoded H.264 access units itself (a camera's own encoder).
 pub trait EncodedVideoSource: Send {
     /// Short name for logs and `/api/status`.
@@ -715,13 +509,6 @@ fn passthrough_loop(
     }
 }
 
-struct MuxInputs {
-    vrx: Receiver<EncodedVideo>,
-    arx: Option<Receiver<EncodedAudio>>,
-    vfree: Sender<EncodedVideo>,
-    afree: Sender<EncodedAudio>,
-}
-
 fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> Result<thread::JoinHandle<()>, Error> {
     thread::Builder::new()
         .name(name.to_string())
@@ -739,4 +526,3 @@ pub(crate) fn thread_cpu_ns() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
-

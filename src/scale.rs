@@ -17,8 +17,7 @@ pub struct Scaler {
 
 impl Scaler {
     pub fn new(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> Result<Scaler, ScaleError> {
-        if dst_w > src_w || dst_h > src_h || dst_w == 0 || dst_h == 0 || dst_w % 2 + dst_h % 2 > 0
-        {
+        if dst_w > src_w || dst_h > src_h || dst_w == 0 || dst_h == 0 || dst_w % 2 + dst_h % 2 > 0 {
             return Err(ScaleError(format!(
                 "cannot scale {src_w}x{src_h} to {dst_w}x{dst_h}"
             )));
@@ -48,7 +47,14 @@ impl Scaler {
         let (sy, dy) = (sw * sh, dw * dh);
         let (sc, dc) = (sy / 4, dy / 4);
         plane(&src[..sy], &mut dst[..dy], sw, sh, dw, dh);
-        plane(&src[sy..sy + sc], &mut dst[dy..dy + dc], sw / 2, sh / 2, dw / 2, dh / 2);
+        plane(
+            &src[sy..sy + sc],
+            &mut dst[dy..dy + dc],
+            sw / 2,
+            sh / 2,
+            dw / 2,
+            dh / 2,
+        );
         plane(
             &src[sy + sc..sy + 2 * sc],
             &mut dst[dy + dc..dy + 2 * dc],

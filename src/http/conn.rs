@@ -20,8 +20,8 @@
 //! bad `Content-Length` (400) are answered and the connection is closed, since the end of such
 //! a body cannot be found.
 
-use super::request::{parse_head, Head, Method, Parse, MAX_BODY, MAX_HEAD};
 use super::renditions::Renditions;
+use super::request::{parse_head, Head, Method, Parse, MAX_BODY, MAX_HEAD};
 use super::routes::{respond, Body, Ctx, Reply};
 use crate::hls::shared::LiveShared;
 use crate::record::RecordAccess;

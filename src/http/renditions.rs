@@ -87,8 +87,7 @@ pub fn master(r: &Renditions) -> Result<Vec<u8>, Reply> {
 /// or ones that have ended.
 pub fn append_reports(text: &mut Vec<u8>, r: &Renditions, current: Option<&str>) {
     use std::io::Write as _;
-    if !text.windows(15).any(|w| w == b"#EXT-X-PART-INF") || text.ends_with(b"#EXT-X-ENDLIST\n")
-    {
+    if !text.windows(15).any(|w| w == b"#EXT-X-PART-INF") || text.ends_with(b"#EXT-X-ENDLIST\n") {
         return;
     }
     let prefix = if current.is_some() { "../../" } else { "" };

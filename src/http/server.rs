@@ -14,8 +14,8 @@
 //! but the server does not rely on it: the deadlines are re-armed per read and write anyway).
 
 use super::conn::{self, ConnCtx};
-use crate::hls::shared::LiveShared;
 use super::renditions::Renditions;
+use crate::hls::shared::LiveShared;
 use crate::record::RecordAccess;
 use crate::stats::Stats;
 use std::io;

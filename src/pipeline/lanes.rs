@@ -33,6 +33,7 @@ use crate::source::{RawFrame, SourceError, VideoFormat, VideoSource};
 use crate::stats::Stats;
 use crate::time::Pts90k;
 
+use super::mux::Cuts;
 use super::{thread_cpu_ns, EncoderFactory};
 
 /// A lane whose drops exceed this share of its pictures over [`OVERLOAD_WINDOW`] is overloaded.
@@ -161,7 +162,10 @@ impl LaneInput {
             fps: self.format.fps,
         };
         if let Some(s) = &mut self.scaler {
-            s.scale(&src.buf[..src.format.i420_len()], &mut lease[..format.i420_len()]);
+            s.scale(
+                &src.buf[..src.format.i420_len()],
+                &mut lease[..format.i420_len()],
+            );
         }
         Some(RawFrame {
             buf: lease,
@@ -213,10 +217,13 @@ impl Governor {
         if now.duration_since(self.since) < OVERLOAD_WINDOW {
             return None;
         }
-        let overloaded = lanes.iter().zip(&self.base).any(|(&(o, d, run), &(bo, bd))| {
-            let (offered, dropped) = (o.saturating_sub(bo), d.saturating_sub(bd));
-            run && offered > 0 && dropped as f64 > OVERLOAD_SHARE * offered as f64
-        });
+        let overloaded = lanes
+            .iter()
+            .zip(&self.base)
+            .any(|(&(o, d, run), &(bo, bd))| {
+                let (offered, dropped) = (o.saturating_sub(bo), d.saturating_sub(bd));
+                run && offered > 0 && dropped as f64 > OVERLOAD_SHARE * offered as f64
+            });
         self.since = now;
         for (b, &(o, d, _)) in self.base.iter_mut().zip(lanes) {
             *b = (o, d);
@@ -233,13 +240,13 @@ pub(crate) fn capture_loop(
     mut video: Box<dyn VideoSource>,
     pool: &Pool,
     mut lanes: Vec<LaneInput>,
-    keys: Option<KeyClock>,
+    keys: (Option<KeyClock>, Option<Arc<Cuts>>),
     stats: &Stats,
     stop: &AtomicBool,
     limits: (Option<Pts90k>, bool),
 ) {
     let (duration, fast) = limits;
-    let mut keys = keys;
+    let (mut keys, cuts) = keys;
     log::info!("video source {} at {:?}", video.name(), video.format());
     let mut offered = vec![0u64; lanes.len()];
     let mut running = Vec::with_capacity(lanes.len());
@@ -269,6 +276,9 @@ pub(crate) fn capture_loop(
         let key = keys
             .as_mut()
             .is_some_and(|k| k.is_key(frame.pts, frame.discontinuity));
+        if let (true, Some(c)) = (key, &cuts) {
+            c.push((frame.pts, frame.wall));
+        }
         let mut original = Some(frame);
         // Scaled copies first, from the captured picture; then the picture itself to its lane.
         let mut direct = None;
