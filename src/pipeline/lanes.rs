@@ -91,6 +91,8 @@ pub(crate) struct LaneInput {
     /// Capture pictures per lane picture (capture fps / lane fps).
     step: u32,
     since: u32,
+    /// A keyframe this lane could not take (no free buffer): the next picture it takes is one.
+    owed_key: bool,
 }
 
 impl LaneInput {
@@ -111,6 +113,7 @@ impl LaneInput {
             scaler: None,
             step: (capture_fps / format.fps.max(1)).max(1),
             since: u32::MAX,
+            owed_key: false,
         }
     }
 
@@ -284,12 +287,14 @@ pub(crate) fn capture_loop(
         let mut direct = None;
         for (i, lane) in lanes.iter_mut().enumerate() {
             let Some(src) = original.as_ref() else { break };
+            let key = key || lane.owed_key;
             if !lane.takes(key || src.discontinuity) {
                 continue;
             }
             offered[i] += 1;
+            lane.owed_key = false;
             if lane.pool.is_none() {
-                direct = Some(i);
+                direct = Some((i, key));
                 continue;
             }
             match lane.scaled(src) {
@@ -298,10 +303,13 @@ pub(crate) fn capture_loop(
                         break 'frames;
                     }
                 }
-                None => Stats::add(&lane.stats.drops, 1),
+                None => {
+                    lane.owed_key = key;
+                    Stats::add(&lane.stats.drops, 1);
+                }
             }
         }
-        if let (Some(i), Some(f)) = (direct, original.take()) {
+        if let (Some((i, key)), Some(f)) = (direct, original.take()) {
             if lanes[i].push(LaneFrame { frame: f, key }, fast).is_err() {
                 break;
             }
