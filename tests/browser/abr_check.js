@@ -7,22 +7,32 @@
 //   URL: a page that plays the master with hls.js (hlscam's /?engine=hlsjs), or a master .m3u8,
 //        played by the built-in player page (harness.js) with hls.js.
 // Procedure (each wait bounded; times in seconds, env):
-//   1. unthrottled until hls.js has played ABR_PLAY_S (5) on the top level (the highest
-//      BANDWIDTH; a fresh estimate may start lower and switch up), within ABR_WARM_S (30);
+//   1. unthrottled (or, with ABR_BASE_TOP=F, a good link of F x the top variant's BANDWIDTH)
+//      until hls.js has played ABR_PLAY_S (5) on the top level (the highest BANDWIDTH; a fresh
+//      estimate may start lower and switch up), within ABR_WARM_S (30);
 //   2. throttle to ABR_THROTTLE_X (1.5) x the lowest video variant's BANDWIDTH, or, when
 //      ABR_THROTTLE_TOP is set, to that fraction of the top one's (down and up, ABR_LATENCY_MS
-//      20 ms latency): hls.js must play a lower level within ABR_DOWN_S (25), and
-//      play ABR_HOLD_S (8) on it, still below the top, its picture the level's height;
-//   3. lift the throttle: hls.js must play the top level again within ABR_UP_S (25); then
-//      ABR_AFTER_S (3) more of playback, the picture back at the top level's height.
+//      20 ms latency): hls.js must play a lower level within ABR_DOWN_S (25), and play
+//      ABR_HOLD_S (8) on it, still below the top, its picture the level's height;
+//   3. lift the throttle (back to the start's link): hls.js must play the top level again
+//      within ABR_UP_S (40: its slow EWMA climbs back in 20-30 s here); then ABR_AFTER_S (3)
+//      more of playback, the picture back at the top level's height.
 //   Throughout: stalls, as the <video>'s waiting -> playing intervals and as the picture frozen
 //   (wall time minus media time played, sampled every 100 ms), and hls.js BUFFER_STALLED_ERRORs.
 //   Any stall from ABR_SETTLE_S (2) after the first 'playing' on that lasts longer than the
 //   EXT-X-TARGETDURATION of the top variant's playlist fails the check, as does any fatal hls.js
-//   error, page error or HTTP status >= 400.
+//   error, page error or HTTP status >= 400. The master is read independently (fetch, not
+//   hls.js): its video variants must be hls.js's levels, the throttle between its lowest and
+//   top BANDWIDTH.
 // Env: HLSJS_CONFIG='{"abrEwmaDefaultEstimate":5000000}' merged over the page's hls.js config
 //      (harness.js hookHls), CHROMIUM=/usr/bin/chromium, ABR_SHOT=path.png (a screenshot at the end).
-// Prints one JSON line; exit 0 = pass, 1 = fail, 2 = harness error.
+// Prints one JSON line: ok, verdict, checks [{name, ok, detail}], master (variants), levels,
+// throttle, base, target_duration_s, phases (first_play/top/throttled/down/lifted/up/end, s
+// since navigation), switch_down_s / switch_up_s (from throttling / lifting to hls.js playing
+// the new level: LEVEL_SWITCHED), switches, load_switches, picture_sizes, stalls
+// [{at_s, dur_s, source, counted}], max_stall_s, buffer_stalled_errors_s, bw_trace
+// [[t, hls.bandwidthEstimate, level]], hls_errors, warnings, errors.
+// Exit 0 = pass, 1 = fail, 2 = harness error.
 'use strict';
 const { out, launch, playerPage, hookHls, parseMaster, targetDuration } = require('./harness');
 
@@ -35,7 +45,7 @@ const num = (k, d) => {
 };
 const T = {
   warm: num('ABR_WARM_S', 30), play: num('ABR_PLAY_S', 5), down: num('ABR_DOWN_S', 25), hold: num('ABR_HOLD_S', 8),
-  up: num('ABR_UP_S', 25), after: num('ABR_AFTER_S', 3), settle: num('ABR_SETTLE_S', 2),
+  up: num('ABR_UP_S', 40), after: num('ABR_AFTER_S', 3), settle: num('ABR_SETTLE_S', 2),
 };
 const X = num('ABR_THROTTLE_X', 1.5);
 const TOP_X = num('ABR_THROTTLE_TOP', null);
@@ -167,7 +177,8 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
     }
   };
   const lv = (i) => (s && s.levels && s.levels[i]) || null;
-  const bitrate = (i) => (lv(i) ? lv(i).bitrate : null);
+  let bitrate = () => null; // set once the master is read
+  const lower = (i) => bitrate(i) !== null && bitrate(i) < bitrate(top);
   let top = null;
   const phases = (r.phases = {});
   try {
@@ -182,12 +193,16 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
     const video = master.filter((x) => x.video);
     r.master = master.map((x) => ({ bandwidth: x.bandwidth, average: x.averageBandwidth, width: x.width, height: x.height, codecs: x.codecs, url: x.url }));
     r.levels = s.levels.map((l, i) => ({ index: i, bitrate: l.bitrate, width: l.width, height: l.height }));
-    check('hls.js levels are the master\'s video variants',
-      JSON.stringify(s.levels.map((l) => l.bitrate).sort()) === JSON.stringify(video.map((x) => x.bandwidth).sort()),
-      { levels: r.levels.map((l) => l.bitrate), video: video.map((x) => x.bandwidth) });
+    // The master's figures are measured and move a little over time: match levels by URL.
+    const urls = (xs) => JSON.stringify(xs.map((x) => x.url).sort());
+    check('hls.js levels are the master\'s video variants', urls(s.levels) === urls(video),
+      { levels: s.levels.map((l) => l.url), video: video.map((x) => x.url) });
     check('two or more video variants', video.length >= 2, video.length);
-    top = s.levels.reduce((b, l, i) => (l.bitrate > s.levels[b].bitrate ? i : b), 0);
-    const lowest = Math.min(...video.map((x) => x.bandwidth));
+    // Level index -> the master's BANDWIDTH for it (what "lower" and the throttle are judged by).
+    const bws = s.levels.map((l) => video.find((x) => x.url === l.url).bandwidth);
+    bitrate = (i) => (i >= 0 && i < bws.length ? bws[i] : null);
+    top = bws.indexOf(Math.max(...bws));
+    const lowest = Math.min(...bws);
     const throttleBps = Math.round(TOP_X === null ? X * lowest : TOP_X * bitrate(top));
     r.top_level = top;
     r.throttle = { bits_per_s: throttleBps, bytes_per_s: Math.round(throttleBps / 8), latency_ms: LATENCY_MS,
@@ -197,7 +212,7 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
     const baseBps = BASE_X === null ? null : Math.round(BASE_X * bitrate(top));
     r.base = baseBps === null ? 'unthrottled' : { bits_per_s: baseBps, x_top: BASE_X };
     if (baseBps !== null) await net(Math.round(baseBps / 8));
-    const topUrl = video.find((x) => x.bandwidth === bitrate(top)).url;
+    const topUrl = s.levels[top].url;
     const td = targetDuration(await (await fetch(topUrl)).text());
     r.target_duration_s = td;
     check('top variant has EXT-X-TARGETDURATION', td > 0, { topUrl, td });
@@ -214,8 +229,8 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
     const throttledAt = s.now;
     phases.throttled_s = sec(throttledAt);
     r.bw_at_throttle = s.bw;
-    const down = await waitFor((x) => x.level >= 0 && bitrate(x.level) < bitrate(top), T.down * 1000);
-    const sw = s.switches.find((w) => w.at >= throttledAt && bitrate(w.level) < bitrate(top));
+    const down = await waitFor((x) => lower(x.level), T.down * 1000);
+    const sw = s.switches.find((w) => w.at >= throttledAt && lower(w.level));
     r.switch_down_s = sw ? sec(sw.at - throttledAt) : null;
     phases.down_s = sw ? sec(sw.at) : null;
     check(`switches down within ${T.down} s of the throttle`, down && sw, { level: s.level, bw: s.bw, loadLevel: s.loadLevel });
@@ -223,7 +238,7 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
     const held = await waitFor((x) => x.played - heldFrom >= T.hold, (T.hold + 5) * 1000);
     r.held = { level: s.level, bitrate: bitrate(s.level), played_s: sec((s.played - heldFrom) * 1000), bw: s.bw, height: s.height };
     check(`plays ${T.hold} s while throttled`, held, r.held);
-    check('stays below the top while throttled', bitrate(s.level) < bitrate(top), r.held);
+    check('stays below the top while throttled', lower(s.level), r.held);
     check('the picture is the lower level\'s', !lv(s.level).height || s.height === lv(s.level).height, r.held);
 
     // 3. Lifted: back to the top within T.up, then T.after more.

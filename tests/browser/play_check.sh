@@ -8,9 +8,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ $# -lt 1 ]; then sed -n '2,7p' "$0" >&2; exit 2; fi
-if [ ! -d "$HERE/node_modules/playwright-core" ]; then
-  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >&2) || { echo '{"played":false,"errors":["npm ci failed in tests/browser"]}'; exit 2; }
-fi
-command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || { echo '{"played":false,"errors":["chromium not installed: apt-get install -y chromium"]}'; exit 2; }
+. "$HERE/lib.sh"
+ensure_browser played
 export PLAY_CHECK_SCREENSHOT=${PLAY_CHECK_SCREENSHOT:-$HERE/play_check.png}
 exec node "$HERE/play_check.js" "$@"

@@ -9,6 +9,7 @@
 # Prints the JSON result line; exit 0 = pass, 1 = fail, 2 = harness error.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 if [ $# -ne 2 ]; then sed -n '5,7p' "$0" >&2; exit 2; fi
 URL=$1 SECS=$2
 export MIN_ADVANCE_S=${MIN_ADVANCE_S:-5} STRICT=1
@@ -16,10 +17,4 @@ if awk -v s="$SECS" -v m="$MIN_ADVANCE_S" 'BEGIN{exit !(s < m + 1)}'; then
   echo "run.sh: SECONDS=$SECS is too short to see $MIN_ADVANCE_S s of playback (startup takes ~1 s)" >&2
 fi
 "$HERE/play_check.sh" "$URL" "$SECS"
-rc=$?
-case $rc in
-  0) echo "run.sh: PASS $URL" >&2 ;;
-  1) echo "run.sh: FAIL $URL (see played/advanced_s/errors above)" >&2 ;;
-  *) echo "run.sh: harness error ($rc) $URL" >&2 ;;
-esac
-exit $rc
+verdict run.sh $? "$URL" played/advanced_s/errors
