@@ -42,11 +42,12 @@ fps = 15
 bitrate_kbps = 100
 "#;
 
-fn config(dir: &Path, low_latency: bool) -> std::path::PathBuf {
+/// Three variants at 640x360 capture, 1 s segments; `extra` adds sections (after `[hls]`).
+fn config(dir: &Path, low_latency: bool, extra: &str) -> std::path::PathBuf {
     let toml = format!(
         "[video]\nsource = \"testsrc\"\nwidth = 640\nheight = 360\nfps = 30\n\
          [audio]\nsource = \"tone\"\n\
-         [hls]\ndir = \"{}\"\nsegment_seconds = 1\nlow_latency = {low_latency}\n{VARIANTS}",
+         [hls]\ndir = \"{}\"\nsegment_seconds = 1\nlow_latency = {low_latency}\n{extra}{VARIANTS}",
         dir.join("out").display()
     );
     let path = dir.join("hlscam.toml");
@@ -98,9 +99,10 @@ fn first_pts(file: &str, sel: &str) -> f64 {
         "csv=p=0",
         file,
     ]);
-    out.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("pts of {file}: {out:?}"))
+    out.split([',', '\n'])
+        .next()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or_else(|| panic!("pts of {file}: {out:?}"))
 }
 
 /// (profile, level, width, height, avg_frame_rate) of the video stream and the audio profile.
@@ -131,14 +133,26 @@ fn probe(file: &str) -> (String, i64, i64, i64, String, String) {
         s["width"].as_i64().unwrap(),
         s["height"].as_i64().unwrap(),
         s["avg_frame_rate"].as_str().unwrap().to_owned(),
-        a.trim().to_owned(),
+        // (MPEG-TS: listed under its program too.)
+        a.lines().find(|l| !l.is_empty()).unwrap_or("").to_owned(),
     )
 }
 
 #[test]
 fn renditions_align_decode_and_the_master_tells_the_truth() {
     let dir = fresh_dir("abr-e2e");
-    let cfg = config(&dir, true);
+    // LL-HLS with recording on: MPEG-TS renditions (the other test has fMP4), and the
+    // recorder takes the first rendition.
+    let rec = dir.join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let cfg = config(
+        &dir,
+        true,
+        &format!(
+            "[record]\nmode = \"continuous\"\ndir = \"{}\"\nmin_free_percent = 0\n",
+            rec.display()
+        ),
+    );
     // Unpaced (no frame dropped anywhere), 8 s of media, then served as it ended.
     let (_proc, port) = hlscam_proc::start(
         env!("CARGO_BIN_EXE_hlscam"),
@@ -331,7 +345,7 @@ fn renditions_align_decode_and_the_master_tells_the_truth() {
 #[test]
 fn low_latency_renditions_report_each_other_and_block() {
     let dir = fresh_dir("abr-ll");
-    let cfg = config(&dir, true);
+    let cfg = config(&dir, true, "");
     let (_proc, port) = hlscam_proc::start(
         env!("CARGO_BIN_EXE_hlscam"),
         &cfg,
