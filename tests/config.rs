@@ -935,3 +935,19 @@ fn variants_parse_and_their_errors_name_the_table() {
         "hlscam.toml: variant[0].fps = 7: must divide video.fps (30): frames are taken from the capture"
     );
 }
+
+#[test]
+fn example_variants_parse_when_uncommented() {
+    let start = EXAMPLE
+        .find("# [[variant]]")
+        .expect("the example shows [[variant]]");
+    let text: String = EXAMPLE[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter(|l| !l.starts_with("# #"))
+        .map(|l| format!("{}\n", l.trim_start_matches("# ").trim_start_matches('#')))
+        .collect();
+    let s = Settings::parse(&text, "example").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let names: Vec<&str> = s.variant.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["720p", "360p"]);
+}

@@ -453,13 +453,15 @@ impl<S: SegmentStore> HlsOutput<S> {
         self.seg.wants_keyframe()
     }
 
-    /// Closes and publishes the open segment. With `end_of_stream` the playlist gets
-    /// `EXT-X-ENDLIST`; otherwise it stays live (a restarted process continues it).
-    pub fn finish(&mut self, end_of_stream: bool) -> Result<(), HlsError> {
+    /// Closes and publishes the open segment, returned when there was one. With
+    /// `end_of_stream` the playlist gets `EXT-X-ENDLIST`; otherwise it stays live (a restarted
+    /// process continues it).
+    pub fn finish(&mut self, end_of_stream: bool) -> Result<Option<Published>, HlsError> {
+        let mut last = None;
         if let Some(closed) = self.seg.finish() {
             let end = self.mux.video_end(closed.start + closed.duration);
             let ended = self.mux.end_chunk(end, &mut self.writer);
-            self.publish(closed, end_of_stream)?;
+            last = self.publish(closed, end_of_stream)?;
             ended?;
         } else if end_of_stream && !self.live.ring.is_empty() {
             self.live.write_playlist(&mut self.writer, true)?;
@@ -467,7 +469,7 @@ impl<S: SegmentStore> HlsOutput<S> {
         for c in self.writer.consumers() {
             c.finish(end_of_stream);
         }
-        Ok(())
+        Ok(last)
     }
 
     /// The sequence number the next segment gets.

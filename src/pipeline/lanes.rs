@@ -279,8 +279,8 @@ pub(crate) fn capture_loop(
         let key = keys
             .as_mut()
             .is_some_and(|k| k.is_key(frame.pts, frame.discontinuity));
-        if let (true, Some(c)) = (key, &cuts) {
-            c.push((frame.pts, frame.wall));
+        if let Some(c) = &cuts {
+            c.decided(frame.pts, key, frame.wall, frame.discontinuity);
         }
         let mut original = Some(frame);
         // Scaled copies first, from the captured picture; then the picture itself to its lane.
@@ -340,6 +340,9 @@ pub(crate) fn capture_loop(
     }
     for l in &lanes {
         l.queue.close();
+    }
+    if let Some(c) = &cuts {
+        c.end();
     }
 }
 

@@ -2,7 +2,7 @@
 //! HLS output (or, for the audio-only rendition, cutting its audio where the video renditions
 //! cut), and the channels that feed it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -157,7 +157,7 @@ impl MuxLane {
                 .withdraw()
                 .map_err(|e| Error::new(ErrorKind::Output, e.to_string()));
         }
-        let (published, publish_ns) = (hls.segments_published(), hls.publish_nanos());
+        let publish_ns = hls.publish_nanos();
         let t0 = Instant::now();
         let finished = hls.finish(ended);
         let (spent, publish) = (
@@ -166,16 +166,15 @@ impl MuxLane {
         );
         Stats::add(&self.stats.mux_ns, spent.saturating_sub(publish));
         Stats::add(&self.stats.publish_ns, publish);
-        if hls.segments_published() > published {
-            Stats::add(&self.stats.segments, 1);
-            self.latency.published(&self.stats);
+        if let Ok(Some(p)) = &finished {
             // A run so short (or so starved) that its first segment is the final one is still
             // ready once that segment is out.
-            if let Some(f) = self.on_first_segment.take() {
-                f();
-            }
+            self.latency.published(&self.stats);
+            self.published(p);
         }
-        finished.map_err(|e| Error::new(ErrorKind::Output, format!("{}: {e}", self.name)))
+        finished
+            .map(|_| ())
+            .map_err(|e| Error::new(ErrorKind::Output, format!("{}: {e}", self.name)))
     }
 
     /// Interleaves encoded video and audio by timestamp into `hls` until both inputs close.
@@ -323,8 +322,53 @@ pub(super) struct MuxInputs {
 }
 
 /// Where the video renditions begin their segments: (PTS, wall clock) of each keyframe the
-/// capture thread decided, for the audio-only rendition to cut at the same media times.
-pub(super) type Cuts = DropOldestQueue<(Pts90k, SystemTime)>;
+/// capture thread decided, for the audio-only rendition to cut at the same media times, and
+/// how far the capture has decided.
+pub(crate) struct Cuts {
+    /// (PTS, wall clock, discontinuity) of each cut.
+    queue: DropOldestQueue<Cut>,
+    /// PTS + 1 of the last picture decided (0: none yet); `u64::MAX` once the capture ended.
+    decided: AtomicU64,
+}
+
+/// A keyframe of the video renditions: its PTS, its wall clock, and whether it begins a
+/// discontinuity (the source was switched).
+type Cut = (Pts90k, SystemTime, bool);
+
+/// Longest wait of the audio-only rendition for the capture to decide a picture's time (only
+/// unpaced runs, where audio can run ahead of video, ever wait).
+const DECIDED_WAIT: Duration = Duration::from_millis(500);
+
+impl Cuts {
+    pub fn new(capacity: usize) -> Self {
+        Cuts {
+            queue: DropOldestQueue::new(capacity),
+            decided: AtomicU64::new(0),
+        }
+    }
+
+    /// The capture decided the picture at `pts` (a cut when `cut`, captured at `wall`; the
+    /// video renditions mark a discontinuity there when `discontinuity`).
+    pub fn decided(&self, pts: Pts90k, cut: bool, wall: SystemTime, discontinuity: bool) {
+        if cut {
+            self.queue.push((pts, wall, discontinuity));
+        }
+        self.decided.store(pts.0 + 1, Ordering::Release);
+    }
+
+    /// The capture ended: nothing more will be decided.
+    pub fn end(&self) {
+        self.decided.store(u64::MAX, Ordering::Release);
+    }
+
+    /// Waits (bounded) until every cut at or before `pts` is known.
+    fn wait_decided(&self, pts: Pts90k) {
+        let deadline = Instant::now() + DECIDED_WAIT;
+        while self.decided.load(Ordering::Acquire) <= pts.0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
 
 impl MuxLane {
     /// The audio-only rendition: every AAC frame of every batch to `hls`, a segment begun at
@@ -337,7 +381,7 @@ impl MuxLane {
         afree: &Sender<EncodedAudio>,
         cuts: &Cuts,
     ) -> bool {
-        let mut next: Option<(Pts90k, SystemTime)> = None;
+        let mut next: Option<Cut> = None;
         loop {
             let batch = match arx.recv_timeout(STALL) {
                 Ok(b) => b,
@@ -351,10 +395,11 @@ impl MuxLane {
                 let pts =
                     batch.pts + Pts90k(k * 1024 * crate::time::HZ_90K / u64::from(h.sample_rate));
                 // The last cut due at or before this frame (a late frame may pass several).
+                cuts.wait_decided(pts);
                 let mut cut = None;
                 loop {
                     if next.is_none() {
-                        if let Pop::Item(c) = cuts.pop_timeout(Duration::ZERO) {
+                        if let Pop::Item(c) = cuts.queue.pop_timeout(Duration::ZERO) {
                             next = Some(c);
                         }
                     }
@@ -365,9 +410,15 @@ impl MuxLane {
                 }
                 // The wall clock of this frame: the video's at the cut, plus how much later it
                 // starts.
-                let wall = cut.map_or(SystemTime::UNIX_EPOCH, |(t, w)| {
+                let wall = cut.map_or(SystemTime::UNIX_EPOCH, |(t, w, _)| {
                     w + pts.saturating_sub(t).to_duration()
                 });
+                // The video renditions mark a source switch (not the run's first picture,
+                // which every source flags): so does this one, to keep the discontinuity
+                // sequences of all renditions equal, though its audio runs on unbroken.
+                if cut.is_some_and(|c| c.2) && hls.segments_published() > 0 {
+                    hls.mark_discontinuity();
+                }
                 let au = AudioAu {
                     data: &batch.data[off..end],
                     pts,
