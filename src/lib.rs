@@ -25,6 +25,7 @@ pub mod pool;
 pub mod publish;
 pub mod queue;
 pub mod record;
+pub mod scale;
 pub mod source;
 pub mod stats;
 pub mod time;
