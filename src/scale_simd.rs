@@ -172,21 +172,25 @@ pub(super) fn half_row(_r0: &[u8], _r1: &[u8], _d: &mut [u8]) -> usize {
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(super) fn horizontal8(mid: &[u16], start: &[u32], weights: &[u16], d: &mut [u8]) -> usize {
     let n = d.len().min(start.len()).min(weights.len() / 8) / 4 * 4;
-    for i in (0..n).step_by(4) {
-        let px = |j: usize| &mid[start[i + j] as usize..][..8];
-        let v = dot4([px(0), px(1), px(2), px(3)], &weights[8 * i..][..32]);
-        d[i..i + 4].copy_from_slice(&v.to_le_bytes());
+    let blocks = start[..n].chunks_exact(4).zip(weights.chunks_exact(32));
+    for ((x0, w), d) in blocks.zip(d[..n].chunks_exact_mut(4)) {
+        let px = |x: u32| -> &[u16; 8] { mid[x as usize..][..8].try_into().unwrap() };
+        let v = dot4(
+            [px(x0[0]), px(x0[1]), px(x0[2]), px(x0[3])],
+            w.try_into().unwrap(),
+        );
+        d.copy_from_slice(&v.to_le_bytes());
     }
     n
 }
 
-/// Four destination pixels of [`horizontal8`] (`p`: 8 values each, `w`: 32), as 4 bytes.
+/// Four destination pixels of [`horizontal8`] (8 source values each, their 32 weights), as
+/// 4 bytes.
 #[cfg(target_arch = "x86_64")]
-fn dot4(p: [&[u16]; 4], w: &[u16]) -> u32 {
+fn dot4(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
     use std::arch::x86_64::*;
-    assert!(p.iter().all(|p| p.len() == 8) && w.len() == 32);
-    // SAFETY: SSE2 is baseline on x86_64; each load reads 8 u16 of a slice of 8 (`p[j]`, or
-    // `w[8j..8j + 8]`, lengths asserted above).
+    // SAFETY: SSE2 is baseline on x86_64; each load reads the 8 u16 of an array of 8 (`p[j]`)
+    // or of `w[8j..8j + 8]` (`w` has 32).
     unsafe {
         let ld = |p: &[u16]| _mm_loadu_si128(p.as_ptr().cast());
         // pmaddwd: 4 partial sums per pixel (Q7 <= 32640 and weights <= 2^14 fit an i16).
@@ -207,11 +211,10 @@ fn dot4(p: [&[u16]; 4], w: &[u16]) -> u32 {
 
 /// See the x86_64 version.
 #[cfg(target_arch = "aarch64")]
-fn dot4(p: [&[u16]; 4], w: &[u16]) -> u32 {
+fn dot4(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
     use std::arch::aarch64::*;
-    assert!(p.iter().all(|p| p.len() == 8) && w.len() == 32);
-    // SAFETY: NEON is baseline on aarch64; each load reads 8 u16 of a slice of 8 (`p[j]`, or
-    // `w[8j..8j + 8]`, lengths asserted above).
+    // SAFETY: NEON is baseline on aarch64; each load reads the 8 u16 of an array of 8 (`p[j]`)
+    // or of `w[8j..8j + 8]` (`w` has 32).
     unsafe {
         let dot = |p: &[u16], w: &[u16]| {
             let (p, w) = (vld1q_u16(p.as_ptr()), vld1q_u16(w.as_ptr()));
