@@ -15,8 +15,8 @@
 //!   2x2 block (what the general filter gives there, to within its rounding).
 //! * The same size in both axes is a plain copy.
 //!
-//! The vertical pass, the horizontal pass (tables of up to 8 taps, padded to 8 with zero
-//! weights) and the 2:1 path are SIMD on x86_64 (SSE2) and aarch64 (NEON), in
+//! The vertical pass, the horizontal pass (tables of up to 4 or 8 taps, padded to 4 or 8 with
+//! zero weights) and the 2:1 path are SIMD on x86_64 (SSE2) and aarch64 (NEON), in
 //! `src/scale_simd.rs`: the release profile's `opt-level = "s"` turns the compiler's
 //! vectorisers off. They compute the same integers as the scalar code, which does the remaining
 //! pixels and everything on other targets (armv7); the scalar loops walk contiguous rows with
@@ -71,16 +71,12 @@ impl Axis {
     /// `[i*src, (i+1)*src)` and source `j` covers `[j*dst, (j+1)*dst)`: the overlaps are exact
     /// integers, each destination's summing to `src`.
     ///
-    /// A table needing at most `pad` taps is padded to `pad` (zero weights; at most `src`).
-    fn new(src: u32, dst: u32, pad: usize) -> Axis {
+    /// The tap count is `pad(taps needed)` (more taps are zero weights), at most `src`.
+    fn new(src: u32, dst: u32, pad: fn(usize) -> usize) -> Axis {
         let (s, d) = (src as u64, dst as u64);
         let span = |i: u64| ((i * s) / d, ((i + 1) * s).div_ceil(d)); // covered source pixels
         let taps = (0..d).map(|i| span(i).1 - span(i).0).max().unwrap_or(1) as usize;
-        let taps = if taps <= pad {
-            pad.min(src as usize)
-        } else {
-            taps
-        };
+        let taps = pad(taps).min(src as usize);
         let mut start = Vec::with_capacity(dst as usize);
         let mut weights = vec![0u16; dst as usize * taps];
         let one = 1u64 << WBITS;
@@ -136,8 +132,8 @@ impl Plane {
             Mode::Half
         } else {
             Mode::Box {
-                h: Axis::new(sw, dw, simd::H_TAPS),
-                v: Axis::new(sh, dh, 1),
+                h: Axis::new(sw, dw, simd::h_taps),
+                v: Axis::new(sh, dh, |t| t),
             }
         };
         Plane {
@@ -216,14 +212,10 @@ fn vertical(rows: &[u8], sw: usize, from: usize, w: &[u16], acc: &mut [u32], mid
     }
 }
 
-/// The horizontal pass over one Q7 row: SIMD for 8-tap tables (see [`Axis::new`]), then the
+/// The horizontal pass over one Q7 row: SIMD for 4- and 8-tap tables (see [`Axis::new`]), then the
 /// scalar code, with the tap count made a constant for the common counts.
 fn horizontal(mid: &[u16], h: &Axis, d: &mut [u8]) {
-    let done = if h.taps == simd::H_TAPS {
-        simd::horizontal8(mid, &h.start, &h.weights, d)
-    } else {
-        0
-    };
+    let done = simd::horizontal(mid, h.taps, &h.start, &h.weights, d);
     let (start, weights, d) = (
         &h.start[done..],
         &h.weights[done * h.taps..],

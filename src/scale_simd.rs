@@ -9,13 +9,16 @@
 //! returns how many pixels it did; the caller does the rest in scalar code. Every load and
 //! store goes through a slice of at least the bytes it touches, taken with a bounds check.
 
-/// Tap count of the horizontal tables that [`horizontal8`] takes: tables of up to 8 taps are
-/// padded to 8 with zero weights (scalar-only targets: no padding).
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(super) const H_TAPS: usize = 8;
-/// See the SIMD targets' version.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-pub(super) const H_TAPS: usize = 1;
+/// Tap count the horizontal tables are padded to (zero weights) for [`horizontal`]: 4 for
+/// tables of up to 4 taps, 8 for up to 8; more, and on scalar-only targets, as they are.
+pub(super) fn h_taps(taps: usize) -> usize {
+    match taps {
+        _ if cfg!(not(any(target_arch = "x86_64", target_arch = "aarch64"))) => taps,
+        0..=4 => 4,
+        5..=8 => 8,
+        _ => taps,
+    }
+}
 
 /// The vertical pass over columns `0..n` (returned, a multiple of 16): for each column `x`,
 /// `mid[x] = (sum(k) w[k] * rows[k*sw + x] + 64) >> 7` (`rows` holds `w.len()` rows of `sw`).
@@ -165,17 +168,39 @@ pub(super) fn half_row(_r0: &[u8], _r1: &[u8], _d: &mut [u8]) -> usize {
     0
 }
 
-/// The horizontal pass with 8 taps over destination pixels `0..n` (returned, a multiple of 4):
-/// `d[i] = (sum(k < 8) weights[8i + k] * mid[start[i] + k] + 2^20) >> 21`, as the scalar
-/// `horizontal_n::<8>`. `dot4` does 4 pixels from their 8 source values each (slices of 8,
-/// taken here with bounds checks) and their 32 weights.
+/// The horizontal pass over destination pixels `0..n` (returned, a multiple of 4; 0 unless
+/// `taps` is 4 or 8): `d[i] = (sum(k < taps) weights[taps*i + k] * mid[start[i] + k] + 2^20)
+/// >> 21`, as the scalar `horizontal_n`.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(super) fn horizontal8(mid: &[u16], start: &[u32], weights: &[u16], d: &mut [u8]) -> usize {
-    let n = d.len().min(start.len()).min(weights.len() / 8) / 4 * 4;
-    let blocks = start[..n].chunks_exact(4).zip(weights.chunks_exact(32));
+pub(super) fn horizontal(
+    mid: &[u16],
+    taps: usize,
+    start: &[u32],
+    weights: &[u16],
+    d: &mut [u8],
+) -> usize {
+    match taps {
+        4 => blocks::<4, 16>(mid, start, weights, d, dot4x4),
+        8 => blocks::<8, 32>(mid, start, weights, d, dot4x8),
+        _ => 0,
+    }
+}
+
+/// [`horizontal`] 4 pixels a time: `dot` gets their `T` source values each (arrays taken
+/// here with bounds checks) and their `W = 4T` weights, and returns the 4 bytes.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn blocks<const T: usize, const W: usize>(
+    mid: &[u16],
+    start: &[u32],
+    weights: &[u16],
+    d: &mut [u8],
+    dot: impl Fn([&[u16; T]; 4], &[u16; W]) -> u32,
+) -> usize {
+    let n = d.len().min(start.len()).min(weights.len() / T) / 4 * 4;
+    let blocks = start[..n].chunks_exact(4).zip(weights.chunks_exact(W));
     for ((x0, w), d) in blocks.zip(d[..n].chunks_exact_mut(4)) {
-        let px = |x: u32| -> &[u16; 8] { mid[x as usize..][..8].try_into().unwrap() };
-        let v = dot4(
+        let px = |x: u32| -> &[u16; T] { mid[x as usize..][..T].try_into().unwrap() };
+        let v = dot(
             [px(x0[0]), px(x0[1]), px(x0[2]), px(x0[3])],
             w.try_into().unwrap(),
         );
@@ -184,10 +209,42 @@ pub(super) fn horizontal8(mid: &[u16], start: &[u32], weights: &[u16], d: &mut [
     n
 }
 
-/// Four destination pixels of [`horizontal8`] (8 source values each, their 32 weights), as
-/// 4 bytes.
+/// Four destination pixels of 4 taps (4 source values each, their 16 weights), as 4 bytes.
 #[cfg(target_arch = "x86_64")]
-fn dot4(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
+fn dot4x4(p: [&[u16; 4]; 4], w: &[u16; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is baseline on x86_64; each 64-bit load reads the 4 u16 of an array of 4
+    // (`p[j]`), each 128-bit load 8 u16 of `w` (16 long) at 0 and 8.
+    unsafe {
+        let ld = |p: &[u16; 4]| _mm_loadl_epi64(p.as_ptr().cast());
+        let ab = _mm_unpacklo_epi64(ld(p[0]), ld(p[1]));
+        let cd = _mm_unpacklo_epi64(ld(p[2]), ld(p[3]));
+        // pmaddwd: [a01, a23, b01, b23] and [c01, c23, d01, d23] (pairs of taps).
+        let r0 = _mm_castsi128_ps(_mm_madd_epi16(ab, _mm_loadu_si128(w.as_ptr().cast())));
+        let r1 = _mm_castsi128_ps(_mm_madd_epi16(cd, _mm_loadu_si128(w[8..].as_ptr().cast())));
+        // The even and the odd lanes of both, added: [a, b, c, d].
+        let even = _mm_castps_si128(_mm_shuffle_ps::<0b10_00_10_00>(r0, r1));
+        let odd = _mm_castps_si128(_mm_shuffle_ps::<0b11_01_11_01>(r0, r1));
+        pack4(_mm_add_epi32(even, odd))
+    }
+}
+
+/// The 4 sums of a pixel block rounded, shifted to 8 bits and packed into 4 bytes.
+#[cfg(target_arch = "x86_64")]
+fn pack4(s: std::arch::x86_64::__m128i) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is baseline on x86_64 (register operations only).
+    unsafe {
+        let r = _mm_set1_epi32(1 << (super::HSHIFT - 1));
+        let q = _mm_srli_epi32(_mm_add_epi32(s, r), super::HSHIFT as i32);
+        let b = _mm_packus_epi16(_mm_packs_epi32(q, q), _mm_setzero_si128());
+        _mm_cvtsi128_si32(b) as u32
+    }
+}
+
+/// Four destination pixels of 8 taps (8 source values each, their 32 weights), as 4 bytes.
+#[cfg(target_arch = "x86_64")]
+fn dot4x8(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
     use std::arch::x86_64::*;
     // SAFETY: SSE2 is baseline on x86_64; each load reads the 8 u16 of an array of 8 (`p[j]`)
     // or of `w[8j..8j + 8]` (`w` has 32).
@@ -201,31 +258,53 @@ fn dot4(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
         // Transpose-add: [sum r0, sum r1, sum r2, sum r3].
         let u01 = _mm_add_epi32(_mm_unpacklo_epi32(r0, r1), _mm_unpackhi_epi32(r0, r1));
         let u23 = _mm_add_epi32(_mm_unpacklo_epi32(r2, r3), _mm_unpackhi_epi32(r2, r3));
-        let s = _mm_add_epi32(_mm_unpacklo_epi64(u01, u23), _mm_unpackhi_epi64(u01, u23));
-        let r = _mm_set1_epi32(1 << (super::HSHIFT - 1));
-        let q = _mm_srli_epi32(_mm_add_epi32(s, r), super::HSHIFT as i32);
-        let b = _mm_packus_epi16(_mm_packs_epi32(q, q), _mm_setzero_si128());
-        _mm_cvtsi128_si32(b) as u32
+        pack4(_mm_add_epi32(
+            _mm_unpacklo_epi64(u01, u23),
+            _mm_unpackhi_epi64(u01, u23),
+        ))
     }
 }
 
 /// See the x86_64 version.
 #[cfg(target_arch = "aarch64")]
-fn dot4(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
+fn dot4x4(p: [&[u16; 4]; 4], w: &[u16; 16]) -> u32 {
+    use std::arch::aarch64::*;
+    // SAFETY: NEON is baseline on aarch64; each load reads the 4 u16 of an array of 4 (`p[j]`)
+    // or of `w[4j..4j + 4]` (`w` has 16).
+    unsafe {
+        let dot = |j: usize| vmull_u16(vld1_u16(p[j].as_ptr()), vld1_u16(w[4 * j..].as_ptr()));
+        pack4(vpaddq_u32(
+            vpaddq_u32(dot(0), dot(1)),
+            vpaddq_u32(dot(2), dot(3)),
+        ))
+    }
+}
+
+/// See the x86_64 version.
+#[cfg(target_arch = "aarch64")]
+fn dot4x8(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
     use std::arch::aarch64::*;
     // SAFETY: NEON is baseline on aarch64; each load reads the 8 u16 of an array of 8 (`p[j]`)
     // or of `w[8j..8j + 8]` (`w` has 32).
     unsafe {
-        let dot = |p: &[u16], w: &[u16]| {
-            let (p, w) = (vld1q_u16(p.as_ptr()), vld1q_u16(w.as_ptr()));
+        let dot = |j: usize| {
+            let (p, w) = (vld1q_u16(p[j].as_ptr()), vld1q_u16(w[8 * j..].as_ptr()));
             vmlal_high_u16(vmull_u16(vget_low_u16(p), vget_low_u16(w)), p, w)
         };
-        let r0 = dot(p[0], &w[..8]);
-        let r1 = dot(p[1], &w[8..16]);
-        let r2 = dot(p[2], &w[16..24]);
-        let r3 = dot(p[3], &w[24..]);
-        // Pairwise adds: [sum r0, sum r1, sum r2, sum r3].
-        let s = vpaddq_u32(vpaddq_u32(r0, r1), vpaddq_u32(r2, r3));
+        // Pairwise adds: [sum 0, sum 1, sum 2, sum 3].
+        pack4(vpaddq_u32(
+            vpaddq_u32(dot(0), dot(1)),
+            vpaddq_u32(dot(2), dot(3)),
+        ))
+    }
+}
+
+/// See the x86_64 version.
+#[cfg(target_arch = "aarch64")]
+fn pack4(s: std::arch::aarch64::uint32x4_t) -> u32 {
+    use std::arch::aarch64::*;
+    // SAFETY: NEON is baseline on aarch64 (register operations only).
+    unsafe {
         let s = vaddq_u32(s, vdupq_n_u32(1 << (super::HSHIFT - 1)));
         let q = vmovn_u32(vshrq_n_u32::<21>(s));
         let b = vmovn_u16(vcombine_u16(q, q));
@@ -235,6 +314,6 @@ fn dot4(p: [&[u16; 8]; 4], w: &[u16; 32]) -> u32 {
 
 /// No SIMD here: the scalar code does every pixel.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-pub(super) fn horizontal8(_mid: &[u16], _start: &[u32], _w: &[u16], _d: &mut [u8]) -> usize {
+pub(super) fn horizontal(_mid: &[u16], _t: usize, _s: &[u32], _w: &[u16], _d: &mut [u8]) -> usize {
     0
 }
