@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
-PACED=${PACED:-record_http record publish_nginx record_events publish_s3}
+PACED=${PACED:-record_http record publish_nginx record_events publish_s3 abr_governor}
 
 $CARGO test --all-targets --no-run || exit 1
 paced=()

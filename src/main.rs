@@ -3,7 +3,9 @@
 mod fdk_lc;
 
 use hlscam::cli::{Cli, Command};
-use hlscam::config::{AudioSourceKind, EncoderKind, RecordSettings, Settings, VideoSourceKind};
+use hlscam::config::{
+    AudioSourceKind, EncoderKind, RecordSettings, Settings, VideoSourceKind, AUDIO_ONLY_NAME,
+};
 use hlscam::encode::aac::AacEncoder;
 use hlscam::encode::fallback::{hardware_first, OpenEncoder};
 use hlscam::encode::openh264::OpenH264Encoder;
@@ -11,10 +13,14 @@ use hlscam::encode::v4l2_m2m::{find_h264_encoder, CodedFormat, M2mEncoder};
 use hlscam::encode::{AudioEncoder, VideoEncoder};
 use hlscam::error::{Error, ErrorKind};
 use hlscam::fmp4::AudioParams;
+use hlscam::hls::master::{Master, RenditionInfo, RenditionSpec};
 use hlscam::hls::{HlsConfig, LiveShared, PartPlan};
+use hlscam::http::renditions::{RenditionRoute, Renditions};
 use hlscam::http::{HttpConfig, HttpServer};
 use hlscam::notify::Notifier;
-use hlscam::pipeline::{EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig};
+use hlscam::pipeline::{
+    AudioOnlyRendition, EncodedVideoSource, EncoderFactory, Pipeline, PipelineConfig, Rendition,
+};
 use hlscam::publish::{self, segment_capacity, PublishSetup};
 use hlscam::source::alsa::AlsaSource;
 use hlscam::source::devices::{list_devices, pick_audio, pick_video};
@@ -27,6 +33,7 @@ use hlscam::source::{AudioFormat, AudioSource, VideoFormat, VideoSource};
 use hlscam::stats::Stats;
 use hlscam::time::{Clock, Pts90k, SystemClock};
 use hlscam::ts::MuxConfig;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,7 +165,14 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         }
         EncoderKind::Auto | EncoderKind::Openh264 | EncoderKind::V4l2m2m => {
             let (v, why) = open_video(s, fmt, clock.clone(), paced, &stats)?;
-            let (f, name, encoder_why) = encoder_factory(s, &stats)?;
+            // With [[variant]]s the first variant's encoder makes the first rendition.
+            let (kind, bitrate) = s
+                .variant
+                .first()
+                .map_or((s.video.encoder, s.video.bitrate_kbps), |v| {
+                    (v.encoder, v.bitrate_kbps)
+                });
+            let (f, name, encoder_why) = encoder_factory(s, kind, bitrate, &stats)?;
             log::info!("video encoder: {name} ({encoder_why})");
             (VideoInput::Raw(v, f), why, name)
         }
@@ -195,7 +209,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         low_latency: s
             .hls
             .low_latency
-            .then(|| PartPlan::new(s.hls.part_ms, s.video.fps)),
+            .then(|| PartPlan::new(s.hls.part_ms, first_fps(s))),
     };
     match &hls.low_latency {
         Some(p) => log::info!(
@@ -209,6 +223,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         None => log::info!("classic HLS ({} container)", hls.container),
     }
     let live = LiveShared::new();
+    let abr = renditions(s, &hls, &live, has_audio_track(&hls), &stats)?;
     // [record]: the recorder (one more consumer, with its own writer thread) starts before
     // the HTTP server, whose recordings routes read its figures.
     let audio_kbps = if s.audio.source == AudioSourceKind::None {
@@ -216,7 +231,11 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     } else {
         s.audio.bitrate_kbps
     };
-    let segment_cap = segment_capacity(s.video.bitrate_kbps + audio_kbps, s.hls.segment_seconds);
+    let top_kbps = s
+        .variant
+        .first()
+        .map_or(s.video.bitrate_kbps, |v| v.bitrate_kbps);
+    let segment_cap = segment_capacity(top_kbps + audio_kbps, s.hls.segment_seconds);
     let recorder = s.record.enabled().then(|| {
         hlscam::record::Recorder::start(
             hlscam::record::RecordSetup::new(&s.record, segment_cap).with_live_ring(
@@ -241,6 +260,7 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
             io_timeout: Duration::from_secs(u64::from(s.http.timeout_seconds)),
             live: Some(live.clone()),
             record: record_access,
+            renditions: Some(abr.http.clone()),
         },
         stats.clone(),
     )
@@ -294,6 +314,13 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
         pipeline.add_consumer(Box::new(r));
     }
     pipeline.latency_clock(clock.clone());
+    pipeline.first_rendition(abr.first_format, Some(abr.first_info));
+    for r in abr.renditions {
+        pipeline.add_rendition(r);
+    }
+    if let Some(r) = abr.audio_only {
+        pipeline.add_audio_only(r);
+    }
     let result = match video {
         VideoInput::Camera(cam) => pipeline.run_encoded(cam, audio),
         VideoInput::Raw(video, make_encoder) => pipeline.run(video, make_encoder, audio),
@@ -324,6 +351,170 @@ fn run(cli: &Cli, s: &Settings) -> Result<(), Error> {
     let _ = monitor.join();
     http.shutdown();
     result.map(|_| ())
+}
+
+/// The first rendition's frame rate: the first `[[variant]]`'s, else the capture's.
+fn first_fps(s: &Settings) -> u32 {
+    s.variant
+        .first()
+        .map_or(s.video.fps, |v| v.fps_or(s.video.fps))
+}
+
+fn has_audio_track(hls: &HlsConfig) -> bool {
+    hls.mux.audio_pid.is_some()
+}
+
+/// Rendition `name`'s state file: beside the first rendition's, so that they persist (or not)
+/// together; in its own directory when `[hls] state_file` is not set.
+fn beside_state_file(s: &Settings, name: &str) -> PathBuf {
+    if s.hls.state_file.as_os_str().is_empty() {
+        PathBuf::new()
+    } else {
+        PathBuf::from(format!("{}.{name}", s.hls.state_file.display()))
+    }
+}
+
+/// The renditions of the stream: the first (this pipeline's own output at `/`), the others
+/// of `[[variant]]` under `/v/<name>/`, and what the HTTP server needs for them and for the
+/// master playlist.
+struct Abr {
+    first_format: VideoFormat,
+    first_info: Arc<RenditionInfo>,
+    renditions: Vec<Rendition>,
+    audio_only: Option<AudioOnlyRendition>,
+    http: Arc<Renditions>,
+}
+
+fn renditions(
+    s: &Settings,
+    hls: &HlsConfig,
+    live: &Arc<LiveShared>,
+    audio: bool,
+    stats: &Arc<Stats>,
+) -> Result<Abr, Error> {
+    let audio_codec = audio.then_some("mp4a.40.2");
+    let format = |w, h, fps| VideoFormat {
+        width: w,
+        height: h,
+        fps,
+    };
+    let first_format = match s.variant.first() {
+        Some(v) => format(v.width, v.height, v.fps_or(s.video.fps)),
+        None => format(s.video.width, s.video.height, s.video.fps),
+    };
+    let info = |name: &str, uri: String, fps: Option<u32>, codec| {
+        Arc::new(RenditionInfo::new(
+            RenditionSpec {
+                name: name.to_owned(),
+                uri,
+                video: fps,
+                audio_codec: codec,
+            },
+            s.hls.window,
+        ))
+    };
+    let first_name = s.variant.first().map_or("main", |v| v.name.as_str());
+    let first_info = info(
+        first_name,
+        "live.m3u8".to_owned(),
+        Some(first_format.fps),
+        audio_codec,
+    );
+    stats.add_rendition(first_info.clone(), stats.clone());
+    let mut http = Renditions {
+        master: Master {
+            renditions: vec![first_info.clone()],
+        },
+        routes: Vec::new(),
+        first_live: Some(live.clone()),
+    };
+    let mut list = Vec::new();
+    for v in s.variant.iter().skip(1) {
+        let fmt = format(v.width, v.height, v.fps_or(s.video.fps));
+        let lane_stats = Arc::new(Stats::new());
+        let (make_encoder, name, why) = encoder_factory(s, v.encoder, v.bitrate_kbps, &lane_stats)?;
+        log::info!(
+            "rendition {}: {}x{} at {} fps, {} kb/s, encoder {name} ({why})",
+            v.name,
+            fmt.width,
+            fmt.height,
+            fmt.fps,
+            v.bitrate_kbps
+        );
+        let mut cfg = hls.clone();
+        cfg.dir = s.hls.dir.join("v").join(&v.name);
+        cfg.state_file = beside_state_file(s, &v.name);
+        cfg.low_latency = s
+            .hls
+            .low_latency
+            .then(|| PartPlan::new(s.hls.part_ms, fmt.fps));
+        let lane_info = info(
+            &v.name,
+            format!("v/{}/live.m3u8", v.name),
+            Some(fmt.fps),
+            audio_codec,
+        );
+        stats.add_rendition(lane_info.clone(), lane_stats.clone());
+        let lane_live = LiveShared::new();
+        http.master.renditions.push(lane_info.clone());
+        http.routes.push(RenditionRoute {
+            name: v.name.clone(),
+            dir: cfg.dir.clone(),
+            live: lane_live.clone(),
+            info: lane_info.clone(),
+        });
+        list.push(Rendition {
+            name: v.name.clone(),
+            format: fmt,
+            hls: cfg,
+            live: Some(lane_live),
+            make_encoder,
+            stats: lane_stats,
+            info: Some(lane_info),
+        });
+    }
+    // The audio-only rendition: MPEG-TS whatever the container (an audio-only program needs
+    // no initialisation segment), parts of whole AAC frames.
+    let audio_only = (audio && s.hls.audio_only && !s.variant.is_empty()).then(|| {
+        let mut cfg = hls.clone();
+        cfg.dir = s.hls.dir.join("v").join(AUDIO_ONLY_NAME);
+        cfg.state_file = beside_state_file(s, AUDIO_ONLY_NAME);
+        cfg.container = hlscam::hls::Container::Ts;
+        cfg.mux.video_pid = None;
+        cfg.low_latency = s
+            .hls
+            .low_latency
+            .then(|| PartPlan::audio(s.hls.part_ms, s.audio.sample_rate));
+        let info = info(
+            AUDIO_ONLY_NAME,
+            format!("v/{AUDIO_ONLY_NAME}/live.m3u8"),
+            None,
+            audio_codec,
+        );
+        let lane_stats = Arc::new(Stats::new());
+        stats.add_rendition(info.clone(), lane_stats.clone());
+        let live = LiveShared::new();
+        http.master.renditions.push(info.clone());
+        http.routes.push(RenditionRoute {
+            name: AUDIO_ONLY_NAME.to_owned(),
+            dir: cfg.dir.clone(),
+            live: live.clone(),
+            info: info.clone(),
+        });
+        AudioOnlyRendition {
+            hls: cfg,
+            live: Some(live),
+            stats: lane_stats,
+            info: Some(info),
+        }
+    });
+    Ok(Abr {
+        first_format,
+        first_info,
+        renditions: list,
+        audio_only,
+        http: Arc::new(http),
+    })
 }
 
 /// Prints where to point a browser.
@@ -427,18 +618,16 @@ fn open_audio(
 /// stream (`encode::fallback`: IDR + `EXT-X-DISCONTINUITY`).
 fn encoder_factory(
     s: &Settings,
+    kind: EncoderKind,
+    bitrate: u32,
     stats: &Arc<Stats>,
 ) -> Result<(EncoderFactory, String, String), Error> {
-    let (bitrate, threads, seconds) = (
-        s.video.bitrate_kbps,
-        s.video.threads as u16,
-        s.hls.segment_seconds,
-    );
+    let (threads, seconds) = (s.video.threads as u16, s.hls.segment_seconds);
     let sw: OpenEncoder = Arc::new(move |fmt: VideoFormat| {
         OpenH264Encoder::new(fmt, bitrate, seconds * fmt.fps, threads)
             .map(|e| Box::new(e) as Box<dyn VideoEncoder>)
     });
-    let hw = match s.video.encoder {
+    let hw = match kind {
         EncoderKind::Openh264 | EncoderKind::Camera => None,
         EncoderKind::Auto => find_h264_encoder(),
         EncoderKind::V4l2m2m => Some(find_h264_encoder().ok_or_else(|| {
@@ -451,7 +640,7 @@ fn encoder_factory(
         })?),
     };
     let Some((path, card)) = hw else {
-        let why = match s.video.encoder {
+        let why = match kind {
             EncoderKind::Auto => "encoder auto: no V4L2 M2M H.264 encoder found",
             _ => "configured",
         };
@@ -463,7 +652,7 @@ fn encoder_factory(
     };
     let why = format!(
         "{}: hardware H.264 encoder {card} at {path}, openh264 if it fails",
-        if s.video.encoder == EncoderKind::Auto {
+        if kind == EncoderKind::Auto {
             "encoder auto"
         } else {
             "configured"

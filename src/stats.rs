@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::hls::master::RenditionInfo;
 use crate::publish::status::{TargetSnapshot, TargetStatus};
 use crate::record::{RecordSnapshot, RecordStatus};
 
@@ -55,6 +56,39 @@ pub struct Stats {
     publish: Mutex<Vec<Arc<TargetStatus>>>,
     /// The recorder's figures, when `[record]` is on.
     record: Mutex<Option<Arc<RecordStatus>>>,
+    /// The renditions (adaptive bitrate), top first: master-playlist figures and counters.
+    renditions: Mutex<Vec<(Arc<RenditionInfo>, Arc<Stats>)>>,
+}
+
+/// One rendition's figures in `/api/status`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RenditionSnapshot {
+    /// Its name (`[[variant]] name`, or `audio`).
+    pub name: String,
+    /// Its media playlist, relative to `/`.
+    pub uri: String,
+    /// False once it was stopped because the encoders could not keep up with every rendition.
+    pub running: bool,
+    /// Picture size from its SPS (`None`: audio only, or no picture yet).
+    pub width: Option<u32>,
+    /// See `width`.
+    pub height: Option<u32>,
+    /// Frame rate (`None`: audio only).
+    pub fps: Option<u32>,
+    /// The master playlist's `CODECS`, once known.
+    pub codecs: Option<String>,
+    /// Peak segment bit rate over the live window (the master's `BANDWIDTH`), bit/s.
+    pub bandwidth: Option<u64>,
+    /// Mean segment bit rate over the live window (`AVERAGE-BANDWIDTH`), bit/s.
+    pub average_bandwidth: Option<u64>,
+    /// Pictures encoded.
+    pub frames_out: u64,
+    /// Pictures (or audio batches) dropped because its encoder or muxer was behind.
+    pub drops: u64,
+    /// Segments published.
+    pub segments: u64,
+    /// Mean encode time per picture, ms.
+    pub encode_ms_per_frame: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -117,6 +151,9 @@ pub struct Snapshot {
     pub latency_max_ms: f64,
     /// One entry per `[[publish]]` target: uploaded, failed, queue depth, lag, last error.
     pub publish: Vec<TargetSnapshot>,
+    /// The renditions, top first (one entry per `[[variant]]`, plus the audio-only one; a
+    /// single entry without `[[variant]]`).
+    pub renditions: Vec<RenditionSnapshot>,
     /// The recorder (state, bytes, segments, chunks, fsyncs, errors); absent when off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordSnapshot>,
@@ -153,6 +190,7 @@ impl Stats {
             names: Mutex::new(Names::default()),
             publish: Mutex::new(Vec::new()),
             record: Mutex::new(None),
+            renditions: Mutex::new(Vec::new()),
         }
     }
 
@@ -183,6 +221,52 @@ impl Stats {
     /// Registers the recorder's figures.
     pub fn set_record(&self, r: Arc<RecordStatus>) {
         *self.record.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    }
+
+    /// Adds a rendition's figures to the snapshot (`stats`: its own counters, or these for
+    /// the first rendition).
+    pub fn add_rendition(&self, info: Arc<RenditionInfo>, stats: Arc<Stats>) {
+        self.renditions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((info, stats));
+    }
+
+    /// Mean encode time per picture out, ms (two decimals; 0 before the first).
+    fn encode_ms_per_frame(&self) -> f64 {
+        let frames = self.frames_out.load(Relaxed);
+        if frames == 0 {
+            return 0.0;
+        }
+        (self.encode_ns.load(Relaxed) as f64 / frames as f64 / 1e4).round() / 100.0
+    }
+
+    fn rendition_snapshots(&self) -> Vec<RenditionSnapshot> {
+        let list = self.renditions.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .map(|(info, st)| {
+                let codec = info.video_codec();
+                let bw = info.bandwidth();
+                let frames = st.frames_out.load(Relaxed);
+                let mut codecs: Vec<&str> = codec.iter().map(|c| c.0.as_str()).collect();
+                codecs.extend(info.spec.audio_codec);
+                RenditionSnapshot {
+                    name: info.spec.name.clone(),
+                    uri: info.spec.uri.clone(),
+                    running: info.running(),
+                    width: codec.map(|c| c.1),
+                    height: codec.map(|c| c.2),
+                    fps: info.spec.video,
+                    codecs: (!codecs.is_empty()).then(|| codecs.join(",")),
+                    bandwidth: bw.map(|b| b.0),
+                    average_bandwidth: bw.map(|b| b.1),
+                    frames_out: frames,
+                    drops: st.drops.load(Relaxed),
+                    segments: st.segments.load(Relaxed),
+                    encode_ms_per_frame: st.encode_ms_per_frame(),
+                }
+            })
+            .collect()
     }
 
     /// Adds a publish target's figures to the snapshot.
@@ -216,11 +300,7 @@ impl Stats {
             bitrate_kbps: ((bytes as f64 * 8.0 / 1000.0 / up) * 10.0).round() / 10.0,
             segments: self.segments.load(Relaxed),
             clients: self.clients.load(Relaxed),
-            encode_ms_per_frame: if frames_out == 0 {
-                0.0
-            } else {
-                (self.encode_ns.load(Relaxed) as f64 / frames_out as f64 / 1e4).round() / 100.0
-            },
+            encode_ms_per_frame: self.encode_ms_per_frame(),
             restarts: self.restarts.load(Relaxed),
             encoder_fallbacks: self.encoder_fallbacks.load(Relaxed),
             capture_us_per_frame: per_frame_us(&self.capture_ns, self.frames_in.load(Relaxed)),
@@ -239,6 +319,7 @@ impl Stats {
                 .iter()
                 .map(|t| t.snapshot())
                 .collect(),
+            renditions: self.rendition_snapshots(),
             record: self
                 .record
                 .lock()

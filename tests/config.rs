@@ -45,7 +45,7 @@ fn unknown_key_lists_the_allowed_keys() {
     assert_eq!(
         err("[hls]\nwindow = 6\n  segments = 3\n"),
         "hlscam.toml: unknown key hls.segments at line 3, column 3: allowed keys in [hls] are \
-         dir, segment_seconds, window, low_latency, part_ms, container, state_file"
+         dir, segment_seconds, window, low_latency, part_ms, container, audio_only, state_file"
     );
 }
 
@@ -54,7 +54,7 @@ fn unknown_section_and_non_table_section() {
     assert_eq!(
         err("[video]\nfps = 30\n[vidoe]\nfps = 30\n"),
         "hlscam.toml: unknown section [vidoe] at line 3, column 2: allowed sections are \
-         video, audio, hls, http, log, record and [[publish]]"
+         video, audio, hls, http, log, record, [[publish]] and [[variant]]"
     );
     assert_eq!(
         err("log = \"debug\"\n"),
@@ -901,4 +901,53 @@ fn record_section_defaults_ranges_and_container_rule() {
         let e = err(&format!("[record]\n{text}\n"));
         assert!(e.contains(what), "{text}: {e}");
     }
+}
+
+#[test]
+fn variants_parse_and_their_errors_name_the_table() {
+    let ok = "[video]\nwidth = 1280\nheight = 720\n\
+              [[variant]]\nname = \"720p\"\nwidth = 1280\nheight = 720\nbitrate_kbps = 2500\n\
+              [[variant]]\nname = \"360p\"\nwidth = 640\nheight = 360\nfps = 15\nbitrate_kbps = 400\nencoder = \"openh264\"\n";
+    let s = Settings::parse(ok, "hlscam.toml").unwrap();
+    assert_eq!(s.variant.len(), 2);
+    assert_eq!((s.variant[1].width, s.variant[1].fps_or(30)), (640, 15));
+    assert_eq!(s.variant[0].fps_or(30), 30);
+    // Written back and read again: the same settings.
+    assert_eq!(Settings::parse(&s.to_toml(), "x").unwrap(), s);
+    assert_eq!(
+        err("[[variant]]\nname = \"a\"\nwidth = 641\nheight = 360\nbitrate_kbps = 400\n"),
+        "hlscam.toml: variant[0].width = 641 at line 3, column 9: must be an even number in 16..=3840"
+    );
+    assert_eq!(
+        err("[[variant]]\nname = \"a\"\nwidth = 640\n"),
+        "hlscam.toml: variant[0] at line 2, column 1: height is required"
+    );
+    assert_eq!(
+        err("[[variant]]\nname = \"a\"\nwidth = 640\nheight = 360\nbitrate_kbps = 400\nencoder = \"camera\"\n"),
+        "hlscam.toml: variant[0].encoder = \"camera\" at line 6, column 11: must be one of auto, v4l2m2m, openh264"
+    );
+    assert_eq!(
+        err("[video]\nwidth = 640\nheight = 360\n[[variant]]\nname = \"a\"\nwidth = 1280\nheight = 360\nbitrate_kbps = 400\n"),
+        "hlscam.toml: variant[0].width = 1280: must be at most video.width (640)"
+    );
+    assert_eq!(
+        err("[[variant]]\nname = \"a\"\nwidth = 640\nheight = 360\nbitrate_kbps = 400\nfps = 7\n"),
+        "hlscam.toml: variant[0].fps = 7: must divide video.fps (30): frames are taken from the capture"
+    );
+}
+
+#[test]
+fn example_variants_parse_when_uncommented() {
+    let start = EXAMPLE
+        .find("# [[variant]]")
+        .expect("the example shows [[variant]]");
+    let text: String = EXAMPLE[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter(|l| !l.starts_with("# #"))
+        .map(|l| format!("{}\n", l.trim_start_matches("# ").trim_start_matches('#')))
+        .collect();
+    let s = Settings::parse(&text, "example").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let names: Vec<&str> = s.variant.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["720p", "360p"]);
 }

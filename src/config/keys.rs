@@ -298,6 +298,16 @@ pub(crate) static KEYS: &[Key] = &[
     },
     Key {
         section: "hls",
+        name: "audio_only",
+        kind: Kind::Bool,
+        get: |s| Value::Boolean(s.hls.audio_only),
+        set: |s, v| {
+            s.hls.audio_only = boolean(v)?;
+            Ok(())
+        },
+    },
+    Key {
+        section: "hls",
         name: "state_file",
         kind: Kind::Path { non_empty: false },
         get: |s| pval(&s.hls.state_file),
@@ -656,7 +666,8 @@ pub(crate) fn to_toml(s: &Settings) -> String {
             out.push_str(&format!("{} = {}\n", k.name, (k.get)(s)));
         }
     }
-    out.push_str(&super::publish::to_toml(&s.publish));
+    out.push_str(&super::array::to_toml(&s.publish));
+    out.push_str(&super::array::to_toml(&s.variant));
     out
 }
 
@@ -693,7 +704,7 @@ mod tests {
             );
             assert_eq!(s, d);
         }
-        assert_eq!(KEYS.len(), 34);
+        assert_eq!(KEYS.len(), 35);
         for s in SECTIONS {
             assert!(KEYS.iter().any(|k| k.section == s));
         }

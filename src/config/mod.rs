@@ -1,8 +1,8 @@
 //! Configuration: the TOML file (`hlscam.toml`), its defaults and its validation.
 //!
 //! The file has six sections, `[video]`, `[audio]`, `[hls]`, `[http]`, `[log]` and `[record]`
-//! ([`record`]), and any
-//! number of `[[publish]]` tables (origins to push the stream to, [`publish`]); every key is
+//! ([`record`]), any number of `[[publish]]` tables (origins to push the stream to,
+//! [`publish`]) and up to four `[[variant]]` tables (adaptive bitrate, [`variant`]); every key is
 //! optional and takes the `DEFAULT_*` value below when missing. `hlscam.example.toml` at the top of
 //! the repository lists every key with its default, its allowed values and what it does.
 //!
@@ -20,13 +20,16 @@
 //! error carries a position; the key table in `keys.rs` is the single list of keys used for
 //! reading, validating and writing ([`Settings::to_toml`]). Columns count characters, 1-based.
 
+mod array;
 mod keys;
 mod parse;
 pub mod publish;
 pub mod record;
+pub mod variant;
 
 pub use publish::{PublishKind, PublishTarget};
 pub use record::{RecordMode, RecordSettings, MAX_CLIP_SECONDS, MAX_POST_SECONDS, MAX_PRE_SECONDS};
+pub use variant::{VariantSettings, AUDIO_ONLY_NAME, MAX_VARIANTS};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -77,6 +80,8 @@ pub const DEFAULT_PART_MS: u32 = 200;
 pub const DEFAULT_CONTAINER: ContainerSetting = ContainerSetting::Auto;
 /// Default `[hls] state_file`; empty means `<dir>/.hlscam-state`.
 pub const DEFAULT_STATE_FILE: &str = "";
+/// Default `[hls] audio_only`: an audio-only rendition beside the `[[variant]]`s.
+pub const DEFAULT_AUDIO_ONLY: bool = true;
 /// File name of the state file inside `[hls] dir` when `state_file` is empty.
 pub const STATE_FILE_NAME: &str = ".hlscam-state";
 /// Default `[http] listen` address.
@@ -276,6 +281,9 @@ pub struct HlsSettings {
     pub container: ContainerSetting,
     /// Where the media sequence number persists across restarts; empty = `<dir>/.hlscam-state`.
     pub state_file: PathBuf,
+    /// With `[[variant]]`s and audio: an audio-only rendition (`/v/audio/live.m3u8`) for very
+    /// weak links.
+    pub audio_only: bool,
 }
 
 impl Default for HlsSettings {
@@ -288,6 +296,7 @@ impl Default for HlsSettings {
             part_ms: DEFAULT_PART_MS,
             container: DEFAULT_CONTAINER,
             state_file: PathBuf::from(DEFAULT_STATE_FILE),
+            audio_only: DEFAULT_AUDIO_ONLY,
         }
     }
 }
@@ -370,6 +379,10 @@ pub struct Settings {
     /// `[[publish]]`: origins the live stream is pushed to (none by default).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub publish: Vec<PublishTarget>,
+    /// `[[variant]]`: the renditions of adaptive bitrate, top first (none: one rendition from
+    /// `[video]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variant: Vec<VariantSettings>,
 }
 
 impl Settings {
@@ -402,7 +415,10 @@ impl Settings {
         if let Some(p) = keys::problems(self).into_iter().next() {
             return Err(p.into_error(self, None));
         }
-        match publish::first_problem(&self.publish) {
+        let first = array::first_problem(&self.publish)
+            .or_else(|| array::first_problem(&self.variant))
+            .or_else(|| variant::cross_problems(self).into_iter().next());
+        match first {
             None => Ok(()),
             Some((subject, message)) => Err(ConfigError::new(Some(subject), None, message)),
         }

@@ -12,16 +12,16 @@ use std::ops::Range;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::{Spanned, Value};
 
+use super::array::{self, ArrayItem};
 use super::keys::{self, Problem, Reject, SECTIONS};
-use super::publish;
-use super::{ConfigError, Settings};
+use super::{ConfigError, PublishTarget, Settings, VariantSettings};
 
 type Sections = BTreeMap<Spanned<String>, Value>;
 type Table = BTreeMap<Spanned<String>, Spanned<Value>>;
 type Doc = BTreeMap<Spanned<String>, Body>;
 
-/// The array of tables `[[publish]]`.
-const PUBLISH: &str = "publish";
+/// The arrays of tables: `[[publish]]`, `[[variant]]`.
+const ARRAYS: [&str; 2] = [PublishTarget::NAME, VariantSettings::NAME];
 
 /// A top-level item: a section (`[video]`) or an array of tables (`[[publish]]`), read with the
 /// spans of its keys and values kept.
@@ -89,7 +89,7 @@ pub(crate) fn parse(text: &str) -> Result<Settings, ConfigError> {
     let sections: Sections = toml::from_str(text).map_err(|e| syntax(text, &e))?;
     for (name, value) in &sections {
         let off = name.span().start;
-        if name.get_ref() == PUBLISH {
+        if let Some(&array) = ARRAYS.iter().find(|a| **a == name.get_ref()) {
             let tables = value
                 .as_array()
                 .is_some_and(|a| a.iter().all(Value::is_table));
@@ -97,9 +97,16 @@ pub(crate) fn parse(text: &str) -> Result<Settings, ConfigError> {
                 found.push((
                     off,
                     ConfigError::new(
-                        Some(format!("{PUBLISH} = {}", keys::render(value))),
+                        Some(format!("{array} = {}", keys::render(value))),
                         at(off),
-                        "must be an array of tables: one [[publish]] per target".to_owned(),
+                        format!(
+                            "must be an array of tables: one [[{array}]] per {}",
+                            if array == ARRAYS[0] {
+                                "target"
+                            } else {
+                                "rendition"
+                            }
+                        ),
                     ),
                 ));
             }
@@ -110,8 +117,10 @@ pub(crate) fn parse(text: &str) -> Result<Settings, ConfigError> {
                     Some(format!("unknown section [{}]", name.get_ref())),
                     at(off),
                     format!(
-                        "allowed sections are {} and [[{PUBLISH}]]",
-                        SECTIONS.join(", ")
+                        "allowed sections are {}, [[{}]] and [[{}]]",
+                        SECTIONS.join(", "),
+                        ARRAYS[0],
+                        ARRAYS[1]
                     ),
                 ),
             ));
@@ -152,11 +161,18 @@ pub(crate) fn parse(text: &str) -> Result<Settings, ConfigError> {
                             v.span().start,
                         )
                     });
-                    let (target, problems) = publish::read(i, entries, header);
+                    let problems = if section == VariantSettings::NAME {
+                        let (v, problems) = array::read::<VariantSettings>(i, entries, header);
+                        settings.variant.push(v);
+                        problems
+                    } else {
+                        let (t, problems) = array::read::<PublishTarget>(i, entries, header);
+                        settings.publish.push(t);
+                        problems
+                    };
                     for (off, subject, message) in problems {
                         found.push((off, ConfigError::new(Some(subject), at(off), message)));
                     }
-                    settings.publish.push(target);
                 }
                 continue;
             }
@@ -197,6 +213,10 @@ pub(crate) fn parse(text: &str) -> Result<Settings, ConfigError> {
             None => p.into_default_error(&settings),
         };
         found.push((off.unwrap_or(usize::MAX), e));
+    }
+    // Rules between [[variant]] and [video]: after everything that has a place in the text.
+    for (subject, message) in super::variant::cross_problems(&settings) {
+        found.push((usize::MAX, ConfigError::new(Some(subject), None, message)));
     }
     match earliest(found) {
         Some(e) => Err(e),

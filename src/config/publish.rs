@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
+use super::array::ArrayItem;
+
 /// `kind` of a `[[publish]]` target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,6 +132,28 @@ impl PublishTarget {
             format!("{p}/")
         }
     }
+}
+
+impl ArrayItem for PublishTarget {
+    const NAME: &'static str = "publish";
+    const ANCHOR: &'static str = "kind";
+    const KEYS: &'static [&'static str] = &PUBLISH_KEYS;
+
+    fn blank() -> Self {
+        PublishTarget::new(PublishKind::Http)
+    }
+
+    fn required(key: &str) -> Option<&'static str> {
+        (key == "kind").then_some("kind is required: \"http\" or \"s3\"")
+    }
+
+    fn written(&self, key: &str) -> bool {
+        key == "kind" || self.get(key).as_str().is_some_and(|s| !s.is_empty())
+    }
+
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        problems(self)
+    }
 
     fn get(&self, key: &str) -> Value {
         let s = |v: &str| Value::String(v.to_owned());
@@ -144,7 +168,6 @@ impl PublishTarget {
         }
     }
 
-    /// Stores `value` into `key`; the message says what is allowed when it cannot.
     fn set(&mut self, key: &str, value: &Value) -> Result<(), String> {
         let Some(text) = value.as_str() else {
             return Err(if key == "kind" {
@@ -295,99 +318,6 @@ pub(crate) fn problems(t: &PublishTarget) -> Vec<(&'static str, String)> {
                     "region",
                     "must be a region name such as us-east-1".to_owned(),
                 ));
-            }
-        }
-    }
-    out
-}
-
-/// `publish[i].key = value`, the subject of an error message.
-pub(crate) fn subject(i: usize, key: &str, value: &Value) -> String {
-    format!("publish[{i}].{key} = {}", super::keys::render(value))
-}
-
-/// Reads target number `i` from its table's `(key, value, key offset, value offset)`.
-/// Problems come back as (byte offset, subject, message); `header` is where the table starts
-/// (for a missing `kind`).
-pub(crate) fn read<'a>(
-    i: usize,
-    entries: impl Iterator<Item = (&'a str, &'a Value, usize, usize)>,
-    header: usize,
-) -> (PublishTarget, Vec<(usize, String, String)>) {
-    let mut t = PublishTarget::new(PublishKind::Http);
-    let mut found = Vec::new();
-    let mut spans: Vec<(&'static str, usize)> = Vec::new();
-    let mut kind_seen = false;
-    let mut failed: Vec<&'static str> = Vec::new();
-    for (name, value, key_off, off) in entries {
-        let Some(&key) = PUBLISH_KEYS.iter().find(|k| **k == name) else {
-            found.push((
-                key_off,
-                format!("unknown key publish[{i}].{name}"),
-                format!(
-                    "allowed keys in [[publish]] are {}",
-                    PUBLISH_KEYS.join(", ")
-                ),
-            ));
-            continue;
-        };
-        match t.set(key, value) {
-            Ok(()) => {
-                kind_seen |= key == "kind";
-                spans.push((key, off));
-            }
-            Err(m) => {
-                failed.push(key);
-                found.push((off, subject(i, key, value), m));
-            }
-        }
-    }
-    if !kind_seen {
-        if !found
-            .iter()
-            .any(|f| f.1.starts_with(&format!("publish[{i}].kind")))
-        {
-            found.push((
-                header,
-                format!("publish[{i}]"),
-                "kind is required: \"http\" or \"s3\"".to_owned(),
-            ));
-        }
-        return (t, found);
-    }
-    for (key, message) in problems(&t) {
-        if failed.contains(&key) {
-            continue;
-        }
-        let off = spans
-            .iter()
-            .find(|s| s.0 == key)
-            .or_else(|| spans.iter().find(|s| s.0 == "kind"))
-            .map_or(header, |s| s.1);
-        found.push((off, subject(i, key, &t.get(key)), message));
-    }
-    (t, found)
-}
-
-/// The first problem of any target, as (subject, message), for [`super::Settings::validate`].
-pub(crate) fn first_problem(targets: &[PublishTarget]) -> Option<(String, String)> {
-    targets.iter().enumerate().find_map(|(i, t)| {
-        problems(t)
-            .into_iter()
-            .next()
-            .map(|(key, m)| (subject(i, key, &t.get(key)), m))
-    })
-}
-
-/// The targets as `[[publish]]` tables (nothing when there are none).
-pub(crate) fn to_toml(targets: &[PublishTarget]) -> String {
-    let mut out = String::new();
-    for t in targets {
-        out.push_str("\n[[publish]]\n");
-        for key in PUBLISH_KEYS {
-            let v = t.get(key);
-            if key == "kind" || v.as_str().is_some_and(|s| !s.is_empty()) {
-                out.push_str(&format!("{key} = {v}\n"));
             }
         }
     }

@@ -35,6 +35,7 @@
 pub mod consumer;
 pub mod error;
 pub mod ll_playlist;
+pub mod master;
 pub mod parts;
 pub mod playlist;
 pub mod ring;
@@ -331,27 +332,68 @@ impl<S: SegmentStore> HlsOutput<S> {
         au: &VideoAu,
         wall: SystemTime,
     ) -> Result<Option<Published>, HlsError> {
+        let Some(result) = self.step(au.pts, au.dts, au.key, wall, Some(au)) else {
+            return Ok(None);
+        };
+        let muxed = self.mux.push_video(au, &mut self.writer);
+        if muxed.is_ok() {
+            self.frames_muxed += 1;
+        }
+        self.settle(result, muxed)
+    }
+
+    /// Feeds one AAC frame to an audio-only output (MPEG-TS without a video PID; the PCR rides
+    /// on the audio PID). `cut` begins a segment at this frame — where the video renditions
+    /// begin theirs — captured at `wall`; frames before the first cut are dropped. Parts are
+    /// cut on the frames' times as for video.
+    pub fn push_audio_only(
+        &mut self,
+        au: &AudioAu,
+        cut: bool,
+        wall: SystemTime,
+    ) -> Result<Option<Published>, HlsError> {
+        if cut {
+            self.seg.force_cut();
+        }
+        let Some(result) = self.step(au.pts, au.pts, cut, wall, None) else {
+            return Ok(None);
+        };
+        let muxed = self.mux.push_audio(au, &mut self.writer);
+        self.settle(result, muxed)
+    }
+
+    /// The segmenter's and part cutter's step for a frame at `pts` (`dts`; an IDR or audio cut
+    /// when `key`): cuts and publishes as due and begins the next segment or part. `None` when
+    /// the frame is dropped (before the first key, or while a discontinuity waits for one).
+    fn step(
+        &mut self,
+        pts: Pts90k,
+        dts: Pts90k,
+        key: bool,
+        wall: SystemTime,
+        video: Option<&VideoAu>,
+    ) -> Option<Result<Option<Published>, HlsError>> {
         let mut result = Ok(None);
-        match self.seg.video(au.pts, au.key, wall) {
-            VideoStep::Drop => return Ok(None),
+        match self.seg.video(pts, key, wall) {
+            VideoStep::Drop => return None,
             VideoStep::Append => {
                 if let Some(PartStep::Cut(p)) =
-                    self.parts.as_mut().map(|c| c.video(au.pts, au.key, false))
+                    self.parts.as_mut().map(|c| c.video(pts, key, false))
                 {
-                    result = self.mux.end_chunk(au.dts, &mut self.writer).map(|()| None);
+                    result = self.mux.end_chunk(dts, &mut self.writer).map(|()| None);
                     self.close_part(&p, false);
                     self.writer.begin_part(p.index + 1);
                     self.mux.begin_chunk(&mut self.writer);
                 }
             }
             VideoStep::Start { discontinuity } => {
-                self.begin_segment(au, wall, discontinuity);
+                self.begin_segment(pts, key, video, wall, discontinuity);
             }
             VideoStep::Cut {
                 closed,
                 discontinuity,
             } => {
-                let ended = self.mux.end_chunk(au.dts, &mut self.writer);
+                let ended = self.mux.end_chunk(dts, &mut self.writer);
                 result = self.publish(closed, false);
                 if let Err(e) = ended {
                     match &result {
@@ -361,15 +403,19 @@ impl<S: SegmentStore> HlsOutput<S> {
                         Err(_) => {}
                     }
                 }
-                self.begin_segment(au, wall, discontinuity);
+                self.begin_segment(pts, key, video, wall, discontinuity);
             }
         }
-        let muxed = self.mux.push_video(au, &mut self.writer);
-        if muxed.is_ok() {
-            self.frames_muxed += 1;
-        }
-        // At most one error per call: the publication's, else the new segment's, else the
-        // muxer's. `segments_dropped` counts every dropped segment.
+        Some(result)
+    }
+
+    /// At most one error per call: the publication's, else the new segment's, else the
+    /// muxer's. `segments_dropped` counts every dropped segment.
+    fn settle(
+        &mut self,
+        result: Result<Option<Published>, HlsError>,
+        muxed: Result<(), HlsError>,
+    ) -> Result<Option<Published>, HlsError> {
         let fresh = self.writer.take_new_error();
         if let Some(e) = fresh {
             log::warn!("HLS: {e}; dropping this segment");
@@ -407,13 +453,15 @@ impl<S: SegmentStore> HlsOutput<S> {
         self.seg.wants_keyframe()
     }
 
-    /// Closes and publishes the open segment. With `end_of_stream` the playlist gets
-    /// `EXT-X-ENDLIST`; otherwise it stays live (a restarted process continues it).
-    pub fn finish(&mut self, end_of_stream: bool) -> Result<(), HlsError> {
+    /// Closes and publishes the open segment, returned when there was one. With
+    /// `end_of_stream` the playlist gets `EXT-X-ENDLIST`; otherwise it stays live (a restarted
+    /// process continues it).
+    pub fn finish(&mut self, end_of_stream: bool) -> Result<Option<Published>, HlsError> {
+        let mut last = None;
         if let Some(closed) = self.seg.finish() {
             let end = self.mux.video_end(closed.start + closed.duration);
             let ended = self.mux.end_chunk(end, &mut self.writer);
-            self.publish(closed, end_of_stream)?;
+            last = self.publish(closed, end_of_stream)?;
             ended?;
         } else if end_of_stream && !self.live.ring.is_empty() {
             self.live.write_playlist(&mut self.writer, true)?;
@@ -421,7 +469,30 @@ impl<S: SegmentStore> HlsOutput<S> {
         for c in self.writer.consumers() {
             c.finish(end_of_stream);
         }
-        Ok(())
+        Ok(last)
+    }
+
+    /// The sequence number the next segment gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.live.next_seq
+    }
+
+    /// Numbers the next segment `seq` when that is later than its own next number: the
+    /// renditions of one stream share segment numbers, so one added since the last run joins
+    /// at the others'. Possible only before the first segment, with no adopted window (the
+    /// playlist's numbering must stay contiguous); returns whether the next number is `seq`.
+    pub fn skip_to_sequence(&mut self, seq: u64) -> bool {
+        if seq > self.live.next_seq && self.open.is_none() && self.live.ring.is_empty() {
+            self.live.next_seq = seq;
+            self.live.ring.set_media_seq_if_empty(seq);
+        }
+        self.live.next_seq == seq
+    }
+
+    /// Takes the output off the air for good (a rendition stopped while the stream goes on):
+    /// the playlist file goes, so its URL answers 404 and players move to another rendition.
+    pub fn withdraw(&mut self) -> Result<(), HlsError> {
+        self.writer.store_mut().remove_playlist()
     }
 
     /// `EXT-X-TARGETDURATION` (seconds), fixed for the run.
@@ -492,8 +563,15 @@ impl<S: SegmentStore> HlsOutput<S> {
         self.mux.packets_written()
     }
 
-    fn begin_segment(&mut self, au: &VideoAu, wall: SystemTime, discontinuity: bool) {
-        let failed = self.new_init(au, discontinuity);
+    fn begin_segment(
+        &mut self,
+        pts: Pts90k,
+        key: bool,
+        video: Option<&VideoAu>,
+        wall: SystemTime,
+        discontinuity: bool,
+    ) {
+        let failed = video.and_then(|au| self.new_init(au, discontinuity));
         let (seq, disc) = self.live.begin(wall, discontinuity);
         self.writer.begin(seq);
         if let Some(e) = failed {
@@ -501,7 +579,7 @@ impl<S: SegmentStore> HlsOutput<S> {
         }
         let start = SegmentStart {
             seq,
-            pts: au.pts,
+            pts,
             wall,
             discontinuity: disc,
             map: self.live.map,
@@ -511,7 +589,7 @@ impl<S: SegmentStore> HlsOutput<S> {
         }
         self.open = Some(start);
         if let Some(pc) = &mut self.parts {
-            pc.video(au.pts, au.key, true);
+            pc.video(pts, key, true);
             self.writer.begin_part(0);
         }
         self.mux.begin_chunk(&mut self.writer);

@@ -43,10 +43,19 @@ pub struct PartPlan {
 impl PartPlan {
     /// `part_ms` rounded to a whole number of frames (at least one) at `fps`.
     pub fn new(part_ms: u32, fps: u32) -> PartPlan {
-        let fps = fps.max(1) as u64;
-        let frames = ((part_ms as u64 * fps + 500) / 1000).max(1);
-        let duration = Pts90k(frames * HZ_90K / fps);
-        let frame = Pts90k(HZ_90K / fps);
+        Self::with_frames(part_ms, fps.max(1) as u64, 1)
+    }
+
+    /// The same for an audio-only output: frames of 1024 samples (AAC) at `sample_rate`.
+    pub fn audio(part_ms: u32, sample_rate: u32) -> PartPlan {
+        Self::with_frames(part_ms, sample_rate.max(1) as u64, 1024)
+    }
+
+    /// Parts of whole frames of `per` ticks of a `rate` Hz clock.
+    fn with_frames(part_ms: u32, rate: u64, per: u64) -> PartPlan {
+        let frames = ((part_ms as u64 * rate + 500 * per) / (1000 * per)).max(1);
+        let duration = Pts90k(frames * per * HZ_90K / rate);
+        let frame = Pts90k(per * HZ_90K / rate);
         let with_jitter = duration.0 + frame.0 / 8;
         let part_target = Pts90k(with_jitter.div_ceil(90) * 90);
         PartPlan {
@@ -186,6 +195,18 @@ impl PartCutter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audio_plans_round_to_whole_aac_frames() {
+        // 200 ms at 48 kHz: 9.375 frames of 21.333 ms → 9 frames, 192 ms.
+        let p = PartPlan::audio(200, 48_000);
+        assert_eq!(
+            (p.frames, p.duration, p.frame),
+            (9, Pts90k(17_280), Pts90k(1920))
+        );
+        assert_eq!(p.part_target, Pts90k(17_550));
+        assert_eq!(PartPlan::audio(1000, 8000).frames, 8);
+    }
 
     #[test]
     fn plans_round_to_whole_frames() {

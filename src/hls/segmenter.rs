@@ -79,6 +79,7 @@ pub struct Segmenter {
     target: Pts90k,
     open: Option<Open>,
     pending_disc: bool,
+    pending_cut: bool,
     frame: Pts90k,
     audio_floor: Pts90k,
 }
@@ -90,6 +91,7 @@ impl Segmenter {
             target,
             open: None,
             pending_disc: false,
+            pending_cut: false,
             frame: DEFAULT_FRAME,
             audio_floor: Pts90k::ZERO,
         }
@@ -103,6 +105,12 @@ impl Segmenter {
     /// The source changed: cut at the next IDR regardless of length and tag that segment.
     pub fn mark_discontinuity(&mut self) {
         self.pending_disc = true;
+    }
+
+    /// Cut at the next key whatever the open segment's length (an audio-only output cutting
+    /// where the video renditions cut, an audio frame or so off their boundary).
+    pub fn force_cut(&mut self) {
+        self.pending_cut = true;
     }
 
     /// Whether a discontinuity is waiting for its IDR.
@@ -135,7 +143,11 @@ impl Segmenter {
         if self.pending_disc && !key {
             return VideoStep::Drop;
         }
-        if key && (self.pending_disc || pts.saturating_sub(open.start) >= self.target) {
+        if key
+            && (self.pending_disc
+                || std::mem::take(&mut self.pending_cut)
+                || pts.saturating_sub(open.start) >= self.target)
+        {
             let discontinuity = std::mem::take(&mut self.pending_disc);
             let end = if discontinuity {
                 open.last + self.frame

@@ -20,6 +20,7 @@
 //! bad `Content-Length` (400) are answered and the connection is closed, since the end of such
 //! a body cannot be found.
 
+use super::renditions::Renditions;
 use super::request::{parse_head, Head, Method, Parse, MAX_BODY, MAX_HEAD};
 use super::routes::{respond, Body, Ctx, Reply};
 use crate::hls::shared::LiveShared;
@@ -56,6 +57,8 @@ pub struct ConnCtx<'a> {
     pub live: Option<&'a LiveShared>,
     /// Recording, when `[record]` is on.
     pub record: Option<&'a RecordAccess>,
+    /// The renditions and the master playlist.
+    pub renditions: Option<&'a Renditions>,
 }
 
 /// Serves one connection until the client closes, a deadline passes, an error occurs or the
@@ -193,6 +196,8 @@ fn handle(
         live: cx.live,
         stop: cx.stop,
         record: cx.record,
+        renditions: cx.renditions,
+        rendition: None,
     };
     let (reply, suspicious) = match respond(head, body, ctx) {
         Ok(r) => (r, false),

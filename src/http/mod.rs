@@ -39,6 +39,7 @@ pub mod events;
 pub mod live;
 pub mod player;
 pub mod recordings;
+pub mod renditions;
 pub mod request;
 pub mod routes;
 pub mod server;

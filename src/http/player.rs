@@ -78,9 +78,9 @@ mod tests {
         assert!(t.starts_with("<!doctype html>"));
         assert!(t.contains(r#"<meta name="viewport""#));
         assert!(t.contains("<video id=\"v\" muted autoplay playsinline"));
-        assert!(t.contains("'/live.m3u8'"));
-        // ?src= plays another copy of the stream (an origin the board publishes to).
-        assert!(t.contains("SRC = q.get('src') || '/live.m3u8'"));
+        // The master playlist, or with ?src= another copy of the stream (an origin the board
+        // publishes to).
+        assert!(t.contains("SRC = q.get('src') || '/index.m3u8'"));
         assert!(t.contains("'/hls.min.js'"));
         assert!(t.contains("'/api/status'"));
         assert!(t.contains("application/vnd.apple.mpegurl"));

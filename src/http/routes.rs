@@ -24,6 +24,7 @@ use super::events;
 use super::live::{self, Directives, PlaylistAnswer};
 use super::player;
 use super::recordings::{self, RecRoute};
+use super::renditions::{self, RenditionRoute, Renditions};
 use super::request::{Head, Method};
 use crate::hls::shared::LiveShared;
 use crate::hls::store::{parse_init_name, parse_part_name, parse_segment_name};
@@ -54,6 +55,12 @@ const CACHE_HLSJS: &str = "public, max-age=604800";
 pub enum Route<'a> {
     /// `/live.m3u8`
     Playlist,
+    /// `/index.m3u8`, the master playlist ([`renditions`]).
+    Master,
+    /// `/v/<name>/live.m3u8`: the playlist of a rendition after the first.
+    RenditionPlaylist(&'a str),
+    /// `/v/<name>/<file>`: a media file of a rendition after the first.
+    RenditionMedia(&'a str, &'a str, Media),
     /// A media file: its name (already checked by [`media_name`]) and what it is.
     Media(&'a str, Media),
     /// `/` or `/index.html`
@@ -138,10 +145,18 @@ pub fn classify(target: &str) -> Result<Route<'_>, Reject> {
     }
     match path {
         "/live.m3u8" => Ok(Route::Playlist),
+        "/index.m3u8" => Ok(Route::Master),
         "/" | "/index.html" => Ok(Route::Index),
         "/hls.min.js" => Ok(Route::HlsJs),
         "/api/status" => Ok(Route::Status),
         "/healthz" => Ok(Route::Health),
+        p if p.starts_with("/v/") => match renditions::split_path(p) {
+            Some((name, PLAYLIST)) => Ok(Route::RenditionPlaylist(name)),
+            Some((name, file)) => media_name(file)
+                .map(|m| Route::RenditionMedia(name, file, m))
+                .ok_or(Reject::NotFound),
+            None => Err(Reject::NotFound),
+        },
         p => match events::Action::from_path(p) {
             Some(a) => Ok(Route::RecordControl(a)),
             None => match (recordings::classify(p), media_name(&p[1..])) {
@@ -378,6 +393,10 @@ pub struct Ctx<'a> {
     pub stop: &'a AtomicBool,
     /// Recording, when `[record]` is on.
     pub record: Option<&'a RecordAccess>,
+    /// The renditions and the master playlist (`None`: `/index.m3u8` and `/v/` are 404).
+    pub renditions: Option<&'a Renditions>,
+    /// The rendition whose playlist or media is being served (`None`: the first, at `/`).
+    pub rendition: Option<&'a str>,
 }
 
 /// The reply to a parsed request and its body (at most
@@ -409,6 +428,20 @@ pub fn respond(head: &Head<'_>, body: &[u8], ctx: Ctx<'_>) -> Result<Reply, (Rep
             "'*' target without OPTIONS",
         )),
         (_, Route::Playlist) => Ok(playlist(head, ctx)),
+        (_, Route::Master) => Ok(match ctx.renditions.map(renditions::master) {
+            Some(Ok(text)) => playlist_reply(head, text, "no-cache"),
+            Some(Err(reply)) => reply,
+            None => Reply::text(404, "not found\n"),
+        }),
+        // A stopped rendition's playlist is gone; its media stays until it is deleted.
+        (_, Route::RenditionPlaylist(name)) => Ok(match in_rendition(ctx, name) {
+            Some((c, r)) if r.info.running() => playlist(head, c),
+            _ => Reply::text(404, "not found\n"),
+        }),
+        (_, Route::RenditionMedia(name, file, m)) => Ok(match in_rendition(ctx, name) {
+            Some((c, _)) => media(head, c, file, m),
+            None => Reply::text(404, "not found\n"),
+        }),
         (_, Route::Media(name, m)) => Ok(media(head, ctx, name, m)),
         (_, Route::Index) => Ok(Reply::new(200, Body::Static(player::page_html()))
             .with("Content-Type", "text/html; charset=utf-8")
@@ -492,6 +525,18 @@ fn gzip(data: &[u8]) -> io::Result<Vec<u8>> {
     enc.finish()
 }
 
+/// `ctx` for serving rendition `name`'s directory and published state, and its route.
+fn in_rendition<'a>(ctx: Ctx<'a>, name: &'a str) -> Option<(Ctx<'a>, &'a RenditionRoute)> {
+    let r = ctx.renditions?.route(name)?;
+    let c = Ctx {
+        dir: &r.dir,
+        live: Some(&r.live),
+        rendition: Some(name),
+        ..ctx
+    };
+    Some((c, r))
+}
+
 fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Reply {
     let d = match Directives::parse(head.target) {
         Ok(d) => d,
@@ -521,6 +566,10 @@ fn playlist(head: &Head<'_>, ctx: Ctx<'_>) -> Reply {
             }
         },
     };
+    let mut data = data;
+    if let Some(r) = ctx.renditions {
+        renditions::append_reports(&mut data, r, ctx.rendition);
+    }
     playlist_reply(head, data, &cache)
 }
 
@@ -723,7 +772,32 @@ mod tests {
         );
         assert_eq!(classify("/rec/live.m3u8"), Err(Reject::NotFound));
         assert_eq!(classify("/rec/seg1.ts"), Err(Reject::NotFound));
+        assert_eq!(classify("/index.m3u8"), Ok(Route::Master));
+        assert_eq!(
+            classify("/v/360p/live.m3u8?_HLS_msn=4&_HLS_part=1"),
+            Ok(Route::RenditionPlaylist("360p"))
+        );
+        assert_eq!(
+            classify("/v/audio/seg7.2.ts"),
+            Ok(Route::RenditionMedia(
+                "audio",
+                "seg7.2.ts",
+                Media::Part(Container::Ts, 7, 2)
+            ))
+        );
+        for missing in [
+            "/v/360p/x.ts",
+            "/v/360p",
+            "/v/A/live.m3u8",
+            "/v/a/b/live.m3u8",
+        ] {
+            assert_eq!(classify(missing), Err(Reject::NotFound), "{missing}");
+        }
         for evil in [
+            "/v/360p/../live.m3u8",
+            "/v/360p/.hlscam-state",
+            "/v/%2e%2e/live.m3u8",
+            "/v//live.m3u8",
             "/../live.m3u8",
             "/seg1.ts/../live.m3u8",
             "/%2e%2e/etc/passwd",

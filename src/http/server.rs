@@ -14,6 +14,7 @@
 //! but the server does not rely on it: the deadlines are re-armed per read and write anyway).
 
 use super::conn::{self, ConnCtx};
+use super::renditions::Renditions;
 use crate::hls::shared::LiveShared;
 use crate::record::RecordAccess;
 use crate::stats::Stats;
@@ -47,6 +48,8 @@ pub struct HttpConfig {
     pub live: Option<Arc<LiveShared>>,
     /// Recording, when `[record]` is on: the recordings routes answer 404 without it.
     pub record: Option<Arc<RecordAccess>>,
+    /// The renditions and the master playlist (`/index.m3u8`, `/v/<name>/`; 404 without).
+    pub renditions: Option<Arc<Renditions>>,
 }
 
 /// A running HTTP server. Dropping it shuts it down like [`HttpServer::shutdown`].
@@ -301,6 +304,7 @@ fn spawn_conn(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
                 stop: &sh.stop,
                 live: sh.cfg.live.as_deref(),
                 record: sh.cfg.record.as_deref(),
+                renditions: sh.cfg.renditions.as_deref(),
             };
             conn::serve(stream, peer, cx);
         });

@@ -85,6 +85,7 @@ impl Fixture {
                 io_timeout: timeout,
                 live: None,
                 record: None,
+                renditions: None,
             },
             stats.clone(),
         )
