@@ -261,6 +261,16 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
   } catch (e) {
     if (!/^check failed/.test(e.message)) r.errors.push(e.message);
   }
+  // A server that stops a rendition under overload (hlscam's governor) drops it from the
+  // master: say so, since hls.js then sees 404s or cannot switch down.
+  if (r.master) {
+    const now = await fetch(r.master_url).then((x) => x.text()).then((t) => parseMaster(t, r.master_url), () => null);
+    const gone = r.master.filter((x) => x.height && !(now || []).some((y) => y.url === x.url)).map((x) => x.url);
+    if (gone.length) {
+      r.errors.push('the master no longer lists ' + gone.join(', ') + ' (rendition stopped by the server?)');
+      r.ok = false;
+    }
+  }
   // Stalls over the whole run (also after a failed check): counted from the settle time on.
   if (s) {
     const from = s.firstPlayAt === null ? Infinity : s.firstPlayAt + T.settle * 1000;
