@@ -116,11 +116,16 @@ const SNAPSHOT = () => {
 // (about 0.2-0.3 s optimistic: buffered.end is the A/V intersection, slightly short).
 const SEG_RE = /\.(ts|m4s|aac|mp4|m4a|m4v)(\?|$)/i;
 const net = {
-  segs: new Map(), // absolute URL -> {seq, dur, pdt(ms)|null}
-  durBySeq: new Map(), lastSeq: null, lastEndPdt: null, requested: new Set(), segRequests: 0, playlists: 0,
+  // Segment URL -> {seq, dur, pdt(ms)|null, pl}; per media playlist URL (several when a master
+  // is played): {durBySeq, lastSeq}. The edge is that of the playlist the player last fetched
+  // a segment from.
+  segs: new Map(), pls: new Map(), requested: new Set(), segRequests: 0, playlists: 0,
   playlist(base, text) {
     if (!/^#EXTM3U/.test(text) || /#EXT-X-STREAM-INF/.test(text)) return; // not a media playlist
     this.playlists++;
+    const key = base.split('?')[0]; // LL-HLS reloads add _HLS_msn=… queries
+    const pl = this.pls.get(key) || { durBySeq: new Map(), lastSeq: null };
+    this.pls.set(key, pl);
     let seq = Number((text.match(/#EXT-X-MEDIA-SEQUENCE:(\d+)/) || [])[1] || 0);
     let dur = null, pdt = null, prevEnd = null;
     for (const raw of text.split(/\r?\n/)) {
@@ -130,22 +135,22 @@ const net = {
       else if (line && !line.startsWith('#')) {
         if (pdt === null && prevEnd !== null) pdt = prevEnd;
         const u = new URL(line, base).href;
-        this.segs.set(u, { seq, dur, pdt });
-        this.durBySeq.set(seq, dur);
+        this.segs.set(u, { seq, dur, pdt, pl });
+        pl.durBySeq.set(seq, dur);
         prevEnd = pdt === null ? null : pdt + dur * 1000;
-        this.lastSeq = seq; this.lastEndPdt = prevEnd;
+        pl.lastSeq = seq;
         seq++; dur = null; pdt = null;
       }
     }
   },
   segment(u) { this.segRequests++; this.requested.add(u); },
   nativeLatency(ct, bufEnd, nowMs) {
-    if (bufEnd == null || this.lastSeq === null) return {};
+    if (bufEnd == null) return {};
     let last = null;
     for (const u of this.requested) { const x = this.segs.get(u); if (x && (!last || x.seq > last.seq)) last = x; }
     if (!last) return {};
     let after = 0;
-    for (let q = last.seq + 1; q <= this.lastSeq; q++) after += this.durBySeq.get(q) || 0;
+    for (let q = last.seq + 1; q <= last.pl.lastSeq; q++) after += last.pl.durBySeq.get(q) || 0;
     const ahead = bufEnd - ct;
     return { latency: ahead + after, wall: last.pdt == null ? null : (nowMs - (last.pdt + last.dur * 1000)) / 1000 + ahead };
   },
