@@ -31,8 +31,7 @@ try {
 } catch (e) {
   die(`playwright-core missing: run "npm ci" in ${__dirname} (${e.message})`);
 }
-// hls.js for the built-in harness page: the copy the build embeds (npm ci --prefix web).
-const HLS_JS = path.join(__dirname, '..', '..', 'web', 'node_modules', 'hls.js', 'dist', 'hls.min.js');
+const { playerPage } = require('./harness');
 
 const url = process.argv[2];
 const seconds = Number(process.argv[3] || 10);
@@ -48,38 +47,6 @@ const vp = /^(\d+)x(\d+)$/.exec(process.env.VIEWPORT || '') || [null, mobile ? 3
 const viewport = { width: Number(vp[1]), height: Number(vp[2]) };
 let isPlaylist;
 try { isPlaylist = /\.m3u8?$/i.test(new URL(url).pathname); } catch (e) { die('bad URL: ' + url); }
-
-// Harness page: served at <playlist origin>/__play_check__/index.html via request interception.
-const HARNESS = `<!doctype html><html><head><meta charset="utf-8"><title>play_check</title>
-<style>html,body{margin:0;background:#222}video{width:100%;height:auto;display:block}</style>
-<script src="/__play_check__/hls.min.js"></script></head>
-<body><video id="v" autoplay playsinline controls></video>
-<script>
-(function () {
-  const q = new URLSearchParams(location.search);
-  const src = q.get('src'), mode = q.get('mode') || 'auto';
-  const v = document.getElementById('v');
-  const native = !!v.canPlayType('application/vnd.apple.mpegurl');
-  window.__pc = { engine: null, errors: [], nativeHls: native };
-  if ((mode === 'native' || (mode === 'auto' && native))) {
-    window.__pc.engine = 'native';
-    v.src = src;
-  } else if (window.Hls && Hls.isSupported()) {
-    window.__pc.engine = 'hls.js ' + Hls.version;
-    const hls = new Hls(JSON.parse(q.get('cfg') || '{}'));
-    window.hls = hls;
-    hls.on(Hls.Events.ERROR, (ev, d) => {
-      window.__pc.errors.push('hls.js ' + d.type + '/' + d.details + (d.fatal ? ' (FATAL)' : ' (non-fatal)'));
-      if (d.fatal && d.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-    });
-    hls.loadSource(src);
-    hls.attachMedia(v);
-  } else {
-    window.__pc.errors.push('neither native HLS nor hls.js (MSE) available');
-  }
-  const p = v.play(); if (p && p.catch) p.catch(e => window.__pc.errors.push('play(): ' + e.name + ': ' + e.message));
-})();
-</script></body></html>`;
 
 // In-page instrumentation (works for the harness and for arbitrary pages).
 const INSTRUMENT = () => {
@@ -215,18 +182,7 @@ const net = {
   await page.addInitScript(INSTRUMENT);
   await page.route('**/favicon.ico', (route) => route.fulfill({ status: 204, body: '' }));
 
-  let target = url;
-  if (isPlaylist) {
-    const origin = new URL(url).origin;
-    let hlsJs = '';
-    try { hlsJs = fs.readFileSync(HLS_JS, 'utf8'); } catch (e) { errors.push('hls.js missing: run "npm ci" in ' + __dirname); }
-    await page.route(origin + '/__play_check__/**', (route) => {
-      const u = new URL(route.request().url());
-      if (u.pathname.endsWith('/hls.min.js')) return route.fulfill({ status: 200, contentType: 'text/javascript', body: hlsJs });
-      return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: HARNESS });
-    });
-    target = `${origin}/__play_check__/index.html?mode=${encodeURIComponent(mode)}&src=${encodeURIComponent(url)}&cfg=${encodeURIComponent(hlsConfig)}`;
-  }
+  const target = isPlaylist ? await playerPage(page, url, mode, hlsConfig, errors) : url;
   const t0 = Date.now();
   try {
     await page.goto(target, { waitUntil: 'domcontentloaded', timeout: 15000 });

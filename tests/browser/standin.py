@@ -10,6 +10,8 @@ Serves the same routes as hlscam:
   /api/status         made-up figures with the fields of hlscam's stats::Snapshot
   /live.m3u8          DIR/live.m3u8, Cache-Control: no-cache
   /seg<N>.ts          DIR/seg<N>.ts as video/mp2t
+  /index.m3u8         DIR/index.m3u8 (the master playlist, abr_standin.sh)
+  /v/<name>/live.m3u8, /v/<name>/seg<N>.ts   a variant's files in DIR/v/<name>/
 Anything else is 404. Set STANDIN_LOG=1 to log requests.
 """
 import http.server, json, os, re, socketserver, sys, threading, time
@@ -18,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WEB = os.path.join(HERE, "..", "..", "web")
 PAGE = os.path.join(WEB, "index.html")
 HLSJS = os.path.join(WEB, "node_modules", "hls.js", "dist", "hls.min.js")
-SEG_RE = re.compile(r"^/seg[0-9]{1,20}\.ts$")
+SEG_RE = re.compile(r"^(/v/[a-z0-9_-]{1,16})?/seg[0-9]{1,20}\.ts$")
+PLAYLIST_RE = re.compile(r"^(/v/[a-z0-9_-]{1,16})?/live\.m3u8$|^/index\.m3u8$")
 STARTED = time.monotonic()
 CLIENTS = 0
 LOCK = threading.Lock()
@@ -85,8 +88,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.file(HLSJS, "text/javascript; charset=utf-8", "max-age=3600")
         elif path == "/api/status":
             self.send(200, "application/json", json.dumps(status(self.root)).encode(), "no-store")
-        elif path == "/live.m3u8":
-            self.file(os.path.join(self.root, "live.m3u8"), "application/vnd.apple.mpegurl", "no-cache")
+        elif PLAYLIST_RE.match(path):
+            self.file(os.path.join(self.root, path[1:]), "application/vnd.apple.mpegurl", "no-cache")
         elif SEG_RE.match(path):
             self.file(os.path.join(self.root, path[1:]), "video/mp2t", "max-age=60")
         else:

@@ -6,11 +6,9 @@
 // Prints one JSON line; exit 0 = played, seeked and played on with no fatal error and the
 // duration within 0.1 s of EXPECTED_DURATION_S; 1 = not; 2 = harness error.
 'use strict';
-const path = require('path');
 const fs = require('fs');
-const { out, launch } = require('./harness');
+const { out, launch, HLS_JS } = require('./harness');
 
-const HLS_JS = path.join(__dirname, '..', '..', 'web', 'node_modules', 'hls.js', 'dist', 'hls.min.js');
 const url = process.argv[2];
 const expected = Number(process.argv[3]);
 if (!url || !(expected > 0)) out({ ok: false, errors: ['usage: vod_check.js URL DURATION'] }, 2);
