@@ -10,6 +10,10 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::Duration;
 
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::thread_cpu;
+
 const W: usize = 1280;
 const H: usize = 720;
 
@@ -26,17 +30,6 @@ fn jpeg_720p() -> Vec<u8> {
     let v = std::fs::read(&path).unwrap();
     let _ = std::fs::remove_file(&path);
     v
-}
-
-/// Thread CPU time (not wall time: the build machine is shared), for the per-frame figures.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn cpu_per_frame(name: &str, n: u32, mut f: impl FnMut()) {

@@ -232,6 +232,15 @@ impl Stats {
             .push((info, stats));
     }
 
+    /// Mean encode time per picture out, ms (two decimals; 0 before the first).
+    fn encode_ms_per_frame(&self) -> f64 {
+        let frames = self.frames_out.load(Relaxed);
+        if frames == 0 {
+            return 0.0;
+        }
+        (self.encode_ns.load(Relaxed) as f64 / frames as f64 / 1e4).round() / 100.0
+    }
+
     fn rendition_snapshots(&self) -> Vec<RenditionSnapshot> {
         let list = self.renditions.lock().unwrap_or_else(|e| e.into_inner());
         list.iter()
@@ -254,11 +263,7 @@ impl Stats {
                     frames_out: frames,
                     drops: st.drops.load(Relaxed),
                     segments: st.segments.load(Relaxed),
-                    encode_ms_per_frame: if frames == 0 {
-                        0.0
-                    } else {
-                        (st.encode_ns.load(Relaxed) as f64 / frames as f64 / 1e4).round() / 100.0
-                    },
+                    encode_ms_per_frame: st.encode_ms_per_frame(),
                 }
             })
             .collect()
@@ -295,11 +300,7 @@ impl Stats {
             bitrate_kbps: ((bytes as f64 * 8.0 / 1000.0 / up) * 10.0).round() / 10.0,
             segments: self.segments.load(Relaxed),
             clients: self.clients.load(Relaxed),
-            encode_ms_per_frame: if frames_out == 0 {
-                0.0
-            } else {
-                (self.encode_ns.load(Relaxed) as f64 / frames_out as f64 / 1e4).round() / 100.0
-            },
+            encode_ms_per_frame: self.encode_ms_per_frame(),
             restarts: self.restarts.load(Relaxed),
             encoder_fallbacks: self.encoder_fallbacks.load(Relaxed),
             capture_us_per_frame: per_frame_us(&self.capture_ns, self.frames_in.load(Relaxed)),

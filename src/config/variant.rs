@@ -14,7 +14,7 @@
 //! The camera captures once at `[video]` size and rate; each variant scales and encodes its own
 //! copy. With no `[[variant]]` the stream has one rendition made from `[video]` itself. Errors
 //! name the table by its index (`variant[1].width = 1300 at line 12, column 9: must be even`);
-//! rules that need `[video]` are checked by [`cross_problems`].
+//! rules that need `[video]` are checked once the whole file is read.
 
 use serde::{Deserialize, Serialize};
 use toml::Value;

@@ -772,7 +772,32 @@ mod tests {
         );
         assert_eq!(classify("/rec/live.m3u8"), Err(Reject::NotFound));
         assert_eq!(classify("/rec/seg1.ts"), Err(Reject::NotFound));
+        assert_eq!(classify("/index.m3u8"), Ok(Route::Master));
+        assert_eq!(
+            classify("/v/360p/live.m3u8?_HLS_msn=4&_HLS_part=1"),
+            Ok(Route::RenditionPlaylist("360p"))
+        );
+        assert_eq!(
+            classify("/v/audio/seg7.2.ts"),
+            Ok(Route::RenditionMedia(
+                "audio",
+                "seg7.2.ts",
+                Media::Part(Container::Ts, 7, 2)
+            ))
+        );
+        for missing in [
+            "/v/360p/x.ts",
+            "/v/360p",
+            "/v/A/live.m3u8",
+            "/v/a/b/live.m3u8",
+        ] {
+            assert_eq!(classify(missing), Err(Reject::NotFound), "{missing}");
+        }
         for evil in [
+            "/v/360p/../live.m3u8",
+            "/v/360p/.hlscam-state",
+            "/v/%2e%2e/live.m3u8",
+            "/v//live.m3u8",
             "/../live.m3u8",
             "/seg1.ts/../live.m3u8",
             "/%2e%2e/etc/passwd",

@@ -280,7 +280,7 @@ pub(crate) fn capture_loop(
             .as_mut()
             .is_some_and(|k| k.is_key(frame.pts, frame.discontinuity));
         if let Some(c) = &cuts {
-            c.decided(frame.pts, key, frame.wall);
+            c.decided(frame.pts, key, frame.wall, frame.discontinuity);
         }
         let mut original = Some(frame);
         // Scaled copies first, from the captured picture; then the picture itself to its lane.

@@ -325,10 +325,15 @@ pub(super) struct MuxInputs {
 /// capture thread decided, for the audio-only rendition to cut at the same media times, and
 /// how far the capture has decided.
 pub(crate) struct Cuts {
-    queue: DropOldestQueue<(Pts90k, SystemTime)>,
+    /// (PTS, wall clock, discontinuity) of each cut.
+    queue: DropOldestQueue<Cut>,
     /// PTS + 1 of the last picture decided (0: none yet); `u64::MAX` once the capture ended.
     decided: AtomicU64,
 }
+
+/// A keyframe of the video renditions: its PTS, its wall clock, and whether it begins a
+/// discontinuity (the source was switched).
+type Cut = (Pts90k, SystemTime, bool);
 
 /// Longest wait of the audio-only rendition for the capture to decide a picture's time (only
 /// unpaced runs, where audio can run ahead of video, ever wait).
@@ -342,10 +347,11 @@ impl Cuts {
         }
     }
 
-    /// The capture decided the picture at `pts` (a cut when `cut`, captured at `wall`).
-    pub fn decided(&self, pts: Pts90k, cut: bool, wall: SystemTime) {
+    /// The capture decided the picture at `pts` (a cut when `cut`, captured at `wall`; the
+    /// video renditions mark a discontinuity there when `discontinuity`).
+    pub fn decided(&self, pts: Pts90k, cut: bool, wall: SystemTime, discontinuity: bool) {
         if cut {
-            self.queue.push((pts, wall));
+            self.queue.push((pts, wall, discontinuity));
         }
         self.decided.store(pts.0 + 1, Ordering::Release);
     }
@@ -375,7 +381,7 @@ impl MuxLane {
         afree: &Sender<EncodedAudio>,
         cuts: &Cuts,
     ) -> bool {
-        let mut next: Option<(Pts90k, SystemTime)> = None;
+        let mut next: Option<Cut> = None;
         loop {
             let batch = match arx.recv_timeout(STALL) {
                 Ok(b) => b,
@@ -404,9 +410,15 @@ impl MuxLane {
                 }
                 // The wall clock of this frame: the video's at the cut, plus how much later it
                 // starts.
-                let wall = cut.map_or(SystemTime::UNIX_EPOCH, |(t, w)| {
+                let wall = cut.map_or(SystemTime::UNIX_EPOCH, |(t, w, _)| {
                     w + pts.saturating_sub(t).to_duration()
                 });
+                // The video renditions mark a source switch (not the run's first picture,
+                // which every source flags): so does this one, to keep the discontinuity
+                // sequences of all renditions equal, though its audio runs on unbroken.
+                if cut.is_some_and(|c| c.2) && hls.segments_published() > 0 {
+                    hls.mark_discontinuity();
+                }
                 let au = AudioAu {
                     data: &batch.data[off..end],
                     pts,

@@ -74,6 +74,22 @@ pub fn ffmpeg_clean(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
+/// One lavfi `testsrc2` picture of `w×h` as raw tightly packed I420 (yuv420p), made by ffmpeg.
+pub fn testsrc2_i420(w: u32, h: u32) -> Vec<u8> {
+    let src = format!("testsrc2=s={w}x{h}");
+    #[rustfmt::skip]
+    let raw = ffmpeg(&[
+        "-f", "lavfi", "-i", &src, "-frames:v", "1", "-pix_fmt", "yuv420p", "-f", "rawvideo", "-",
+    ]);
+    let (w, h) = (w as usize, h as usize);
+    assert_eq!(
+        raw.len(),
+        w * h + 2 * (w / 2) * (h / 2),
+        "ffmpeg's {w}x{h} picture"
+    );
+    raw
+}
+
 /// Runs `ffprobe -v error <args>`, asserts it succeeded and returns its stdout.
 pub fn ffprobe(args: &[&str]) -> String {
     String::from_utf8(run("ffprobe", &["-v", "error"], args).stdout).unwrap()
